@@ -1,0 +1,293 @@
+"""Structured configuration schema and validation.
+
+The dataclasses below are the schema Hydra composes ``conf/`` into: OmegaConf
+checks types on every merge, and :func:`validate` checks ranges and choices
+before any stage does work. A bad value stops the program with one line that
+names the key, the value given and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+CRITERIA = ("bic", "aic", "heldout")
+DATA_NAMES = ("mnist", "digits")
+DATA_SOURCES = ("auto", "download", "bundled")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+class ConfigError(ValueError):
+    """A configuration value is out of its allowed range or set."""
+
+
+def _register_resolvers() -> None:
+    # ``gmmgen.cwd``: the folder the program was started in (DVC and make start
+    # stages in the repository root), so paths are absolute wherever it runs.
+    if not OmegaConf.has_resolver("gmmgen.cwd"):
+        OmegaConf.register_new_resolver("gmmgen.cwd", os.getcwd, use_cache=True)
+    # ``gmmgen.uid``: a short random id, resolved once per config object, that
+    # keeps sweep folders of jobs started in the same second apart.
+    if not OmegaConf.has_resolver("gmmgen.uid"):
+        OmegaConf.register_new_resolver(
+            "gmmgen.uid", lambda: uuid.uuid4().hex[:6], use_cache=True
+        )
+
+
+_register_resolvers()
+
+
+@dataclass
+class PathsConfig:
+    """Every file-system location; all derived from ``root``."""
+
+    root: str = "${gmmgen.cwd:}"
+    outputs: str = "${.root}/outputs"
+    # Where the stage folders (data/, reduce/, select/, ...) are written. A
+    # multirun job writes them into its own job folder instead.
+    run_dir: str = "${.outputs}"
+    cache: str = "${.outputs}/cache"
+
+
+@dataclass
+class DataConfig:
+    """Which digits to load, from where, and how many."""
+
+    name: str = "mnist"
+    source: str = "auto"
+    # Tried in order. An origin ending in ``.npz`` is Keras's mnist.npz; any
+    # other origin is a folder or URL holding the four IDX gzip files.
+    origins: list[str] = field(default_factory=list)
+    npz_sha256: str | None = None
+    # Expected sha256 of the *decompressed* IDX files, by file name (null or
+    # missing: not checked; magic numbers, shapes and counts always are).
+    idx_sha256: dict[str, str] = field(default_factory=dict)
+    timeout: float = 30.0
+    n_train: int | None = 2000
+    n_test: int | None = 1000
+    seed: int = "${seed}"  # type: ignore[assignment]
+
+
+@dataclass
+class PCAConfig:
+    """PCA before the mixture: keep a variance fraction or a fixed count."""
+
+    variance: float | None = 0.85
+    n_components: int | None = None
+    whiten: bool = True
+    svd_solver: str = "full"
+
+
+@dataclass
+class ModelConfig:
+    """Options passed to every ``sklearn.mixture.GaussianMixture`` fit."""
+
+    n_init: int = 1
+    reg_covar: float = 1e-6
+    max_iter: int = 100
+    tol: float = 1e-3
+    init_params: str = "kmeans"
+    random_state: int = "${seed}"  # type: ignore[assignment]
+
+
+@dataclass
+class SweepConfig:
+    """The grid of mixtures fitted and how one is chosen."""
+
+    n_components: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 80, 110, 140])
+    covariance_types: list[str] = field(default_factory=lambda: ["full"])
+    criterion: str = "bic"
+    n_jobs: int = -1
+    progress: bool = True
+
+
+@dataclass
+class SampleConfig:
+    """How many digits to draw from the chosen mixture, and the grid shape."""
+
+    n: int = 100
+    seed: int = "${seed}"  # type: ignore[assignment]
+    grid_cols: int = 10
+    n_real: int = 100
+
+
+@dataclass
+class TrackingConfig:
+    """MLflow: where runs go and what they are called."""
+
+    enabled: bool = True
+    # null: SQLite database at <outputs>/mlflow.db with artifacts beside it.
+    uri: str | None = None
+    experiment: str = "gmmgen"
+    run_name: str | None = None
+    register_model: bool = True
+    registered_model: str = "gmmgen-digit-generator"
+    ui_host: str = "127.0.0.1"
+    ui_port: int = 5000
+    connect_timeout: float = 10.0
+
+
+@dataclass
+class Config:
+    """The whole experiment."""
+
+    seed: int = 0
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    pca: PCAConfig = field(default_factory=PCAConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+
+def register_configs() -> None:
+    """Register the schema with Hydra's ConfigStore as ``config_schema``."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="config_schema", node=Config)
+
+
+# --------------------------------------------------------------------------- validation
+
+Rule = tuple[str, Callable[[Any], bool], str]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _positive_int(v: Any) -> bool:
+    return _is_int(v) and v > 0
+
+
+def _optional_positive_int(v: Any) -> bool:
+    return v is None or _positive_int(v)
+
+
+def _positive_num(v: Any) -> bool:
+    return _is_num(v) and v > 0
+
+
+RULES: list[Rule] = [
+    ("seed", lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    ("data.name", lambda v: v in DATA_NAMES, f"one of {list(DATA_NAMES)}"),
+    ("data.source", lambda v: v in DATA_SOURCES, f"one of {list(DATA_SOURCES)}"),
+    ("data.timeout", _positive_num, "a positive number of seconds"),
+    ("data.n_train", _optional_positive_int, "a positive integer, or null for all"),
+    ("data.n_test", _optional_positive_int, "a positive integer, or null for all"),
+    (
+        "data.npz_sha256",
+        lambda v: v is None or (len(v) == 64 and all(c in "0123456789abcdef" for c in v)),
+        "null or 64 lowercase hex digits",
+    ),
+    (
+        "pca.variance",
+        lambda v: v is None or (_is_num(v) and 0 < v <= 1),
+        "a fraction in (0, 1], or null when pca.n_components is set",
+    ),
+    ("pca.n_components", _optional_positive_int, "a positive integer, or null"),
+    ("pca.svd_solver", lambda v: v in ("full", "auto", "covariance_eigh"), "full, auto or covariance_eigh"),
+    ("model.n_init", _positive_int, "a positive integer"),
+    ("model.reg_covar", lambda v: _is_num(v) and v >= 0, "a number >= 0"),
+    ("model.max_iter", _positive_int, "a positive integer"),
+    ("model.tol", _positive_num, "a positive number"),
+    ("model.init_params", lambda v: v in INIT_PARAMS, f"one of {list(INIT_PARAMS)}"),
+    ("model.random_state", lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    (
+        "sweep.n_components",
+        lambda v: len(v) > 0 and all(_positive_int(k) for k in v) and len(set(v)) == len(v),
+        "a non-empty list of distinct positive integers",
+    ),
+    (
+        "sweep.covariance_types",
+        lambda v: len(v) > 0 and all(c in COVARIANCE_TYPES for c in v) and len(set(v)) == len(v),
+        f"a non-empty list of distinct values from {list(COVARIANCE_TYPES)}",
+    ),
+    ("sweep.criterion", lambda v: v in CRITERIA, f"one of {list(CRITERIA)}"),
+    ("sweep.n_jobs", lambda v: _is_int(v) and v != 0 and v >= -1, "a positive integer, or -1 for all cores"),
+    ("sample.n", _positive_int, "a positive integer"),
+    ("sample.seed", lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    ("sample.grid_cols", _positive_int, "a positive integer"),
+    ("sample.n_real", _positive_int, "a positive integer"),
+    ("tracking.experiment", lambda v: isinstance(v, str) and v.strip() != "", "a non-empty name"),
+    ("tracking.registered_model", lambda v: isinstance(v, str) and v.strip() != "", "a non-empty name"),
+    (
+        "tracking.ui_host",
+        lambda v: v in ("127.0.0.1", "localhost", "::1"),
+        "a loopback address (127.0.0.1, localhost or ::1); the UI is never served on all interfaces",
+    ),
+    ("tracking.ui_port", lambda v: _is_int(v) and 1 <= v <= 65535, "a port number in [1, 65535]"),
+    ("tracking.connect_timeout", _positive_num, "a positive number of seconds"),
+]
+
+
+def _lookup(cfg: Any, dotted: str) -> Any:
+    node = cfg
+    for part in dotted.split("."):
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    if isinstance(node, ListConfig | DictConfig):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+def iter_problems(cfg: DictConfig | Config) -> Iterator[str]:
+    """Yield one message per invalid value: ``key=value: must be <allowed>``."""
+    for key, ok, allowed in RULES:
+        value = _lookup(cfg, key)
+        try:
+            good = bool(ok(value))
+        except TypeError:
+            good = False
+        if not good:
+            yield f"{key}={value!r}: must be {allowed}"
+    variance = _lookup(cfg, "pca.variance")
+    count = _lookup(cfg, "pca.n_components")
+    if (variance is None) == (count is None):
+        yield (
+            f"pca.variance={variance!r}, pca.n_components={count!r}: "
+            "set exactly one of them (the other null)"
+        )
+    if _lookup(cfg, "data.name") == "mnist" and _lookup(cfg, "data.source") == "download":
+        if not _lookup(cfg, "data.origins"):
+            yield "data.origins=[]: must list at least one origin when data.source='download'"
+
+
+def validate(cfg: DictConfig | Config) -> None:
+    """Raise :class:`ConfigError` naming the first invalid value, if any."""
+    for problem in iter_problems(cfg):
+        raise ConfigError(problem)
+
+
+PARAMS_HEADER = """\
+# Generated by `make params` (pipelines/configure.py) from conf/ and any overrides:
+# edit conf/ or pass overrides (make run ARGS="pca.variance=0.9"), or use
+# `dvc exp run -S key=value`. DVC reads the stages' params from this file, and
+# the stages compose it with Hydra (defaults below: schema and Hydra settings).
+"""
+
+
+def params_document(cfg: DictConfig) -> str:
+    """The composed config as DVC's ``params.yaml``: experiment values, not paths.
+
+    ``paths`` is left out (machine-specific; the schema's defaults rebuild it)
+    and interpolations such as ``${seed}`` are kept, so ``-S seed=1`` still
+    reaches every value that follows the seed.
+    """
+    container = OmegaConf.to_container(cfg, resolve=False)
+    assert isinstance(container, dict)
+    container.pop("paths", None)
+    container.pop("hydra", None)
+    doc = OmegaConf.create({"defaults": ["config_schema", "runtime", "_self_"], **container})
+    return PARAMS_HEADER + OmegaConf.to_yaml(doc)

@@ -1,0 +1,145 @@
+"""Every figure the pipeline writes (matplotlib, Agg backend, PNG).
+
+Figures depend only on their inputs: the same arrays give the same PNG bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+_PNG_META = {"Software": None}
+
+
+def _save(fig: plt.Figure, path: str | Path) -> Path:
+    path = Path(path)
+    fig.savefig(path, dpi=100, metadata=_PNG_META)
+    plt.close(fig)
+    return path
+
+
+def mosaic(images: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
+    """Tile (n, h, w) images into one (rows*(h+pad), cols*(w+pad)) array, row-major."""
+    n, h, w = images.shape
+    cols = max(1, min(cols, n))
+    rows = int(np.ceil(n / cols))
+    canvas = np.zeros((rows * (h + pad) + pad, cols * (w + pad) + pad), dtype=images.dtype)
+    for i, img in enumerate(images):
+        r, c = divmod(i, cols)
+        canvas[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + c * (w + pad) : pad + c * (w + pad) + w] = img
+    return canvas
+
+
+def image_grid(
+    images: np.ndarray,
+    path: str | Path,
+    cols: int = 10,
+    title: str = "",
+    row_labels: Sequence[str] | None = None,
+) -> Path:
+    """Save digits as a grid, white on black like MNIST."""
+    tile = mosaic(images, cols)
+    inch_per_px = 0.45 / images.shape[1]  # about half an inch per digit
+    width = max(3.0, tile.shape[1] * inch_per_px + (0.6 if row_labels else 0.2))
+    height = tile.shape[0] * inch_per_px * width / max(3.0, tile.shape[1] * inch_per_px) + (0.5 if title else 0.1)
+    fig, ax = plt.subplots(figsize=(width, height))
+    ax.imshow(tile, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    ax.set_xticks([])
+    if row_labels:
+        h = images.shape[1] + 1
+        ax.set_yticks([1 + h * i + h / 2 for i in range(len(row_labels))], labels=list(row_labels))
+    else:
+        ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def side_by_side(left: np.ndarray, right: np.ndarray, path: str | Path, titles: tuple[str, str], cols: int = 10) -> Path:
+    """Two digit grids in one figure (for example generated beside real digits)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.8))
+    for ax, images, title in zip(axes, (left, right), titles, strict=True):
+        ax.imshow(mosaic(images, cols), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def explained_variance(ratio: np.ndarray, threshold: float | None, kept: int, path: str | Path) -> Path:
+    """Cumulative explained variance against components, with the threshold and the cut marked."""
+    cumulative = np.cumsum(ratio)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(np.arange(1, len(cumulative) + 1), cumulative, lw=1.5)
+    if threshold is not None:
+        ax.axhline(threshold, color="tab:red", ls="--", lw=1, label=f"threshold {threshold:g}")
+    ax.axvline(kept, color="tab:green", ls=":", lw=1, label=f"{kept} components kept")
+    ax.set_xscale("log")
+    ax.set_xlabel("number of principal components")
+    ax.set_ylabel("cumulative explained variance")
+    ax.set_ylim(0, 1.01)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def reconstructions(originals: np.ndarray, recon: np.ndarray, path: str | Path, n_dims: int) -> Path:
+    """Original digits (top row) above their PCA reconstructions (bottom row)."""
+    n = len(originals)
+    stacked = np.concatenate([originals, recon])
+    return image_grid(stacked, path, cols=n, title=f"originals (top) and PCA reconstructions with {n_dims} dims (bottom)")
+
+
+def sweep_criteria(rows: Sequence[dict[str, Any]], chosen: dict[str, Any], criterion: str, path: str | Path) -> Path:
+    """BIC, AIC and held-out log-likelihood against K, per covariance type, chosen model starred.
+
+    Degenerate fits are hollow markers; failed fits are crosses on the axis.
+    """
+    panels = [("bic", "BIC (lower is better)"), ("aic", "AIC (lower is better)"), ("test_ll", "held-out mean log-likelihood (higher is better)")]
+    key_of = {"bic": "bic", "aic": "aic", "heldout": "test_ll"}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    cov_types = list(dict.fromkeys(r["covariance_type"] for r in rows))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (key, label) in zip(axes, panels, strict=True):
+        for i, cov in enumerate(cov_types):
+            color = colors[i % len(colors)]
+            sub = sorted((r for r in rows if r["covariance_type"] == cov), key=lambda r: r["n_components"])
+            ok = [r for r in sub if r["status"] != "failed"]
+            ks = [r["n_components"] for r in ok]
+            ax.plot(ks, [r[key] for r in ok], "-", color=color, lw=1.2, label=cov)
+            good = [r for r in ok if r["status"] == "ok"]
+            bad = [r for r in ok if r["status"] != "ok"]
+            ax.plot([r["n_components"] for r in good], [r[key] for r in good], "o", color=color, ms=4)
+            ax.plot([r["n_components"] for r in bad], [r[key] for r in bad], "o", mfc="none", color=color, ms=6)
+            failed = [r["n_components"] for r in sub if r["status"] == "failed"]
+            if failed:
+                ax.plot(failed, [0.02] * len(failed), "x", color=color, transform=ax.get_xaxis_transform(), ms=7)
+        ax.plot(
+            [chosen["n_components"]],
+            [chosen[key]],
+            "*",
+            color="black",
+            ms=16,
+            label=f"chosen by {criterion}: {chosen['covariance_type']} K={chosen['n_components']}"
+            if key == key_of[criterion]
+            else None,
+        )
+        ax.set_xscale("log")
+        ax.set_xlabel("number of components K")
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, title="hollow: degenerate or unconverged; x: failed", title_fontsize=7)
+    handles, labels = axes[[k for k, _ in panels].index(key_of[criterion])].get_legend_handles_labels()
+    if criterion != "bic":
+        axes[[k for k, _ in panels].index(key_of[criterion])].legend(handles[-1:], labels[-1:], fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,343 @@
+"""Everything MLflow, in one place.
+
+A pipeline run is logged from the files the stages wrote: a parent run with
+the flattened config, tags, stage metrics, the sweep stepped by K and every
+figure; a nested child run per sweep fit; and the PCA + GMM as a registered
+pyfunc model. Because it reads files, a run that DVC partly served from its
+cache is still logged whole.
+
+With the default SQLite store, every write goes through a file lock, so
+parallel multirun jobs queue for the database instead of failing with
+"database is locked".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from gmmgen.cli import TrackingError
+
+log = logging.getLogger(__name__)
+
+SWEEP_RUN_ENV = "GMMGEN_SWEEP_RUN_ID"
+ARTIFACT_SUFFIXES = (".png", ".csv", ".json")
+MODEL_NAME = "digit_generator"
+
+
+# --------------------------------------------------------------------------- store
+
+
+def tracking_uri(cfg: Any) -> str:
+    """``tracking.uri``, or SQLite at ``<outputs>/mlflow.db`` (absolute) when unset."""
+    if cfg.tracking.uri:
+        return str(cfg.tracking.uri)
+    return f"sqlite:///{Path(cfg.paths.outputs).resolve() / 'mlflow.db'}"
+
+
+def artifact_location(cfg: Any) -> str | None:
+    """Local artifact folder for a SQLite store; a server decides its own."""
+    if tracking_uri(cfg).startswith("sqlite:"):
+        return (Path(cfg.paths.outputs).resolve() / "mlartifacts").as_uri()
+    return None
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
+
+
+@contextlib.contextmanager
+def store_lock(cfg: Any, timeout: float = 600) -> Iterator[None]:
+    """Hold an exclusive lock on a SQLite store (no-op for a server)."""
+    db = _sqlite_path(tracking_uri(cfg))
+    if db is None:
+        yield
+        return
+    from filelock import FileLock
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(db) + ".lock", timeout=timeout):
+        yield
+
+
+def check_reachable(cfg: Any) -> None:
+    """Fail fast, before any compute, when the tracking store cannot be used."""
+    if not cfg.tracking.enabled:
+        return
+    uri = tracking_uri(cfg)
+    scheme = urllib.parse.urlsplit(uri).scheme
+    if scheme in ("http", "https"):
+        url = uri.rstrip("/") + "/health"
+        try:
+            with urllib.request.urlopen(url, timeout=float(cfg.tracking.connect_timeout)) as resp:
+                if resp.status != 200:
+                    raise TrackingError(f"tracking server {uri} answered HTTP {resp.status} on /health")
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise TrackingError(
+                f"tracking server {uri} is unreachable ({reason}); start it, fix tracking.uri, "
+                "or set tracking.enabled=false"
+            ) from exc
+    elif scheme == "sqlite":
+        db = _sqlite_path(uri)
+        if db is None:
+            raise TrackingError(f"tracking.uri={uri!r}: use an absolute sqlite:/// path")
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TrackingError(f"cannot create the folder of the MLflow database {db}: {exc}") from exc
+        if not os.access(db.parent, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
+            raise TrackingError(f"the MLflow database {db} is not writable")
+
+
+def _client(cfg: Any):
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(tracking_uri(cfg))
+    mlflow.set_registry_uri(tracking_uri(cfg))
+    return MlflowClient(tracking_uri(cfg), registry_uri=tracking_uri(cfg))
+
+
+def ensure_experiment(cfg: Any) -> str:
+    """Create the store and the experiment if needed; return the experiment id."""
+    check_reachable(cfg)
+    with store_lock(cfg):
+        client = _client(cfg)
+        exp = client.get_experiment_by_name(cfg.tracking.experiment)
+        if exp is not None:
+            return exp.experiment_id
+        location = artifact_location(cfg)
+        return client.create_experiment(cfg.tracking.experiment, artifact_location=location)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
+    """Flatten nested dicts to ``a.b.c`` keys with string values (lists as YAML-ish text)."""
+    out: dict[str, str] = {}
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+        return out
+    value = json.dumps(tree) if isinstance(tree, list | dict) else str(tree)
+    out[prefix[:-1]] = value[:6000]
+    return out
+
+
+def git_state(root: Path) -> dict[str, str]:
+    """Commit and dirtiness of the repository at ``root`` ('unknown' outside git)."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.SubprocessError):
+        return {"git.commit": "unknown", "git.dirty": "unknown"}
+    return {"git.commit": commit, "git.dirty": str(dirty).lower()}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _numeric(d: dict[str, Any], prefix: str) -> dict[str, float]:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, bool):
+            out[f"{prefix}{k}"] = float(v)
+        elif isinstance(v, int | float):
+            out[f"{prefix}{k}"] = float(v)
+        elif isinstance(v, dict):
+            out.update(_numeric(v, f"{prefix}{k}/"))
+    return out
+
+
+def default_run_name(cfg: Any) -> str:
+    covs = "+".join(cfg.sweep.covariance_types)
+    kind = f"pca{cfg.pca.variance}" if cfg.pca.variance is not None else f"pca{cfg.pca.n_components}d"
+    return f"{cfg.data.name}-{kind}-{covs}-{cfg.sweep.criterion}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@contextlib.contextmanager
+def pipeline_run(cfg: Any, extra_tags: dict[str, str] | None = None) -> Iterator[str]:
+    """Open the parent run of one pipeline execution; yield its id.
+
+    It ends FINISHED on success, KILLED on Ctrl-C or SIGTERM and FAILED on any
+    other error, never left RUNNING. Inside a multirun it is nested under the
+    sweep's run.
+    """
+    experiment_id = ensure_experiment(cfg)
+    tags = {"gmmgen.kind": "pipeline", **git_state(Path(cfg.paths.root)), **(extra_tags or {})}
+    sweep_run = os.environ.get(SWEEP_RUN_ENV)
+    if sweep_run:
+        tags["mlflow.parentRunId"] = sweep_run
+        tags["gmmgen.sweep_run_id"] = sweep_run
+    with store_lock(cfg):
+        client = _client(cfg)
+        run = client.create_run(experiment_id, run_name=cfg.tracking.run_name or default_run_name(cfg), tags=tags)
+    run_id = run.info.run_id
+    status = "FAILED"
+    try:
+        yield run_id
+        status = "FINISHED"
+    except KeyboardInterrupt:
+        status = "KILLED"
+        raise
+    finally:
+        with store_lock(cfg):
+            _client(cfg).set_terminated(run_id, status)
+        log.info("MLflow run %s ended %s", run_id, status)
+
+
+def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | None = None) -> None:
+    """Log the stage folders under ``run_dir`` into the open run ``run_id``."""
+    import mlflow
+    from mlflow.entities import Metric, Param, RunTag
+
+    from gmmgen.stages import read_sweep_csv
+
+    container = OmegaConf.to_container(cfg, resolve=True)
+    provenance = _read_json(run_dir / "data" / "provenance.json")
+    select = _read_json(run_dir / "select" / "metrics.json")
+    chosen = select.get("chosen", {})
+    rows = read_sweep_csv(run_dir / "select" / "sweep.csv") if (run_dir / "select" / "sweep.csv").exists() else []
+    now = int(time.time() * 1000)
+
+    with store_lock(cfg):
+        client = _client(cfg)
+        experiment_id = client.get_run(run_id).info.experiment_id
+        params = [Param(k, v) for k, v in flatten(container).items()]
+        for i in range(0, len(params), 100):
+            client.log_batch(run_id, params=params[i : i + 100])
+        tags = {
+            "data.source": provenance.get("source", "unknown"),
+            "data.origin": provenance.get("origin", ""),
+            "data.fallback": str(provenance.get("fallback", False)).lower(),
+            "data.sha256": provenance.get("dataset_sha256", ""),
+            "selected_model": f"{chosen.get('covariance_type')} K={chosen.get('n_components')}" if chosen else "none",
+            "selected_status": chosen.get("status", ""),
+            "criterion": str(cfg.sweep.criterion),
+        }
+        if select.get("warnings"):
+            tags["sweep.warnings"] = " | ".join(select["warnings"])[:5000]
+        client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+        metrics: dict[str, float] = {}
+        for stage in ("data", "reduce", "generate"):
+            metrics.update(_numeric(_read_json(run_dir / stage / "metrics.json"), f"{stage}/"))
+        for key in ("n_fits", "n_failed", "n_not_converged", "n_degenerate_fits", "sweep_seconds"):
+            if key in select:
+                metrics[f"select/{key}"] = float(select[key])
+        if chosen:
+            # Top-level names so the runs table sorts by them directly.
+            metrics.update(
+                bic=chosen["bic"], aic=chosen["aic"], heldout_ll=chosen["test_ll"], train_ll=chosen["train_ll"],
+                n_components=chosen["n_components"],
+            )
+        batch = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v == v]
+        for row in rows:
+            if row["status"] == "failed":
+                continue
+            for key in ("bic", "aic", "test_ll", "train_ll"):
+                batch.append(Metric(f"sweep/{key}_{row['covariance_type']}", row[key], now, row["n_components"]))
+        for i in range(0, len(batch), 500):
+            client.log_batch(run_id, metrics=batch[i : i + 500])
+
+        for row in rows:
+            child = client.create_run(
+                experiment_id,
+                run_name=f"{row['covariance_type']}-K{row['n_components']}",
+                tags={"mlflow.parentRunId": run_id, "gmmgen.kind": "fit", "status": row["status"], "reason": row["reason"][:5000]},
+            )
+            fit_params = [Param("n_components", str(row["n_components"])), Param("covariance_type", row["covariance_type"])]
+            fit_metrics = [
+                Metric(k, float(row[k]), now, 0)
+                for k in ("bic", "aic", "train_ll", "test_ll", "n_iter", "fit_seconds", "n_degenerate", "n_parameters")
+                if row[k] == row[k]
+            ] + [Metric("converged", float(row["converged"]), now, 0)]
+            client.log_batch(child.info.run_id, metrics=fit_metrics, params=fit_params)
+            client.set_terminated(child.info.run_id, "FAILED" if row["status"] == "failed" else "FINISHED")
+
+        for stage in ("data", "reduce", "select", "generate"):
+            folder = run_dir / stage
+            if not folder.exists():
+                continue
+            for f in sorted(folder.iterdir()):
+                if f.is_file() and f.suffix in ARTIFACT_SUFFIXES:
+                    client.log_artifact(run_id, str(f), artifact_path=stage)
+        client.log_text(run_id, OmegaConf.to_yaml(cfg), "config/config.yaml")
+        client.log_text(run_id, OmegaConf.to_yaml(OmegaConf.create(list(overrides or []))), "config/overrides.yaml")
+        params_file = Path(cfg.paths.root) / "params.yaml"
+        if params_file.exists():
+            client.log_artifact(run_id, str(params_file), artifact_path="config")
+
+        if (run_dir / "select" / "model.joblib").exists():
+            with mlflow.start_run(run_id=run_id):
+                version = log_generator(cfg, run_dir)
+            if version is not None:
+                client.set_tag(run_id, "registered_model", f"{cfg.tracking.registered_model}/{version}")
+
+
+def log_generator(cfg: Any, run_dir: Path) -> str | None:
+    """Log PCA + chosen GMM as a pyfunc model in the active run; register it; return the version."""
+    import importlib.metadata as md
+    import tempfile
+
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    from gmmgen.generator import DigitGenerator
+
+    provenance = _read_json(run_dir / "data" / "provenance.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        meta = Path(tmp) / "meta.json"
+        meta.write_text(json.dumps({"image_shape": provenance.get("image_shape", [28, 28])}))
+        artifacts = {
+            "pca": str(run_dir / "reduce" / "pca.joblib"),
+            "gmm": str(run_dir / "select" / "model.joblib"),
+            "meta": str(meta),
+        }
+        example = pd.DataFrame({"n": [4], "seed": [0]})
+        model = DigitGenerator()
+        model.load_context(type("Ctx", (), {"artifacts": artifacts})())
+        signature = infer_signature(example, model.predict(None, example))
+        reqs = [f"{p}=={md.version(p)}" for p in ("scikit-learn", "numpy", "pandas", "joblib", "mlflow")]
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_NAME,
+            python_model=model,
+            artifacts=artifacts,
+            signature=signature,
+            input_example=example,
+            pip_requirements=reqs,
+            registered_model_name=cfg.tracking.registered_model if cfg.tracking.register_model else None,
+        )
+    return str(info.registered_model_version) if info.registered_model_version else None
+
+
+def track(cfg: Any, run_dir: Path, overrides: list[str] | None = None) -> str:
+    """Log the pipeline whose stage folders are in ``run_dir`` as one new run; return its id."""
+    with pipeline_run(cfg) as run_id:
+        log_pipeline(cfg, run_id, run_dir, overrides)
+    return run_id
