@@ -24,7 +24,10 @@ def track(cfg) -> None:
         return
     run_id = tracking.track(cfg, Path(cfg.paths.run_dir))
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "run.json", {"run_id": run_id, "tracking_uri": tracking.tracking_uri(cfg), "experiment": cfg.tracking.experiment})
+    write_json(
+        out / "run.json",
+        {"run_id": run_id, "tracking_uri": tracking.tracking_uri(cfg), "experiment": cfg.tracking.experiment},
+    )
     print(f"MLflow run {run_id} in experiment '{cfg.tracking.experiment}' ({tracking.tracking_uri(cfg)})")
 
 

@@ -36,9 +36,7 @@ def _register_resolvers() -> None:
     # ``gmmgen.uid``: a short random id, resolved once per config object, that
     # keeps sweep folders of jobs started in the same second apart.
     if not OmegaConf.has_resolver("gmmgen.uid"):
-        OmegaConf.register_new_resolver(
-            "gmmgen.uid", lambda: uuid.uuid4().hex[:6], use_cache=True
-        )
+        OmegaConf.register_new_resolver("gmmgen.uid", lambda: uuid.uuid4().hex[:6], use_cache=True)
 
 
 _register_resolvers()
@@ -255,10 +253,7 @@ def iter_problems(cfg: DictConfig | Config) -> Iterator[str]:
     variance = _lookup(cfg, "pca.variance")
     count = _lookup(cfg, "pca.n_components")
     if (variance is None) == (count is None):
-        yield (
-            f"pca.variance={variance!r}, pca.n_components={count!r}: "
-            "set exactly one of them (the other null)"
-        )
+        yield (f"pca.variance={variance!r}, pca.n_components={count!r}: set exactly one of them (the other null)")
     if _lookup(cfg, "data.name") == "mnist" and _lookup(cfg, "data.source") == "download":
         if not _lookup(cfg, "data.origins"):
             yield "data.origins=[]: must list at least one origin when data.source='download'"

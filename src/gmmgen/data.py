@@ -71,9 +71,7 @@ def parse_idx(raw: bytes, name: str = "IDX data") -> np.ndarray:
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(raw) != expected:
-        raise DataError(
-            f"{name}: shape {shape} needs {expected} bytes, file has {len(raw)} (truncated or corrupt)"
-        )
+        raise DataError(f"{name}: shape {shape} needs {expected} bytes, file has {len(raw)} (truncated or corrupt)")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
@@ -82,9 +80,7 @@ def check_images_labels(images: np.ndarray, labels: np.ndarray, what: str) -> No
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DataError(f"{what}: images must be uint8 (n, h, w), got {images.dtype} {images.shape}")
     if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-        raise DataError(
-            f"{what}: {images.shape[0]} images but labels of shape {labels.shape}"
-        )
+        raise DataError(f"{what}: {images.shape[0]} images but labels of shape {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() > 9):
         raise DataError(f"{what}: labels outside 0-9 ({labels.min()}..{labels.max()})")
 
@@ -157,9 +153,7 @@ def _load_npz(path: Path) -> Digits:
     return Digits(**arrays, source="download", origin="", files={path.name: sha256_file(path)})
 
 
-def _load_idx_origin(
-    base: str, cache_dir: Path, expected: dict[str, str], timeout: float
-) -> Digits:
+def _load_idx_origin(base: str, cache_dir: Path, expected: dict[str, str], timeout: float) -> Digits:
     arrays: dict[str, np.ndarray] = {}
     files: dict[str, str] = {}
     for name in IDX_FILES:

@@ -24,7 +24,8 @@ class DigitGenerator(mlflow.pyfunc.PythonModel):
         with open(context.artifacts["meta"]) as fh:
             self.shape = tuple(json.load(fh)["image_shape"])
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> np.ndarray:
+    # No type hints on predict: MLflow would read them as a schema; the signature is logged instead.
+    def predict(self, context, model_input, params=None):  # noqa: ANN001, ANN201
         from gmmgen.stages import generate_images
 
         rows = model_input.to_dict("records") if hasattr(model_input, "to_dict") else list(model_input)

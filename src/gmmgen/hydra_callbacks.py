@@ -39,7 +39,11 @@ class SweepTracking(Callback):
             run = client.create_run(
                 experiment_id,
                 run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}",
-                tags={"gmmgen.kind": "sweep", "hydra.sweep": sweep_spec[:5000], "hydra.sweep_dir": str(config.hydra.sweep.dir)},
+                tags={
+                    "gmmgen.kind": "sweep",
+                    "hydra.sweep": sweep_spec[:5000],
+                    "hydra.sweep_dir": str(config.hydra.sweep.dir),
+                },
             )
         self.run_id, self.cfg = run.info.run_id, config
         os.environ[tracking.SWEEP_RUN_ENV] = self.run_id

@@ -63,7 +63,9 @@ def image_grid(
     return _save(fig, path)
 
 
-def side_by_side(left: np.ndarray, right: np.ndarray, path: str | Path, titles: tuple[str, str], cols: int = 10) -> Path:
+def side_by_side(
+    left: np.ndarray, right: np.ndarray, path: str | Path, titles: tuple[str, str], cols: int = 10
+) -> Path:
     """Two digit grids in one figure (for example generated beside real digits)."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.8))
     for ax, images, title in zip(axes, (left, right), titles, strict=True):
@@ -96,7 +98,9 @@ def reconstructions(originals: np.ndarray, recon: np.ndarray, path: str | Path, 
     """Original digits (top row) above their PCA reconstructions (bottom row)."""
     n = len(originals)
     stacked = np.concatenate([originals, recon])
-    return image_grid(stacked, path, cols=n, title=f"originals (top) and PCA reconstructions with {n_dims} dims (bottom)")
+    return image_grid(
+        stacked, path, cols=n, title=f"originals (top) and PCA reconstructions with {n_dims} dims (bottom)"
+    )
 
 
 def sweep_criteria(rows: Sequence[dict[str, Any]], chosen: dict[str, Any], criterion: str, path: str | Path) -> Path:
@@ -104,7 +108,11 @@ def sweep_criteria(rows: Sequence[dict[str, Any]], chosen: dict[str, Any], crite
 
     Degenerate fits are hollow markers; failed fits are crosses on the axis.
     """
-    panels = [("bic", "BIC (lower is better)"), ("aic", "AIC (lower is better)"), ("test_ll", "held-out mean log-likelihood (higher is better)")]
+    panels = [
+        ("bic", "BIC (lower is better)"),
+        ("aic", "AIC (lower is better)"),
+        ("test_ll", "held-out mean log-likelihood (higher is better)"),
+    ]
     key_of = {"bic": "bic", "aic": "aic", "heldout": "test_ll"}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     cov_types = list(dict.fromkeys(r["covariance_type"] for r in rows))

@@ -32,9 +32,7 @@ def fit_pca(
     if isinstance(keep, float) and keep >= 1.0:
         keep = min(x.shape)  # sklearn wants an int for "everything"
     if isinstance(keep, int) and keep > min(x.shape):
-        raise ValueError(
-            f"pca.n_components={keep}: must be at most min(n_samples, n_features) = {min(x.shape)}"
-        )
+        raise ValueError(f"pca.n_components={keep}: must be at most min(n_samples, n_features) = {min(x.shape)}")
     return PCA(n_components=keep, whiten=whiten, svd_solver=svd_solver, random_state=seed).fit(x)
 
 

@@ -252,7 +252,10 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
         if chosen:
             # Top-level names so the runs table sorts by them directly.
             metrics.update(
-                bic=chosen["bic"], aic=chosen["aic"], heldout_ll=chosen["test_ll"], train_ll=chosen["train_ll"],
+                bic=chosen["bic"],
+                aic=chosen["aic"],
+                heldout_ll=chosen["test_ll"],
+                train_ll=chosen["train_ll"],
                 n_components=chosen["n_components"],
             )
         batch = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v == v]
@@ -268,9 +271,17 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
             child = client.create_run(
                 experiment_id,
                 run_name=f"{row['covariance_type']}-K{row['n_components']}",
-                tags={"mlflow.parentRunId": run_id, "gmmgen.kind": "fit", "status": row["status"], "reason": row["reason"][:5000]},
+                tags={
+                    "mlflow.parentRunId": run_id,
+                    "gmmgen.kind": "fit",
+                    "status": row["status"],
+                    "reason": row["reason"][:5000],
+                },
             )
-            fit_params = [Param("n_components", str(row["n_components"])), Param("covariance_type", row["covariance_type"])]
+            fit_params = [
+                Param("n_components", str(row["n_components"])),
+                Param("covariance_type", row["covariance_type"]),
+            ]
             fit_metrics = [
                 Metric(k, float(row[k]), now, 0)
                 for k in ("bic", "aic", "train_ll", "test_ll", "n_iter", "fit_seconds", "n_degenerate", "n_parameters")

@@ -47,6 +47,10 @@ def run_data(cfg: Any) -> Path:
         plots.image_grid(x_tr[:100], tmp / "train_digits.png", cols=10, title=f"training digits ({digits.source})")
     log.info(
         "data: %d train / %d test digits %s from %s (%s)",
-        len(x_tr), len(x_te), tuple(x_tr.shape[1:]), digits.source, digits.origin,
+        len(x_tr),
+        len(x_te),
+        tuple(x_tr.shape[1:]),
+        digits.source,
+        digits.origin,
     )
     return out

@@ -15,9 +15,7 @@ from gmmgen.stages.common import load_dataset, require, stage_dir
 log = logging.getLogger(__name__)
 
 
-def generate_images(
-    pca: Any, gmm: Any, n: int, seed: int, shape: tuple[int, int]
-) -> tuple[np.ndarray, np.ndarray]:
+def generate_images(pca: Any, gmm: Any, n: int, seed: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` digits from the mixture and map them to uint8 images with the PCA inverse."""
     z, labels = sampling.draw(gmm, n, seed)
     return reduce.to_images(pca.inverse_transform(z), shape), labels
@@ -44,7 +42,9 @@ def run_generate(cfg: Any) -> Path:
             images, tmp / "generated.png", cols=cols, title=f"{len(images)} digits drawn from the GMM (K={k})"
         )
         plots.image_grid(
-            means, tmp / "component_means.png", cols=10,
+            means,
+            tmp / "component_means.png",
+            cols=10,
             title=f"component means, heaviest first ({len(heaviest)} of {k})",
         )
         plots.side_by_side(

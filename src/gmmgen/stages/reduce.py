@@ -22,9 +22,7 @@ def run_reduce(cfg: Any) -> Path:
 
     ds = load_dataset(cfg)
     x_tr, x_te = reduce.to_features(ds["x_train"]), reduce.to_features(ds["x_test"])
-    pca = reduce.fit_pca(
-        x_tr, cfg.pca.variance, cfg.pca.n_components, cfg.pca.whiten, cfg.pca.svd_solver, cfg.seed
-    )
+    pca = reduce.fit_pca(x_tr, cfg.pca.variance, cfg.pca.n_components, cfg.pca.whiten, cfg.pca.svd_solver, cfg.seed)
     # The whole spectrum, for the explained-variance figure.
     full_ratio = reduce.fit_pca(x_tr, None, min(x_tr.shape), False, cfg.pca.svd_solver).explained_variance_ratio_
     metrics = reduce.summary(pca, x_tr, x_te)
@@ -44,9 +42,7 @@ def run_reduce(cfg: Any) -> Path:
             w = csv.writer(fh)
             w.writerow(["n_components", "cumulative_variance"])
             w.writerows((i + 1, f"{v:.6f}") for i, v in enumerate(np.cumsum(full_ratio)))
-        plots.explained_variance(
-            full_ratio, cfg.pca.variance, metrics["n_dims_kept"], tmp / "explained_variance.png"
-        )
+        plots.explained_variance(full_ratio, cfg.pca.variance, metrics["n_dims_kept"], tmp / "explained_variance.png")
         originals = ds["x_test"][:10]
         recon = reduce.to_images(pca.inverse_transform(pca.transform(reduce.to_features(originals))), shape)
         plots.reconstructions(originals, recon, tmp / "reconstructions.png", metrics["n_dims_kept"])

@@ -1,0 +1,92 @@
+# gmmgen: `make run` reproduces the experiment, `make test` checks it.
+# Both first create .venv and install the locked packages when needed.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed
+# DVC runs stage commands through the shell: they must find the venv's python.
+export PATH := $(BIN):$(PATH)
+export PYTHONHASHSEED := 0
+
+ARGS ?=
+PORT ?= 5000
+SWEEP ?= pca.variance=0.8,0.85,0.9 sweep.covariance_types=[full],[diag]
+
+.PHONY: help install params run repro sweep ui test test-slow bench lint format dag metrics plots lock clean clean-all
+
+help: ## List the targets
+	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
+	@echo
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@echo
+	@echo "  Variables: ARGS='<hydra overrides>' (run), SWEEP='<multirun overrides>' (sweep), PORT=5000 (ui)"
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required; set PYTHON=...)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the locked packages (only when missing or the lock changed)
+
+params: $(STAMP) ## Compose + validate the config (with ARGS overrides) into params.yaml; check tracking
+	$(BIN)/python pipelines/configure.py $(ARGS)
+
+run: params ## Reproduce the experiment: params.yaml, then `dvc repro` (only changed stages rerun)
+	$(BIN)/dvc repro
+	@echo
+	@echo "Results: outputs/<stage>/ (figures, metrics.json)  |  dvc metrics show  |  make ui"
+
+sweep: $(STAMP) ## Hydra multirun of the whole pipeline, jobs in parallel (SWEEP='...' to change the grid)
+	$(BIN)/python pipelines/run_all.py -m hydra/launcher=parallel $(SWEEP) $(ARGS)
+
+ui: $(STAMP) ## MLflow UI on http://127.0.0.1:$(PORT) for outputs/mlflow.db
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/outputs/mlflow.db \
+		--default-artifact-root $(CURDIR)/outputs/mlartifacts --host 127.0.0.1 --port $(PORT)
+
+test: $(STAMP) ## Run the test suite (fast tests; a few minutes on 2 cores)
+	$(BIN)/python -m pytest
+
+test-slow: $(STAMP) ## Run the slow tests too (end-to-end multiruns, browser check of the UI)
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+bench: $(STAMP) ## Benchmarks: sweep speed-up, stage times and memory, fit-cost scaling (outputs/bench/)
+	$(BIN)/python bench/bench.py $(ARGS)
+
+lint: $(STAMP) ## ruff check + format check
+	$(BIN)/ruff check src pipelines tests bench
+	$(BIN)/ruff format --check src pipelines tests bench
+
+format: $(STAMP) ## Format the code with ruff
+	$(BIN)/ruff format src pipelines tests bench
+	$(BIN)/ruff check --fix src pipelines tests bench
+
+dag: $(STAMP) ## Show the DVC stage graph
+	$(BIN)/dvc dag
+
+metrics: $(STAMP) ## Show DVC metrics and params changes against HEAD
+	$(BIN)/dvc metrics show
+	$(BIN)/dvc params diff
+
+plots: $(STAMP) ## Render DVC plots to outputs/dvc_plots/index.html
+	$(BIN)/dvc plots show -o outputs/dvc_plots
+
+lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock (needs the package index)
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/python -m pip install --quiet -e '.[dev]'
+	{ echo "# Exact versions of every package (transitive ones included) for Python 3.11."; \
+	  echo "# Regenerate with \`make lock\` after changing pyproject.toml."; \
+	  .venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^gmmgen'; } > requirements.lock
+	rm -rf .venv-lock
+
+clean: ## Remove generated outputs (keeps .venv, the MLflow store and the download cache)
+	rm -rf outputs/data outputs/reduce outputs/select outputs/generate outputs/track outputs/logs \
+		outputs/multirun outputs/dvc_plots outputs/bench
+
+clean-all: clean ## Also remove the MLflow store, the download cache, DVC's cache and .venv
+	rm -rf outputs/mlflow.db outputs/mlflow.db.lock outputs/mlartifacts outputs/cache .dvc/cache $(VENV)
