@@ -1,0 +1,146 @@
+"""Shared fixtures: Hydra composition, a scratch project root, small digit files, a local HTTP server."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import io
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from gmmgen import config as gconfig
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MNIST = Path(os.environ.get("GMMGEN_SHARED_MNIST", REPO.parent / "shared" / "data" / "mnist"))
+PYTHON = sys.executable
+
+gconfig.register_configs()
+
+
+def compose_cfg(root: Path, overrides: list[str] | None = None) -> DictConfig:
+    """Compose conf/config.yaml like the entry points do, with all paths under ``root``."""
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        return compose("config", overrides=[f"paths.root={root}", *(overrides or [])])
+
+
+# A tiny, fast configuration on the 8x8 digits.
+TINY = [
+    "data=digits",
+    "data.n_train=600",
+    "data.n_test=300",
+    "sweep.n_components=[2,4,8]",
+    "sweep.n_jobs=1",
+    "sweep.progress=false",
+    "sample.n=20",
+    "sample.n_real=20",
+]
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path: Path) -> DictConfig:
+    return compose_cfg(tmp_path, TINY)
+
+
+def run_py(args: list[str], cwd: Path, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python <args>`` in ``cwd`` and capture its output."""
+    full_env = {**os.environ, "PYTHONHASHSEED": "0", **(env or {})}
+    return subprocess.run(
+        [PYTHON, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env
+    )
+
+
+# ----------------------------------------------------------------------------- IDX / npz fixtures
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array in the IDX format (big-endian header)."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def fake_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n).astype(np.uint8)
+
+
+def write_idx_folder(folder: Path, n_train: int = 50, n_test: int = 30) -> dict[str, np.ndarray]:
+    """The four gzipped IDX files of a small fake MNIST; returns the arrays."""
+    folder.mkdir(parents=True, exist_ok=True)
+    xtr, ytr = fake_digits(n_train, 1)
+    xte, yte = fake_digits(n_test, 2)
+    arrays = {
+        "train-images-idx3-ubyte": xtr,
+        "train-labels-idx1-ubyte": ytr,
+        "t10k-images-idx3-ubyte": xte,
+        "t10k-labels-idx1-ubyte": yte,
+    }
+    for name, arr in arrays.items():
+        (folder / f"{name}.gz").write_bytes(gzip.compress(idx_bytes(arr), mtime=0))
+    return arrays
+
+
+def write_npz(path: Path, n_train: int = 50, n_test: int = 30) -> dict[str, np.ndarray]:
+    """A small fake mnist.npz with Keras's keys; returns the arrays."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    xtr, ytr = fake_digits(n_train, 3)
+    xte, yte = fake_digits(n_test, 4)
+    arrays = {"x_train": xtr, "y_train": ytr, "x_test": xte, "y_test": yte}
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    path.write_bytes(buf.getvalue())
+    return arrays
+
+
+@pytest.fixture
+def http_server(tmp_path: Path):
+    """Serve ``tmp_path/www`` on 127.0.0.1; yields (base_url, folder)."""
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(root), **kw)  # noqa: E731
+    http.server.SimpleHTTPRequestHandler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", root
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (connections are refused at once)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ----------------------------------------------------------------------------- project copies
+
+
+def copy_project(dest: Path) -> Path:
+    """A git clone-like copy of the project's tracked files (for DVC end-to-end runs)."""
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, capture_output=True, check=True,
+    ).stdout.split(b"\0")
+    for rel in filter(None, files):
+        src = REPO / rel.decode()
+        if src.is_file():
+            (dest / rel.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel.decode())
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+    subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
+    subprocess.run([*git, "commit", "-qm", "copy"], cwd=dest, check=True)
+    return dest

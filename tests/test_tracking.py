@@ -1,0 +1,145 @@
+"""MLflow: a run logged whole from the stage folders, its children and model; statuses; fail-fast checks."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from gmmgen import stages, tracking
+from gmmgen.cli import TrackingError
+from gmmgen.config import validate
+
+from .conftest import PYTHON, REPO, TINY, closed_port, compose_cfg, run_py
+
+
+@pytest.fixture
+def tracked(tiny_cfg):
+    validate(tiny_cfg)
+    stages.run_all(tiny_cfg)
+    run_id = tracking.track(tiny_cfg, stages.stage_dir(tiny_cfg, "x").parent, overrides=["sweep.n_components=[2,4,8]"])
+    return tiny_cfg, run_id, MlflowClient(tracking.tracking_uri(tiny_cfg))
+
+
+def test_store_is_sqlite_under_outputs_with_local_artifacts(tiny_cfg, tmp_path):
+    assert tracking.tracking_uri(tiny_cfg) == f"sqlite:///{tmp_path}/outputs/mlflow.db"
+    assert tracking.artifact_location(tiny_cfg) == (tmp_path / "outputs" / "mlartifacts").as_uri()
+
+
+def test_parent_run_has_config_tags_and_metrics(tracked, tmp_path):
+    cfg, run_id, client = tracked
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["pca.variance"] == "0.85"
+    assert run.data.params["sweep.n_components"] == "[2, 4, 8]"
+    assert run.data.params["data.name"] == "digits"
+    assert run.data.tags["data.source"] == "embedded"
+    assert len(run.data.tags["data.sha256"]) == 64
+    assert run.data.tags["git.commit"] and run.data.tags["git.dirty"] in ("true", "false", "unknown")
+    chosen = stages.read_sweep_csv(tmp_path / "outputs" / "select" / "sweep.csv")
+    best = min(chosen, key=lambda r: r["bic"])
+    assert run.data.tags["selected_model"] == f"full K={best['n_components']}"
+    assert run.data.metrics["bic"] == pytest.approx(best["bic"])
+    assert run.data.metrics["reduce/variance_explained"] >= 0.85
+    history = client.get_metric_history(run_id, "sweep/bic_full")
+    assert sorted(m.step for m in history) == [2, 4, 8]
+    exp = client.get_experiment(run.info.experiment_id)
+    assert exp.name == "gmmgen" and exp.artifact_location.startswith((tmp_path / "outputs").as_uri())
+
+
+def test_one_child_run_per_fit(tracked):
+    cfg, run_id, client = tracked
+    children = client.search_runs(
+        [client.get_run(run_id).info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'"
+    )
+    assert sorted(c.info.run_name for c in children) == ["full-K2", "full-K4", "full-K8"]
+    for c in children:
+        assert c.info.status == "FINISHED"
+        assert {"bic", "aic", "train_ll", "test_ll", "n_iter", "fit_seconds", "converged"} <= set(c.data.metrics)
+        assert c.data.params["covariance_type"] == "full"
+
+
+def test_artifacts_include_every_figure_and_table(tracked):
+    cfg, run_id, client = tracked
+    names = set()
+    for folder in ("data", "reduce", "select", "generate", "config"):
+        names |= {a.path for a in client.list_artifacts(run_id, folder)}
+    assert {
+        "generate/generated.png", "generate/component_means.png", "generate/generated_vs_real.png",
+        "reduce/reconstructions.png", "reduce/explained_variance.png", "select/sweep.png", "select/sweep.csv",
+        "select/metrics.json", "data/provenance.json", "config/config.yaml", "config/overrides.yaml",
+    } <= names
+    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config/overrides.yaml",
+                                                tracking_uri=tracking.tracking_uri(cfg))
+    assert "sweep.n_components=[2,4,8]" in open(local).read()
+
+
+def test_registered_generator_draws_the_same_digits_as_the_stage(tracked):
+    cfg, run_id, client = tracked
+    versions = client.search_model_versions(f"name = '{cfg.tracking.registered_model}'")
+    assert [str(v.version) for v in versions] == ["1"] and versions[0].run_id == run_id
+    mlflow.set_tracking_uri(tracking.tracking_uri(cfg))
+    model = mlflow.pyfunc.load_model(f"models:/{cfg.tracking.registered_model}/1")
+    images = model.predict(pd.DataFrame({"n": [5], "seed": [3]}))
+    assert images.shape == (5, 8, 8) and images.dtype == np.uint8
+    import joblib
+
+    pca = joblib.load(stages.stage_dir(cfg, "reduce") / "pca.joblib")
+    gmm = joblib.load(stages.stage_dir(cfg, "select") / "model.joblib")
+    np.testing.assert_array_equal(images, stages.generate_images(pca, gmm, 5, 3, (8, 8))[0])
+    sig = model.metadata.signature
+    assert [c.name for c in sig.inputs.inputs] == ["n", "seed"]
+
+
+@pytest.mark.parametrize(("exc", "status"), [(ValueError("boom"), "FAILED"), (KeyboardInterrupt(), "KILLED")])
+def test_crash_or_interrupt_ends_the_run(tiny_cfg, exc, status):
+    holder = {}
+    with pytest.raises(type(exc)):
+        with tracking.pipeline_run(tiny_cfg) as run_id:
+            holder["id"] = run_id
+            raise exc
+    assert MlflowClient(tracking.tracking_uri(tiny_cfg)).get_run(holder["id"]).info.status == status
+
+
+def test_unreachable_server_is_an_error_before_any_compute(tmp_path):
+    uri = f"http://127.0.0.1:{closed_port()}"
+    cfg = compose_cfg(tmp_path, [*TINY, f"tracking.uri={uri}"])
+    with pytest.raises(TrackingError, match="unreachable"):
+        tracking.check_reachable(cfg)
+    for script in ("configure.py", "run_all.py"):
+        result = run_py([str(REPO / "pipelines" / script), f"paths.root={tmp_path}", *TINY, f"tracking.uri={uri}"],
+                        cwd=tmp_path, timeout=120)
+        assert result.returncode == 1, result.stderr
+        assert f"gmmgen: error: tracking server {uri} is unreachable" in result.stderr
+        assert not (tmp_path / "outputs" / "data").exists() and not (tmp_path / "params.yaml").exists()
+
+
+def test_sigterm_ends_the_run_killed_and_leaves_no_partial_folder(tmp_path):
+    args = [str(REPO / "pipelines" / "run_all.py"), f"paths.root={tmp_path}", "data.source=bundled",
+            "sweep.n_components=[40,60,80,100,120,140,160,180]", "sweep.covariance_types=[full,diag]",
+            "sweep.n_jobs=1", "model.n_init=3"]
+    proc = subprocess.Popen([PYTHON, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    uri = f"sqlite:///{tmp_path}/outputs/mlflow.db"
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline:  # wait until the sweep is under way
+            if (tmp_path / "outputs" / "reduce").exists() and proc.poll() is None:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.stdout.read()
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+    runs = MlflowClient(uri).search_runs(MlflowClient(uri).search_experiments()[0].experiment_id)
+    assert [r.info.status for r in runs] == ["KILLED"], out
+    assert not (tmp_path / "outputs" / "select").exists()
+    assert not [p for p in (tmp_path / "outputs").iterdir() if p.name.startswith(".select")]
