@@ -54,9 +54,7 @@ def tiny_cfg(tmp_path: Path) -> DictConfig:
 def run_py(args: list[str], cwd: Path, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``python <args>`` in ``cwd`` and capture its output."""
     full_env = {**os.environ, "PYTHONHASHSEED": "0", **(env or {})}
-    return subprocess.run(
-        [PYTHON, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env
-    )
+    return subprocess.run([PYTHON, *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=full_env)
 
 
 # ----------------------------------------------------------------------------- IDX / npz fixtures
@@ -132,7 +130,9 @@ def copy_project(dest: Path) -> Path:
     """A git clone-like copy of the project's tracked files (for DVC end-to-end runs)."""
     files = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, capture_output=True, check=True,
+        cwd=REPO,
+        capture_output=True,
+        check=True,
     ).stdout.split(b"\0")
     for rel in filter(None, files):
         src = REPO / rel.decode()

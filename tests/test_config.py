@@ -118,8 +118,9 @@ def test_bad_value_stops_cli_with_one_line_and_exit_2(tmp_path):
     )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines == ["gmmgen: config error: pca.variance=1.5: must be a fraction in (0, 1], or null when "
-                     "pca.n_components is set"]
+    assert lines == [
+        "gmmgen: config error: pca.variance=1.5: must be a fraction in (0, 1], or null when pca.n_components is set"
+    ]
     assert not (tmp_path / "params.yaml").exists()
     assert not (tmp_path / "outputs" / "data").exists()
 

@@ -18,7 +18,18 @@ from gmmgen.stages import run_data
 
 from .conftest import SHARED_MNIST, closed_port, compose_cfg, idx_bytes, write_idx_folder, write_npz
 
-README_COUNTS = {"0": 980, "1": 1135, "2": 1032, "3": 1010, "4": 982, "5": 892, "6": 958, "7": 1028, "8": 974, "9": 1009}
+README_COUNTS = {
+    "0": 980,
+    "1": 1135,
+    "2": 1032,
+    "3": 1010,
+    "4": 982,
+    "5": 892,
+    "6": 958,
+    "7": 1028,
+    "8": 974,
+    "9": 1009,
+}
 
 
 def sha(path) -> str:
@@ -231,8 +242,14 @@ def test_digits_8x8_through_the_same_stage(tmp_path):
 def test_mirror_through_the_stage_records_provenance(tmp_path):
     folder = tmp_path / "mirror"
     write_npz(folder / "mnist.npz", n_train=40, n_test=20)
-    cfg = _cfg(tmp_path, f"data.origins=[{folder / 'mnist.npz'}]", "data.npz_sha256=null", "data.n_train=30",
-               "data.n_test=null", "data.source=download")
+    cfg = _cfg(
+        tmp_path,
+        f"data.origins=[{folder / 'mnist.npz'}]",
+        "data.npz_sha256=null",
+        "data.n_train=30",
+        "data.n_test=null",
+        "data.source=download",
+    )
     out = run_data(cfg)
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["source"] == "download" and prov["origin"] == str(folder / "mnist.npz")
@@ -249,8 +266,9 @@ def test_real_mnist_idx_mirror_end_to_end(tmp_path):
     for split in ("train", "t10k"):
         for kind in ("images-idx3", "labels-idx1"):
             shutil.copy(SHARED_MNIST / f"t10k-{kind}-ubyte.gz", mirror / f"{split}-{kind}-ubyte.gz")
-    cfg = _cfg(tmp_path, f"data.origins=[{mirror.as_uri()}]", "data.source=download", "data.n_train=null",
-               "data.n_test=null")
+    cfg = _cfg(
+        tmp_path, f"data.origins=[{mirror.as_uri()}]", "data.source=download", "data.n_train=null", "data.n_test=null"
+    )
     out = run_data(cfg)
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["class_counts"]["test"] == README_COUNTS

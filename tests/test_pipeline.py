@@ -24,10 +24,23 @@ def test_stages_write_complete_folders(tiny_cfg, tmp_path):
     assert set(out) == {"data", "reduce", "select", "generate"}
     for name, files in {
         "data": ["dataset.npz", "provenance.json", "metrics.json", "train_digits.png"],
-        "reduce": ["pca.joblib", "projected.npz", "metrics.json", "explained_variance.png", "reconstructions.png",
-                   "explained_variance.csv"],
-        "select": ["model.joblib", "sweep.csv", "metrics.json", "sweep.png", "by_criterion/bic.joblib",
-                   "by_criterion/aic.joblib", "by_criterion/heldout.joblib"],
+        "reduce": [
+            "pca.joblib",
+            "projected.npz",
+            "metrics.json",
+            "explained_variance.png",
+            "reconstructions.png",
+            "explained_variance.csv",
+        ],
+        "select": [
+            "model.joblib",
+            "sweep.csv",
+            "metrics.json",
+            "sweep.png",
+            "by_criterion/bic.joblib",
+            "by_criterion/aic.joblib",
+            "by_criterion/heldout.joblib",
+        ],
         "generate": ["samples.npy", "generated.png", "component_means.png", "generated_vs_real.png", "metrics.json"],
     }.items():
         for f in files:

@@ -71,12 +71,21 @@ def test_artifacts_include_every_figure_and_table(tracked):
     for folder in ("data", "reduce", "select", "generate", "config"):
         names |= {a.path for a in client.list_artifacts(run_id, folder)}
     assert {
-        "generate/generated.png", "generate/component_means.png", "generate/generated_vs_real.png",
-        "reduce/reconstructions.png", "reduce/explained_variance.png", "select/sweep.png", "select/sweep.csv",
-        "select/metrics.json", "data/provenance.json", "config/config.yaml", "config/overrides.yaml",
+        "generate/generated.png",
+        "generate/component_means.png",
+        "generate/generated_vs_real.png",
+        "reduce/reconstructions.png",
+        "reduce/explained_variance.png",
+        "select/sweep.png",
+        "select/sweep.csv",
+        "select/metrics.json",
+        "data/provenance.json",
+        "config/config.yaml",
+        "config/overrides.yaml",
     } <= names
-    local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="config/overrides.yaml",
-                                                tracking_uri=tracking.tracking_uri(cfg))
+    local = mlflow.artifacts.download_artifacts(
+        run_id=run_id, artifact_path="config/overrides.yaml", tracking_uri=tracking.tracking_uri(cfg)
+    )
     assert "sweep.n_components=[2,4,8]" in open(local).read()
 
 
@@ -113,17 +122,26 @@ def test_unreachable_server_is_an_error_before_any_compute(tmp_path):
     with pytest.raises(TrackingError, match="unreachable"):
         tracking.check_reachable(cfg)
     for script in ("configure.py", "run_all.py"):
-        result = run_py([str(REPO / "pipelines" / script), f"paths.root={tmp_path}", *TINY, f"tracking.uri={uri}"],
-                        cwd=tmp_path, timeout=120)
+        result = run_py(
+            [str(REPO / "pipelines" / script), f"paths.root={tmp_path}", *TINY, f"tracking.uri={uri}"],
+            cwd=tmp_path,
+            timeout=120,
+        )
         assert result.returncode == 1, result.stderr
         assert f"gmmgen: error: tracking server {uri} is unreachable" in result.stderr
         assert not (tmp_path / "outputs" / "data").exists() and not (tmp_path / "params.yaml").exists()
 
 
 def test_sigterm_ends_the_run_killed_and_leaves_no_partial_folder(tmp_path):
-    args = [str(REPO / "pipelines" / "run_all.py"), f"paths.root={tmp_path}", "data.source=bundled",
-            "sweep.n_components=[40,60,80,100,120,140,160,180]", "sweep.covariance_types=[full,diag]",
-            "sweep.n_jobs=1", "model.n_init=3"]
+    args = [
+        str(REPO / "pipelines" / "run_all.py"),
+        f"paths.root={tmp_path}",
+        "data.source=bundled",
+        "sweep.n_components=[40,60,80,100,120,140,160,180]",
+        "sweep.covariance_types=[full,diag]",
+        "sweep.n_jobs=1",
+        "model.n_init=3",
+    ]
     proc = subprocess.Popen([PYTHON, *args], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     uri = f"sqlite:///{tmp_path}/outputs/mlflow.db"
     deadline = time.time() + 120

@@ -47,54 +47,59 @@ class SweepTracking(Callback):
             )
         self.run_id, self.cfg = run.info.run_id, config
         os.environ[tracking.SWEEP_RUN_ENV] = self.run_id
-        atexit.register(self._close, "KILLED")
+        atexit.register(self._finish, completed=False)
         log.info("MLflow sweep run %s", self.run_id)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        self._finish(completed=True)
+
+    def _finish(self, completed: bool) -> None:
+        """Log the job table and close the sweep run.
+
+        Called at multirun end, or at exit when Hydra stopped early (it raises
+        a failed job's error after the batch, and skips on_multirun_end).
+        """
         if self.run_id is None:
             return
-        from gmmgen import tracking
+        import pandas as pd
 
-        with tracking.store_lock(config):
-            client = tracking._client(config)
-            jobs = client.search_runs(
-                [client.get_run(self.run_id).info.experiment_id],
-                filter_string=f"tags.gmmgen.sweep_run_id = '{self.run_id}'",
-                max_results=10_000,
-            )
-            rows = []
-            for r in jobs:
-                rows.append(
-                    {
-                        "run_id": r.info.run_id,
-                        "run_name": r.info.run_name,
-                        "status": r.info.status,
-                        "job_num": r.data.tags.get("hydra.job_num", ""),
-                        "overrides": r.data.tags.get("hydra.overrides", ""),
-                        "selected_model": r.data.tags.get("selected_model", ""),
-                        **{k: r.data.metrics.get(k) for k in ("bic", "aic", "heldout_ll", "n_components")},
-                    }
-                )
-            rows.sort(key=lambda row: (row["bic"] is None, row["bic"] or 0.0))
-            import pandas as pd
-
-            table = pd.DataFrame(rows)
-            client.log_text(self.run_id, table.to_csv(index=False), "sweep_jobs.csv")
-            failed = sum(row["status"] != "FINISHED" for row in rows)
-            client.log_metric(self.run_id, "jobs_finished", len(rows) - failed)
-            client.log_metric(self.run_id, "jobs_failed", failed)
-            if rows and rows[0]["bic"] is not None:
-                client.log_metric(self.run_id, "best_bic", rows[0]["bic"])
-                client.set_tag(self.run_id, "best_job", f"{rows[0]['job_num']}: {rows[0]['overrides']}")
-        self._close("FAILED" if failed or not rows else "FINISHED")
-
-    def _close(self, status: str) -> None:
-        if self.run_id is None:
-            return
         from gmmgen import tracking
 
         run_id, self.run_id = self.run_id, None
         with tracking.store_lock(self.cfg):
-            tracking._client(self.cfg).set_terminated(run_id, status)
+            client = tracking._client(self.cfg)
+            jobs = client.search_runs(
+                [client.get_run(run_id).info.experiment_id],
+                filter_string=f"tags.gmmgen.sweep_run_id = '{run_id}'",
+                max_results=10_000,
+            )
+            rows = [
+                {
+                    "run_id": r.info.run_id,
+                    "run_name": r.info.run_name,
+                    "status": r.info.status,
+                    "job_num": r.data.tags.get("hydra.job_num", ""),
+                    "overrides": r.data.tags.get("hydra.overrides", ""),
+                    "selected_model": r.data.tags.get("selected_model", ""),
+                    "error": r.data.tags.get("error", ""),
+                    **{k: r.data.metrics.get(k) for k in ("bic", "aic", "heldout_ll", "n_components")},
+                }
+                for r in jobs
+            ]
+            rows.sort(key=lambda row: (row["bic"] is None, row["bic"] or 0.0))
+            client.log_text(run_id, pd.DataFrame(rows).to_csv(index=False), "sweep_jobs.csv")
+            statuses = [row["status"] for row in rows]
+            client.log_metric(run_id, "jobs_finished", statuses.count("FINISHED"))
+            client.log_metric(run_id, "jobs_failed", len(statuses) - statuses.count("FINISHED"))
+            if rows and rows[0]["bic"] is not None:
+                client.log_metric(run_id, "best_bic", rows[0]["bic"])
+                client.set_tag(run_id, "best_job", f"{rows[0]['job_num']}: {rows[0]['overrides']}")
+            if "KILLED" in statuses or (not completed and "FAILED" not in statuses):
+                status = "KILLED"
+            elif "FAILED" in statuses or not rows:
+                status = "FAILED"
+            else:
+                status = "FINISHED"
+            client.set_terminated(run_id, status)
         os.environ.pop(tracking.SWEEP_RUN_ENV, None)
         log.info("MLflow sweep run %s ended %s", run_id, status)

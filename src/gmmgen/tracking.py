@@ -187,6 +187,8 @@ def pipeline_run(cfg: Any, extra_tags: dict[str, str] | None = None) -> Iterator
     other error, never left RUNNING. Inside a multirun it is nested under the
     sweep's run.
     """
+    from mlflow.entities import Param
+
     experiment_id = ensure_experiment(cfg)
     tags = {"gmmgen.kind": "pipeline", **git_state(Path(cfg.paths.root)), **(extra_tags or {})}
     sweep_run = os.environ.get(SWEEP_RUN_ENV)
@@ -196,17 +198,28 @@ def pipeline_run(cfg: Any, extra_tags: dict[str, str] | None = None) -> Iterator
     with store_lock(cfg):
         client = _client(cfg)
         run = client.create_run(experiment_id, run_name=cfg.tracking.run_name or default_run_name(cfg), tags=tags)
-    run_id = run.info.run_id
-    status = "FAILED"
+        run_id = run.info.run_id
+        # The config goes in first, so a run that fails later still shows what it was.
+        params = [Param(k, v) for k, v in flatten(OmegaConf.to_container(cfg, resolve=True)).items()]
+        for i in range(0, len(params), 100):
+            client.log_batch(run_id, params=params[i : i + 100])
+        client.log_text(run_id, OmegaConf.to_yaml(cfg), "config/config.yaml")
+    status, error = "FAILED", ""
     try:
         yield run_id
         status = "FINISHED"
     except KeyboardInterrupt:
-        status = "KILLED"
+        status, error = "KILLED", "interrupted (Ctrl-C or SIGTERM)"
+        raise
+    except BaseException as exc:
+        error = f"{type(exc).__name__}: {exc}"
         raise
     finally:
         with store_lock(cfg):
-            _client(cfg).set_terminated(run_id, status)
+            client = _client(cfg)
+            if error:
+                client.set_tag(run_id, "error", error[:5000])
+            client.set_terminated(run_id, status)
         log.info("MLflow run %s ended %s", run_id, status)
 
 
@@ -217,7 +230,6 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
 
     from gmmgen.stages import read_sweep_csv
 
-    container = OmegaConf.to_container(cfg, resolve=True)
     provenance = _read_json(run_dir / "data" / "provenance.json")
     select = _read_json(run_dir / "select" / "metrics.json")
     chosen = select.get("chosen", {})
@@ -227,9 +239,6 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
     with store_lock(cfg):
         client = _client(cfg)
         experiment_id = client.get_run(run_id).info.experiment_id
-        params = [Param(k, v) for k, v in flatten(container).items()]
-        for i in range(0, len(params), 100):
-            client.log_batch(run_id, params=params[i : i + 100])
         tags = {
             "data.source": provenance.get("source", "unknown"),
             "data.origin": provenance.get("origin", ""),
@@ -297,7 +306,6 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
             for f in sorted(folder.iterdir()):
                 if f.is_file() and f.suffix in ARTIFACT_SUFFIXES:
                     client.log_artifact(run_id, str(f), artifact_path=stage)
-        client.log_text(run_id, OmegaConf.to_yaml(cfg), "config/config.yaml")
         client.log_text(run_id, OmegaConf.to_yaml(OmegaConf.create(list(overrides or []))), "config/overrides.yaml")
         params_file = Path(cfg.paths.root) / "params.yaml"
         if params_file.exists():

@@ -1,0 +1,69 @@
+"""DVC end to end on a copy of the project: repro, no-op rerun, partial reruns after param changes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import PYTHON, TINY, copy_project
+
+
+def sh(cmd: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(PYTHON).parent}:{os.environ['PATH']}", "PYTHONHASHSEED": "0"}
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def ran(output: str) -> list[str]:
+    return re.findall(r"Running stage '(\w+)'", output)
+
+
+def configure(project: Path, *overrides: str) -> None:
+    sh([PYTHON, "pipelines/configure.py", *TINY, *overrides], project)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return copy_project(tmp_path_factory.mktemp("project"))
+
+
+def test_dvc_repro_then_noop_then_partial_reruns(project):
+    dvc = [str(Path(PYTHON).parent / "dvc")]
+    configure(project)
+    first = sh([*dvc, "repro"], project)
+    assert ran(first.stdout) == ["data", "reduce", "select", "generate", "track"]
+    run = json.loads((project / "outputs" / "track" / "run.json").read_text())
+    assert run["experiment"] == "gmmgen" and len(run["run_id"]) == 32
+
+    again = sh([*dvc, "repro"], project)
+    assert ran(again.stdout) == [] and "Data and pipelines are up to date" in again.stdout
+
+    status = sh([*dvc, "status"], project)
+    assert "up to date" in status.stdout
+
+    configure(project, "pca.variance=0.9")
+    pca_change = sh([*dvc, "repro"], project)
+    assert ran(pca_change.stdout) == ["reduce", "select", "generate", "track"]
+    diff = sh([*dvc, "params", "diff", "--all"], project)
+    assert "pca.variance" in diff.stdout and "0.9" in diff.stdout
+
+    configure(project, "pca.variance=0.9", "sweep.n_components=[2,3]")
+    sweep_change = sh([*dvc, "repro"], project)
+    assert ran(sweep_change.stdout) == ["select", "generate", "track"]
+
+    configure(project, "pca.variance=0.9", "sweep.n_components=[2,3]", "sample.n=30")
+    sample_change = sh([*dvc, "repro"], project)
+    assert ran(sample_change.stdout) == ["generate", "track"]
+
+    metrics = sh([*dvc, "metrics", "show", "--json"], project)
+    assert "n_dims_kept" in metrics.stdout and "chosen" in metrics.stdout
+    dag = sh([*dvc, "dag"], project)
+    assert all(s in dag.stdout for s in ("data", "reduce", "select", "generate", "track"))
+    plots = sh([*dvc, "plots", "show", "-o", "outputs/dvc_plots"], project)
+    assert (project / "outputs" / "dvc_plots" / "index.html").exists(), plots.stdout

@@ -1,0 +1,90 @@
+"""Hydra multirun of the whole pipeline: parallel jobs in their own folders, each a complete MLflow run."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from .conftest import PYTHON, REPO, TINY, run_py
+
+RUN_ALL = str(REPO / "pipelines" / "run_all.py")
+
+
+def runs_by_kind(root: Path):
+    client = MlflowClient(f"sqlite:///{root}/outputs/mlflow.db")
+    exp = client.get_experiment_by_name("gmmgen")
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    kinds: dict[str, list] = {}
+    for r in runs:
+        kinds.setdefault(r.data.tags.get("gmmgen.kind"), []).append(r)
+    return client, kinds
+
+
+def test_parallel_jobs_lose_nothing(tmp_path):
+    result = run_py(
+        [
+            RUN_ALL,
+            "-m",
+            "hydra/launcher=parallel",
+            "hydra.launcher.n_jobs=4",
+            f"paths.root={tmp_path}",
+            *TINY,
+            "seed=0,1,2,3",
+        ],
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "database is locked" not in result.stderr
+    client, kinds = runs_by_kind(tmp_path)
+    (sweep,) = kinds["sweep"]
+    jobs = kinds["pipeline"]
+    assert sweep.info.status == "FINISHED" and len(jobs) == 4
+    assert sorted(r.data.params["seed"] for r in jobs) == ["0", "1", "2", "3"]
+    for job in jobs:
+        assert job.info.status == "FINISHED"
+        assert job.data.tags["mlflow.parentRunId"] == sweep.info.run_id
+        assert {"bic", "aic", "heldout_ll"} <= set(job.data.metrics)
+        assert "generate/generated.png" in {a.path for a in client.list_artifacts(job.info.run_id, "generate")}
+        assert job.data.tags["registered_model"].startswith("gmmgen-digit-generator/")
+    assert len(kinds["fit"]) == 4 * 3
+    versions = client.search_model_versions("name = 'gmmgen-digit-generator'")
+    assert len(versions) == 4
+    assert sweep.data.metrics["jobs_finished"] == 4 and sweep.data.metrics["jobs_failed"] == 0
+    assert "sweep_jobs.csv" in {a.path for a in client.list_artifacts(sweep.info.run_id)}
+    job_dirs = sorted((tmp_path / "outputs" / "multirun").glob("*/*/generate/generated.png"))
+    assert len(job_dirs) == 4 and len({p.parent.parent for p in job_dirs}) == 4
+
+
+def test_a_failing_job_is_reported_and_the_others_finish(tmp_path):
+    result = run_py(
+        [RUN_ALL, "-m", f"paths.root={tmp_path}", *TINY, "sweep.n_components=[2],[5000]"], cwd=tmp_path, timeout=600
+    )
+    assert result.returncode != 0
+    assert "every fit in the sweep failed" in result.stderr
+    _, kinds = runs_by_kind(tmp_path)
+    statuses = sorted((r.data.params.get("sweep.n_components"), r.info.status) for r in kinds["pipeline"])
+    assert statuses == [("[2]", "FINISHED"), ("[5000]", "FAILED")]
+    assert kinds["sweep"][0].info.status == "FAILED"
+
+
+def test_multiruns_started_together_never_share_a_folder(tmp_path):
+    cmd = [PYTHON, RUN_ALL, "-m", f"paths.root={tmp_path}", *TINY, "tracking.enabled=false", "sweep.n_components=[2]"]
+    procs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read()
+    sweeps = list((tmp_path / "outputs" / "multirun").iterdir())
+    assert len(sweeps) == 2
+    for s in sweeps:
+        assert (s / "0" / "generate" / "samples.npy").exists()
+
+
+@pytest.mark.parametrize("launcher", ["parallel", "slurm"])
+def test_launcher_configs_compose(tmp_path, launcher):
+    result = run_py([RUN_ALL, f"hydra/launcher={launcher}", f"paths.root={tmp_path}", "--cfg", "hydra"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    target = {"parallel": "JoblibLauncher", "slurm": "SlurmLauncher"}[launcher]
+    assert target in result.stdout
