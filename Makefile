@@ -14,16 +14,20 @@ export PYTHONHASHSEED := 0
 
 ARGS ?=
 PORT ?= 5000
+SERVE_PORT ?= 5001
+MODEL ?= gmmgen-digit-generator
+VERSION ?= latest
 SWEEP ?= pca.variance=0.8,0.85,0.9 sweep.covariance_types=[full],[diag]
 
-.PHONY: help install params run repro sweep ui test test-slow bench lint format dag metrics plots lock clean clean-all
+.PHONY: help install params run sweep ui serve test test-slow bench lint format dag metrics plots lock clean clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
 	@echo
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 	@echo
-	@echo "  Variables: ARGS='<hydra overrides>' (run), SWEEP='<multirun overrides>' (sweep), PORT=5000 (ui)"
+	@echo "  Variables: ARGS='<hydra overrides>' (run), SWEEP='<multirun overrides>' (sweep), PORT=5000 (ui),"
+	@echo "             SERVE_PORT=5001 MODEL=gmmgen-digit-generator VERSION=latest (serve)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required; set PYTHON=...)"; exit 1; }
@@ -45,9 +49,13 @@ run: params ## Reproduce the experiment: params.yaml, then `dvc repro` (only cha
 sweep: $(STAMP) ## Hydra multirun of the whole pipeline, jobs in parallel (SWEEP='...' to change the grid)
 	$(BIN)/python pipelines/run_all.py -m hydra/launcher=parallel $(SWEEP) $(ARGS)
 
-ui: $(STAMP) ## MLflow UI on http://127.0.0.1:$(PORT) for outputs/mlflow.db
+ui: $(STAMP) ## MLflow UI for outputs/mlflow.db on http://127.0.0.1:PORT (default 5000)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/outputs/mlflow.db \
 		--default-artifact-root $(CURDIR)/outputs/mlartifacts --host 127.0.0.1 --port $(PORT)
+
+serve: $(STAMP) ## Serve the registered digit generator (VERSION=latest) on http://127.0.0.1:SERVE_PORT (5001)
+	MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/outputs/mlflow.db $(BIN)/mlflow models serve \
+		-m models:/$(MODEL)/$(VERSION) --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
 
 test: $(STAMP) ## Run the test suite (fast tests; a few minutes on 2 cores)
 	$(BIN)/python -m pytest
