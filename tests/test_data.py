@@ -212,9 +212,10 @@ def test_bundled_mode_never_touches_the_network(tmp_path, monkeypatch):
 def test_bundled_split_is_disjoint_and_bounded(tmp_path):
     digits = data.load_bundled()
     assert digits.x_train.shape == (5000, 28, 28)
-    xtr, _, xte, _ = data.split(digits, 3000, 2000, 0)
-    flat_tr = {x.tobytes() for x in xtr}
-    assert not any(x.tobytes() in flat_tr for x in xte)
+    xtr, _, xte, _, xclf, _ = data.split(digits, 3000, 1000, 0, n_classifier=5000)
+    seen = {x.tobytes() for x in xtr} | {x.tobytes() for x in xclf}
+    assert not any(x.tobytes() in seen for x in xte), "test digits leak into train or classifier sets"
+    assert len(xclf) == 4000, "the classifier gets every non-test digit"
     with pytest.raises(DataError, match="has only 5000 digits"):
         data.split(digits, 4000, 2000, 0)
 
@@ -224,6 +225,7 @@ def test_seeded_split_is_reproducible(tmp_path):
     a = data.split(digits, 100, 50, 3)
     b = data.split(digits, 100, 50, 3)
     c = data.split(digits, 100, 50, 4)
+    assert len(a) == 6
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x, y)
     assert not np.array_equal(a[0], c[0])
@@ -281,3 +283,45 @@ def test_same_seed_same_dataset_file(tmp_path):
     a = run_data(_cfg(tmp_path / "a", "data=digits"))
     b = run_data(_cfg(tmp_path / "b", "data=digits"))
     assert (a / "dataset.npz").read_bytes() == (b / "dataset.npz").read_bytes()
+
+
+# The fake IDX files cannot match the real test set's hashes: switch those checks off.
+NO_IDX_HASHES = ["data.idx_sha256.t10k-images-idx3-ubyte=null", "data.idx_sha256.t10k-labels-idx1-ubyte=null"]
+
+
+def _test_only_folder(tmp_path):
+    folder = tmp_path / "t10k-only"
+    arrays = write_idx_folder(folder, n_train=10, n_test=40)
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (folder / name).unlink()
+    return folder, arrays
+
+
+def test_test_only_origin_gives_the_offline_run_real_test_digits(tmp_path, caplog):
+    folder, arrays = _test_only_folder(tmp_path)
+    origins = f"data.origins=[http://127.0.0.1:{closed_port()}/mnist.npz,{folder}]"
+    cfg = _cfg(tmp_path, origins, "data.n_test=null", *NO_IDX_HASHES)
+    out = run_data(cfg)
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["source"] == "bundled" and prov["fallback"] and prov["test_origin"] == str(folder)
+    ds = load_arrays(out / "dataset.npz")
+    np.testing.assert_array_equal(ds["x_test"], arrays["t10k-images-idx3-ubyte"][np.sort(np.arange(40))])
+    assert len(ds["x_clf"]) == 5000 and len(ds["x_train"]) == 2000
+    assert "test set only" in caplog.text
+
+
+def test_test_only_origin_is_not_enough_in_download_mode(tmp_path):
+    folder, _ = _test_only_folder(tmp_path)
+    cfg = _cfg(tmp_path, f"data.origins=[{folder}]", "data.source=download", *NO_IDX_HASHES)
+    with pytest.raises(DataError, match="test set only"):
+        run_data(cfg)
+
+
+@pytest.mark.skipif(not SHARED_MNIST.exists(), reason="shared MNIST test set not present")
+def test_default_offline_run_trains_on_bundled_and_tests_on_real_mnist(tmp_path):
+    """The default origins, offline: Keras's origin fails, the shared t10k folder gives the test set."""
+    cfg = _cfg(tmp_path, f"data.origins=[http://127.0.0.1:{closed_port()}/mnist.npz,{SHARED_MNIST}]")
+    prov = json.loads((run_data(cfg) / "provenance.json").read_text())
+    assert prov["source"] == "bundled" and prov["test_origin"] == str(SHARED_MNIST)
+    assert prov["pool_sizes"] == {"train": 5000, "test": 10000}
+    assert prov["files_sha256"]["t10k-labels-idx1-ubyte"] == cfg.data.idx_sha256["t10k-labels-idx1-ubyte"]

@@ -66,10 +66,12 @@ class DataConfig:
     npz_sha256: str | None = None
     # Expected sha256 of the *decompressed* IDX files, by file name (null or
     # missing: not checked; magic numbers, shapes and counts always are).
-    idx_sha256: dict[str, str] = field(default_factory=dict)
+    idx_sha256: dict[str, str | None] = field(default_factory=dict)
     timeout: float = 30.0
     n_train: int | None = 2000
     n_test: int | None = 1000
+    # Training digits for the classifier that judges samples (from the training pool only).
+    n_classifier: int | None = 5000
     seed: int = "${seed}"  # type: ignore[assignment]
 
 
@@ -185,6 +187,7 @@ RULES: list[Rule] = [
     ("data.timeout", _positive_num, "a positive number of seconds"),
     ("data.n_train", _optional_positive_int, "a positive integer, or null for all"),
     ("data.n_test", _optional_positive_int, "a positive integer, or null for all"),
+    ("data.n_classifier", _optional_positive_int, "a positive integer, or null for all"),
     (
         "data.npz_sha256",
         lambda v: v is None or (len(v) == 64 and all(c in "0123456789abcdef" for c in v)),

@@ -41,13 +41,15 @@ class DataError(RuntimeError):
 class Digits:
     """A train pool and a test pool of uint8 digit images with labels."""
 
-    x_train: np.ndarray
-    y_train: np.ndarray
+    x_train: np.ndarray | None
+    y_train: np.ndarray | None
     x_test: np.ndarray | None
     y_test: np.ndarray | None
     source: str
     origin: str
     files: dict[str, str] = field(default_factory=dict)
+    note: str = ""
+    test_origin: str = ""
 
 
 # --------------------------------------------------------------------------- IDX
@@ -153,10 +155,11 @@ def _load_npz(path: Path) -> Digits:
     return Digits(**arrays, source="download", origin="", files={path.name: sha256_file(path)})
 
 
-def _load_idx_origin(base: str, cache_dir: Path, expected: dict[str, str], timeout: float) -> Digits:
-    arrays: dict[str, np.ndarray] = {}
-    files: dict[str, str] = {}
-    for name in IDX_FILES:
+def _load_idx_split(base: str, split: str, cache_dir: Path, expected: dict[str, str], timeout: float):
+    """Images, labels and decompressed hashes of one split ("train" or "t10k") of an IDX origin."""
+    arrays, files = [], {}
+    for kind in ("images-idx3", "labels-idx1"):
+        name = f"{split}-{kind}-ubyte"
         path = fetch(_join(base, name + ".gz"), name + ".gz", cache_dir, None, timeout)
         try:
             raw = gzip.decompress(path.read_bytes())
@@ -168,13 +171,28 @@ def _load_idx_origin(base: str, cache_dir: Path, expected: dict[str, str], timeo
         if want and digest != want:
             path.unlink(missing_ok=True)
             raise DataError(f"{name}: decompressed sha256 {digest} != expected {want}; deleted")
-        arrays[name] = parse_idx(raw, name)
+        arrays.append(parse_idx(raw, name))
         files[name] = digest
-    x_train, y_train = arrays["train-images-idx3-ubyte"], arrays["train-labels-idx1-ubyte"]
-    x_test, y_test = arrays["t10k-images-idx3-ubyte"], arrays["t10k-labels-idx1-ubyte"]
-    check_images_labels(x_train, y_train, "IDX train")
-    check_images_labels(x_test, y_test, "IDX test")
-    return Digits(x_train, y_train, x_test, y_test, source="download", origin="", files=files)
+    check_images_labels(arrays[0], arrays[1], f"IDX {split}")
+    return arrays[0], arrays[1], files
+
+
+def _load_idx_origin(base: str, cache_dir: Path, expected: dict[str, str], timeout: float) -> Digits:
+    """The four IDX files of ``base``; an origin with only the two test files gives a test-only result."""
+    x_test, y_test, files = _load_idx_split(base, "t10k", cache_dir, expected, timeout)
+    try:
+        x_train, y_train, train_files = _load_idx_split(base, "train", cache_dir, expected, timeout)
+    except DataError as exc:
+        return Digits(None, None, x_test, y_test, source="download", origin="", files=files, note=str(exc))
+    return Digits(x_train, y_train, x_test, y_test, source="download", origin="", files={**train_files, **files})
+
+
+class NoOriginError(DataError):
+    """No origin gave a training set; ``test_only`` is the first origin that gave a test set, if any."""
+
+    def __init__(self, message: str, test_only: Digits | None) -> None:
+        super().__init__(message)
+        self.test_only = test_only
 
 
 def download_mnist(
@@ -184,12 +202,15 @@ def download_mnist(
     idx_sha256: dict[str, str],
     timeout: float,
 ) -> tuple[Digits, list[dict[str, str]]]:
-    """Try each origin in order; return the first that loads and verifies.
+    """Try each origin in order; return the first that loads and verifies with both splits.
 
     Returns the digits and the failed attempts (origin and reason). Raises
-    :class:`DataError` listing every attempt when no origin works.
+    :class:`NoOriginError` listing every attempt when no origin gives a
+    training set; it carries the first test-only origin (an IDX folder holding
+    just the t10k files), which an offline run can still use as its test set.
     """
     attempts: list[dict[str, str]] = []
+    test_only: Digits | None = None
     for origin in origins:
         url = _origin_url(origin)
         try:
@@ -202,9 +223,14 @@ def download_mnist(
             attempts.append({"origin": origin, "error": str(exc)})
             continue
         digits.origin = origin
+        if digits.x_train is None:
+            log.warning("origin %s has the test set only (%s)", origin, digits.note)
+            attempts.append({"origin": origin, "error": f"test set only ({digits.note})"})
+            test_only = test_only or digits
+            continue
         return digits, attempts
     detail = "; ".join(f"{a['origin']}: {a['error']}" for a in attempts) or "no origins configured"
-    raise DataError(f"no MNIST origin could be used ({detail})")
+    raise NoOriginError(f"no MNIST origin could be used ({detail})", test_only)
 
 
 # --------------------------------------------------------------------------- offline sources
@@ -243,17 +269,21 @@ def _take(x: np.ndarray, y: np.ndarray, n: int | None, rng: np.random.Generator,
     return x[idx], y[idx]
 
 
-def split(digits: Digits, n_train: int | None, n_test: int | None, seed: int):
-    """Draw the train and test sets with a seeded shuffle.
+def split(digits: Digits, n_train: int | None, n_test: int | None, seed: int, n_classifier: int | None = None):
+    """Draw the train, test and classifier-training sets with a seeded shuffle.
 
-    Sources without a test pool (bundled, 8x8) are split into disjoint parts.
+    Returns ``(x_train, y_train, x_test, y_test, x_clf, y_clf)``. The test set
+    comes from the test pool when the source has one; otherwise (bundled, 8x8)
+    the pool is split into disjoint parts. The classifier's set is drawn from
+    the training pool only, never from test digits.
     """
     rng = np.random.default_rng(seed)
+    pool = len(digits.x_train)
     if digits.x_test is not None:
         x_tr, y_tr = _take(digits.x_train, digits.y_train, n_train, rng, "data.n_train")
         x_te, y_te = _take(digits.x_test, digits.y_test, n_test, rng, "data.n_test")
-        return x_tr, y_tr, x_te, y_te
-    pool = len(digits.x_train)
+        x_clf, y_clf = _take(digits.x_train, digits.y_train, min(n_classifier or pool, pool), rng, "data.n_classifier")
+        return x_tr, y_tr, x_te, y_te, x_clf, y_clf
     n_tr = n_train if n_train is not None else pool // 2
     n_te = n_test if n_test is not None else pool - n_tr
     if n_tr + n_te > pool:
@@ -262,8 +292,10 @@ def split(digits: Digits, n_train: int | None, n_test: int | None, seed: int):
             f"has only {pool} digits to split"
         )
     order = rng.permutation(pool)
-    tr, te = np.sort(order[:n_tr]), np.sort(order[n_tr : n_tr + n_te])
-    return digits.x_train[tr], digits.y_train[tr], digits.x_train[te], digits.y_train[te]
+    tr, te, rest = np.sort(order[:n_tr]), np.sort(order[n_tr : n_tr + n_te]), order[n_tr + n_te :]
+    clf = np.sort(np.concatenate([order[:n_tr], rest])[: n_classifier or pool])
+    x, y = digits.x_train, digits.y_train
+    return x[tr], y[tr], x[te], y[te], x[clf], y[clf]
 
 
 def obtain(data_cfg: Any, cache_dir: Path) -> tuple[Digits, dict[str, Any]]:
@@ -283,7 +315,7 @@ def obtain(data_cfg: Any, cache_dir: Path) -> tuple[Digits, dict[str, Any]]:
         )
         record["failed_origins"] = attempts
         return digits, record
-    except DataError as exc:
+    except NoOriginError as exc:
         if data_cfg.source == "download":
             raise
         banner = "!" * 78
@@ -296,7 +328,12 @@ def obtain(data_cfg: Any, cache_dir: Path) -> tuple[Digits, dict[str, Any]]:
             banner,
         )
         record["fallback_reason"] = str(exc)
-        return load_bundled(), record
+        digits = load_bundled()
+        if exc.test_only is not None:  # real MNIST test digits from a local IDX folder
+            digits.x_test, digits.y_test = exc.test_only.x_test, exc.test_only.y_test
+            digits.test_origin, digits.files = exc.test_only.origin, exc.test_only.files
+            log.warning("test digits: the real MNIST test set from %s", exc.test_only.origin)
+        return digits, record
 
 
 def class_counts(labels: np.ndarray) -> dict[str, int]:

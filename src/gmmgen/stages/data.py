@@ -19,13 +19,16 @@ def run_data(cfg: Any) -> Path:
     cache = Path(cfg.paths.cache)
     cache.mkdir(parents=True, exist_ok=True)
     digits, record = data_mod.obtain(cfg.data, cache)
-    x_tr, y_tr, x_te, y_te = data_mod.split(digits, cfg.data.n_train, cfg.data.n_test, cfg.data.seed)
+    x_tr, y_tr, x_te, y_te, x_clf, y_clf = data_mod.split(
+        digits, cfg.data.n_train, cfg.data.n_test, cfg.data.seed, cfg.data.n_classifier
+    )
     out = stage_dir(cfg, "data")
     with atomic_dir(out) as tmp:
-        save_arrays(tmp / "dataset.npz", x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te)
+        save_arrays(tmp / "dataset.npz", x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te, x_clf=x_clf, y_clf=y_clf)
         record.update(
             source=digits.source,
             origin=digits.origin,
+            test_origin=digits.test_origin or digits.origin,
             fallback="fallback_reason" in record,
             files_sha256=digits.files,
             pool_sizes={
@@ -35,6 +38,7 @@ def run_data(cfg: Any) -> Path:
             image_shape=list(x_tr.shape[1:]),
             n_train=int(len(x_tr)),
             n_test=int(len(x_te)),
+            n_classifier=int(len(x_clf)),
             class_counts={"train": data_mod.class_counts(y_tr), "test": data_mod.class_counts(y_te)},
             seed=int(cfg.data.seed),
             dataset_sha256=sha256_file(tmp / "dataset.npz"),
