@@ -43,6 +43,8 @@ TINY = [
     "sweep.progress=false",
     "sample.n=20",
     "sample.n_real=20",
+    "evaluate.enabled=false",
+    "classifier.epochs=3",
 ]
 
 

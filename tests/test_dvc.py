@@ -37,7 +37,7 @@ def test_dvc_repro_then_noop_then_partial_reruns(project):
     dvc = [str(Path(PYTHON).parent / "dvc")]
     configure(project)
     first = sh([*dvc, "repro"], project)
-    assert ran(first.stdout) == ["data", "reduce", "select", "generate", "track"]
+    assert ran(first.stdout) == ["data", "reduce", "select", "generate", "classifier", "evaluate", "track"]
     run = json.loads((project / "outputs" / "track" / "run.json").read_text())
     assert run["experiment"] == "gmmgen" and len(run["run_id"]) == 32
 
@@ -49,13 +49,14 @@ def test_dvc_repro_then_noop_then_partial_reruns(project):
 
     configure(project, "pca.variance=0.9")
     pca_change = sh([*dvc, "repro"], project)
-    assert ran(pca_change.stdout) == ["reduce", "select", "generate", "track"]
+    # The classifier depends only on the data: reused.
+    assert ran(pca_change.stdout) == ["reduce", "select", "generate", "evaluate", "track"]
     diff = sh([*dvc, "params", "diff", "--all"], project)
     assert "pca.variance" in diff.stdout and "0.9" in diff.stdout
 
     configure(project, "pca.variance=0.9", "sweep.n_components=[2,3]")
     sweep_change = sh([*dvc, "repro"], project)
-    assert ran(sweep_change.stdout) == ["select", "generate", "track"]
+    assert ran(sweep_change.stdout) == ["select", "generate", "evaluate", "track"]
 
     configure(project, "pca.variance=0.9", "sweep.n_components=[2,3]", "sample.n=30")
     sample_change = sh([*dvc, "repro"], project)
@@ -64,6 +65,6 @@ def test_dvc_repro_then_noop_then_partial_reruns(project):
     metrics = sh([*dvc, "metrics", "show", "--json"], project)
     assert "n_dims_kept" in metrics.stdout and "chosen" in metrics.stdout
     dag = sh([*dvc, "dag"], project)
-    assert all(s in dag.stdout for s in ("data", "reduce", "select", "generate", "track"))
+    assert all(s in dag.stdout for s in ("data", "reduce", "select", "generate", "classifier", "evaluate", "track"))
     plots = sh([*dvc, "plots", "show", "-o", "outputs/dvc_plots"], project)
     assert (project / "outputs" / "dvc_plots" / "index.html").exists(), plots.stdout

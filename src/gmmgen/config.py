@@ -22,6 +22,7 @@ CRITERIA = ("bic", "aic", "heldout")
 DATA_NAMES = ("mnist", "digits")
 DATA_SOURCES = ("auto", "download", "bundled")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+CORRUPTIONS = ("noise", "inversion", "rotation", "blank")
 
 
 class ConfigError(ValueError):
@@ -104,6 +105,9 @@ class SweepConfig:
     n_components: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 80, 110, 140])
     covariance_types: list[str] = field(default_factory=lambda: ["full"])
     criterion: str = "bic"
+    # Degenerate fits (components with fewer effective points than they need) are
+    # flagged and, unless this is true, passed over when a sound fit exists.
+    allow_degenerate: bool = False
     n_jobs: int = -1
     progress: bool = True
 
@@ -116,6 +120,36 @@ class SampleConfig:
     seed: int = "${seed}"  # type: ignore[assignment]
     grid_cols: int = 10
     n_real: int = 100
+
+
+@dataclass
+class ClassifierConfig:
+    """The small CNN that judges generated digits (trained on data.n_classifier digits)."""
+
+    epochs: int = 8
+    batch_size: int = 64
+    seed: int = "${seed}"  # type: ignore[assignment]
+
+
+@dataclass
+class EvaluateConfig:
+    """Sample quality, memorisation, clustering, anomaly detection, class-conditional generation."""
+
+    # false: `pipelines/run_all.py` (multiruns) skips the classifier and evaluate stages.
+    enabled: bool = True
+    n_samples: int = 1000
+    seed: int = "${seed}"  # type: ignore[assignment]
+    # A generated digit nearer its nearest training digit than this quantile of real
+    # test digits' nearest-training distances counts as a near-copy.
+    copy_quantile: float = 0.01
+    # Digits less likely than this percentile of training digits are flagged.
+    anomaly_percentile: float = 1.0
+    corruptions: list[str] = field(default_factory=lambda: ["noise", "inversion", "rotation", "blank"])
+    noise_std: float = 0.5
+    # Component counts tried for each class's own mixture (chosen by sweep.criterion).
+    class_grid: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 6])
+    class_samples: int = 10
+    n_least_likely: int = 20
 
 
 @dataclass
@@ -145,6 +179,8 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
@@ -222,6 +258,26 @@ RULES: list[Rule] = [
     ("sample.seed", lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
     ("sample.grid_cols", _positive_int, "a positive integer"),
     ("sample.n_real", _positive_int, "a positive integer"),
+    ("classifier.epochs", _positive_int, "a positive integer"),
+    ("classifier.batch_size", _positive_int, "a positive integer"),
+    ("classifier.seed", lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    ("evaluate.n_samples", lambda v: _is_int(v) and v >= 10, "an integer >= 10"),
+    ("evaluate.seed", lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    ("evaluate.copy_quantile", lambda v: _is_num(v) and 0 < v < 1, "a fraction in (0, 1)"),
+    ("evaluate.anomaly_percentile", lambda v: _is_num(v) and 0 < v < 100, "a percentile in (0, 100)"),
+    (
+        "evaluate.corruptions",
+        lambda v: all(c in CORRUPTIONS for c in v) and len(set(v)) == len(v),
+        f"a list of distinct values from {list(CORRUPTIONS)}",
+    ),
+    ("evaluate.noise_std", _positive_num, "a positive number (pixels scaled to [0, 1])"),
+    (
+        "evaluate.class_grid",
+        lambda v: len(v) > 0 and all(_positive_int(k) for k in v) and len(set(v)) == len(v),
+        "a non-empty list of distinct positive integers",
+    ),
+    ("evaluate.class_samples", _positive_int, "a positive integer"),
+    ("evaluate.n_least_likely", _positive_int, "a positive integer"),
     ("tracking.experiment", lambda v: isinstance(v, str) and v.strip() != "", "a non-empty name"),
     ("tracking.registered_model", lambda v: isinstance(v, str) and v.strip() != "", "a non-empty name"),
     (

@@ -143,10 +143,12 @@ def sweep(
     params: dict[str, Any],
     n_jobs: int = -1,
     progress: bool = True,
+    warn: bool = True,
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, int], GaussianMixture]]:
     """Fit every (covariance type, K); return the rows in grid order and the fitted models.
 
     Fits are dispatched largest first so parallel workers finish together.
+    ``warn`` logs a warning for each fit that failed, did not converge or is degenerate.
     """
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
@@ -165,17 +167,28 @@ def sweep(
         if model is not None:
             models[key] = model
         bar.set_postfix_str(f"{key[0]} K={key[1]} {row['status']}")
-        if row["status"] != "ok":
+        if warn and row["status"] != "ok":
             log.warning("fit %s K=%d: %s (%s)", key[0], key[1], row["status"], row["reason"])
     return [rows[g] for g in grid], models
 
 
-def select(rows: Iterable[dict[str, Any]], criterion: str) -> tuple[dict[str, Any], list[str]]:
+def _best(rows: list[dict[str, Any]], criterion: str) -> dict[str, Any]:
+    if criterion == "heldout":
+        return max(rows, key=lambda r: (r["test_ll"], -r["n_components"]))
+    return min(rows, key=lambda r: (r[criterion], r["n_components"]))
+
+
+def select(
+    rows: Iterable[dict[str, Any]], criterion: str, allow_degenerate: bool = False
+) -> tuple[dict[str, Any], list[str]]:
     """Pick the row that is best by ``criterion``; return it and any warnings.
 
     bic and aic are minimised, heldout (mean test log-likelihood) maximised;
     ties go to the smaller model. Failed fits are never chosen; fits that did
-    not converge only when nothing converged.
+    not converge only when nothing converged; degenerate fits (collapsed
+    components whose likelihood is inflated by ``reg_covar``) only when
+    ``allow_degenerate`` or when nothing else is left. Whenever the criterion's
+    own optimum is passed over, a note says so.
     """
     rows = list(rows)
     usable = [r for r in rows if r["status"] != "failed"]
@@ -188,10 +201,15 @@ def select(rows: Iterable[dict[str, Any]], criterion: str) -> tuple[dict[str, An
         usable = converged
     else:
         notes.append("no fit converged: choosing among unconverged fits")
-    if criterion == "heldout":
-        best = max(usable, key=lambda r: (r["test_ll"], -r["n_components"]))
-    else:
-        best = min(usable, key=lambda r: (r[criterion], r["n_components"]))
+    sound = [r for r in usable if r["status"] != "degenerate"]
+    best = _best(usable, criterion)
+    if not allow_degenerate and best["status"] == "degenerate" and sound:
+        raw = best
+        best = _best(sound, criterion)
+        notes.append(
+            f"{criterion}'s optimum {raw['covariance_type']} K={raw['n_components']} is degenerate "
+            f"({raw['reason']}); chose the best sound fit, {best['covariance_type']} K={best['n_components']}"
+        )
     grid = sorted({r["n_components"] for r in rows if r["covariance_type"] == best["covariance_type"]})
     if len(grid) > 1 and best["n_components"] in (grid[0], grid[-1]):
         edge = "smallest" if best["n_components"] == grid[0] else "largest"
@@ -204,12 +222,12 @@ def select(rows: Iterable[dict[str, Any]], criterion: str) -> tuple[dict[str, An
     return best, notes
 
 
-def choices(rows: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """The row each criterion would choose (failed criteria are left out)."""
+def choices(rows: Sequence[dict[str, Any]], allow_degenerate: bool = False) -> dict[str, dict[str, Any]]:
+    """The row each criterion would choose (criteria with nothing to choose are left out)."""
     out = {}
     for criterion in ("bic", "aic", "heldout"):
         try:
-            out[criterion] = select(rows, criterion)[0]
+            out[criterion] = select(rows, criterion, allow_degenerate)[0]
         except SweepError:
             pass
     return out

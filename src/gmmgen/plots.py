@@ -151,3 +151,85 @@ def sweep_criteria(rows: Sequence[dict[str, Any]], chosen: dict[str, Any], crite
         axes[[k for k, _ in panels].index(key_of[criterion])].legend(handles[-1:], labels[-1:], fontsize=8)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def labelled_grid(images: np.ndarray, labels: Sequence[str], path: str | Path, cols: int = 10, title: str = "") -> Path:
+    """Digits in a grid, each with a small caption (e.g. a component's majority digit)."""
+    n = len(images)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.8, rows * 0.95 + (0.4 if title else 0)), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            ax.imshow(images[i], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.set_title(labels[i], fontsize=7, pad=2)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def training_curve(history: dict[str, list[float]], path: str | Path) -> Path:
+    """Loss and accuracy of the classifier per epoch."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, key in zip(axes, ("loss", "accuracy"), strict=True):
+        ax.plot(range(1, len(history[key]) + 1), history[key], marker="o")
+        ax.set_xlabel("epoch")
+        ax.set_title(f"training {key}", fontsize=10)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def criteria_comparison(rows: Sequence[dict[str, Any]], reference: dict[str, float], path: str | Path) -> Path:
+    """Sample quality of the models chosen by each criterion, side by side, with real-data references."""
+    panels = [
+        (
+            "frechet_distance",
+            "Fréchet distance to real (lower is better)",
+            reference.get("frechet_floor"),
+            "real vs real",
+        ),
+        (
+            "inception_score",
+            "classifier Inception Score (max 10)",
+            reference.get("inception_score_real"),
+            "real digits",
+        ),
+        ("near_copy_share", "share of near-copies of training digits", reference.get("near_copy_expected"), "expected"),
+        ("heldout_ll", "held-out mean log-likelihood", None, ""),
+    ]
+    names = [f"{r['criterion']}\n{r['covariance_type']} K={r['n_components']}" for r in rows]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6))
+    for ax, (key, label, ref_value, ref_label) in zip(axes, panels, strict=True):
+        values = [r[key] for r in rows]
+        ax.bar(range(len(rows)), values, color=["tab:blue", "tab:orange", "tab:green"][: len(rows)])
+        ax.set_xticks(range(len(rows)), names, fontsize=8)
+        if ref_value is not None:
+            ax.axhline(ref_value, color="black", ls="--", lw=1, label=ref_label)
+            ax.legend(fontsize=8)
+        if key == "heldout_ll" and min(values) < -1000:
+            ax.set_yscale("symlog")
+        ax.set_title(label, fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def anomaly_bars(report: dict[str, Any], path: str | Path) -> Path:
+    """Share flagged and ROC AUC per corruption, with the clean-digit rate for reference."""
+    kinds = list(report["corruptions"])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    flagged = [report["flagged_clean_test"]] + [report["corruptions"][k]["flagged"] for k in kinds]
+    axes[0].bar(["clean", *kinds], flagged, color=["tab:gray"] + ["tab:red"] * len(kinds))
+    axes[0].set_title("share flagged as anomalous", fontsize=10)
+    axes[0].set_ylim(0, 1.05)
+    axes[1].bar(kinds, [report["corruptions"][k]["roc_auc"] for k in kinds], color="tab:purple")
+    axes[1].axhline(0.5, color="black", ls="--", lw=1, label="chance")
+    axes[1].set_ylim(0, 1.05)
+    axes[1].set_title("ROC AUC, clean vs corrupted", fontsize=10)
+    axes[1].legend(fontsize=8)
+    for ax in axes:
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return _save(fig, path)

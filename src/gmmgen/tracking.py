@@ -253,8 +253,13 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
         client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
         metrics: dict[str, float] = {}
-        for stage in ("data", "reduce", "generate"):
+        for stage in ("data", "reduce", "generate", "classifier"):
             metrics.update(_numeric(_read_json(run_dir / stage / "metrics.json"), f"{stage}/"))
+        evaluation = _read_json(run_dir / "evaluate" / "metrics.json")
+        for part in ("selected", "reference", "clustering", "anomaly", "conditional"):
+            metrics.update(_numeric(evaluation.get(part, {}), f"evaluate/{part}/"))
+        for crit, row in evaluation.get("by_criterion", {}).items():
+            metrics.update(_numeric(row.get("quality", {}), f"evaluate/{crit}/"))
         for key in ("n_fits", "n_failed", "n_not_converged", "n_degenerate_fits", "sweep_seconds"):
             if key in select:
                 metrics[f"select/{key}"] = float(select[key])
@@ -299,7 +304,7 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
             client.log_batch(child.info.run_id, metrics=fit_metrics, params=fit_params)
             client.set_terminated(child.info.run_id, "FAILED" if row["status"] == "failed" else "FINISHED")
 
-        for stage in ("data", "reduce", "select", "generate"):
+        for stage in ("data", "reduce", "select", "generate", "classifier", "evaluate"):
             folder = run_dir / stage
             if not folder.exists():
                 continue

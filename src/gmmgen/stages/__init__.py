@@ -17,7 +17,7 @@ from gmmgen.stages.generate import generate_images, run_generate
 from gmmgen.stages.reduce import run_reduce
 from gmmgen.stages.select import read_sweep_csv, run_select, write_sweep_csv
 
-STAGES = ("data", "reduce", "select", "generate")
+STAGES = ("data", "reduce", "select", "generate", "classifier", "evaluate")
 
 __all__ = [
     "STAGES",
@@ -25,6 +25,8 @@ __all__ = [
     "load_dataset",
     "read_sweep_csv",
     "run_all",
+    "run_classifier",
+    "run_evaluate",
     "run_data",
     "run_generate",
     "run_reduce",
@@ -34,11 +36,24 @@ __all__ = [
 ]
 
 
+def run_classifier(cfg: Any) -> Path:
+    """Stage ``classifier`` (imports TensorFlow only when called)."""
+    from gmmgen.stages.classifier import run_classifier as run
+
+    return run(cfg)
+
+
+def run_evaluate(cfg: Any) -> Path:
+    """Stage ``evaluate`` (imports TensorFlow only when called)."""
+    from gmmgen.stages.evaluate import run_evaluate as run
+
+    return run(cfg)
+
+
 def run_all(cfg: Any) -> dict[str, Path]:
     """Every compute stage in order (the track stage is separate)."""
-    return {
-        "data": run_data(cfg),
-        "reduce": run_reduce(cfg),
-        "select": run_select(cfg),
-        "generate": run_generate(cfg),
-    }
+    out = {"data": run_data(cfg), "reduce": run_reduce(cfg), "select": run_select(cfg), "generate": run_generate(cfg)}
+    if cfg.evaluate.enabled:
+        out["classifier"] = run_classifier(cfg)
+        out["evaluate"] = run_evaluate(cfg)
+    return out

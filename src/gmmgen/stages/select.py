@@ -75,10 +75,10 @@ def run_select(cfg: Any) -> Path:
         n_jobs=int(cfg.sweep.n_jobs),
         progress=bool(cfg.sweep.progress),
     )
-    chosen, notes = mixture.select(rows, cfg.sweep.criterion)
+    chosen, notes = mixture.select(rows, cfg.sweep.criterion, bool(cfg.sweep.allow_degenerate))
     for note in notes:
         log.warning("select: %s", note)
-    by_criterion = mixture.choices(rows)
+    by_criterion = mixture.choices(rows, bool(cfg.sweep.allow_degenerate))
     out = stage_dir(cfg, "select")
     with atomic_dir(out) as tmp:
         joblib.dump(models[(chosen["covariance_type"], chosen["n_components"])], tmp / "model.joblib")

@@ -1,0 +1,21 @@
+"""Stage `evaluate`: sample quality, memorisation, clustering and anomaly detection of the fitted mixtures.
+
+Thin Hydra entry point; the work is gmmgen.stages.run_evaluate.
+  python pipelines/evaluate.py [overrides]                           (config from conf/)
+  python pipelines/evaluate.py --config-dir . --config-name params   (as DVC runs it)
+"""
+
+import hydra
+
+from gmmgen import cli, config, stages
+
+config.register_configs()
+
+
+@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+def main(cfg) -> None:
+    cli.run(cfg, stages.run_evaluate)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""A small Keras CNN that judges digits: class probabilities and penultimate-layer features.
+
+It plays the role Inception plays for FID and IS on natural images: trained
+once on real digits, it scores generated ones. Training is seeded and uses
+TensorFlow's deterministic ops, so the same data and seed give the same model.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FEATURES_LAYER = "features"
+
+
+def _keras():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    return keras
+
+
+def build(input_shape: tuple[int, int], n_classes: int = 10, width: int = 32) -> Any:
+    """Two conv blocks, a 128-unit feature layer, softmax output. Works for 28x28 and 8x8 inputs."""
+    keras = _keras()
+    layers = keras.layers
+    inputs = keras.Input(shape=(*input_shape, 1))
+    x = layers.Rescaling(1.0 / 255.0)(inputs)
+    x = layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(2 * width, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.25)(x)
+    feats = layers.Dense(128, activation="relu", name=FEATURES_LAYER)(x)
+    x = layers.Dropout(0.25)(feats)
+    outputs = layers.Dense(n_classes, activation="softmax")(x)
+    model = keras.Model(inputs, outputs, name="digit_judge")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def train(
+    images: np.ndarray, labels: np.ndarray, seed: int, epochs: int, batch_size: int
+) -> tuple[Any, dict[str, list[float]]]:
+    """Fit the CNN on uint8 images (n, h, w); return the model and its per-epoch history."""
+    keras = _keras()
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    model = build(tuple(images.shape[1:]))
+    history = model.fit(
+        images[..., None], labels.astype(np.int64), epochs=epochs, batch_size=batch_size, shuffle=True, verbose=2
+    )
+    return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def load(path: str | Path) -> Any:
+    return _keras().models.load_model(path)
+
+
+def predict(model: Any, images: np.ndarray, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Class probabilities (n, 10) and penultimate features (n, 128) of uint8 images."""
+    keras = _keras()
+    both = keras.Model(model.inputs, [model.outputs[0], model.get_layer(FEATURES_LAYER).output])
+    probs, feats = both.predict(images[..., None], batch_size=batch_size, verbose=0)
+    return probs.astype(np.float64), feats.astype(np.float64)
