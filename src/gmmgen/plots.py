@@ -142,6 +142,9 @@ def sweep_criteria(rows: Sequence[dict[str, Any]], chosen: dict[str, Any], crite
             else None,
         )
         ax.set_xscale("log")
+        finite = [r[key] for r in rows if r["status"] != "failed"]
+        if key == "test_ll" and finite and min(finite) < -100 * abs(max(finite)):
+            ax.set_yscale("symlog", linthresh=max(1.0, abs(max(finite))))  # collapsed fits reach -1e6
         ax.set_xlabel("number of components K")
         ax.set_title(label, fontsize=10)
         ax.grid(alpha=0.3)
@@ -156,6 +159,7 @@ def sweep_criteria(rows: Sequence[dict[str, Any]], chosen: dict[str, Any], crite
 def labelled_grid(images: np.ndarray, labels: Sequence[str], path: str | Path, cols: int = 10, title: str = "") -> Path:
     """Digits in a grid, each with a small caption (e.g. a component's majority digit)."""
     n = len(images)
+    cols = max(1, min(cols, n))
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.8, rows * 0.95 + (0.4 if title else 0)), squeeze=False)
     for i, ax in enumerate(axes.flat):
@@ -208,8 +212,11 @@ def criteria_comparison(rows: Sequence[dict[str, Any]], reference: dict[str, flo
         if ref_value is not None:
             ax.axhline(ref_value, color="black", ls="--", lw=1, label=ref_label)
             ax.legend(fontsize=8)
-        if key == "heldout_ll" and min(values) < -1000:
-            ax.set_yscale("symlog")
+        if key == "heldout_ll":
+            if min(values) < -1000:
+                ax.set_yscale("symlog")
+        else:
+            ax.set_ylim(bottom=0, top=max([*values, ref_value or 0.0, 1e-3]) * 1.1)
         ax.set_title(label, fontsize=9)
         ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
