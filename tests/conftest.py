@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from gmmgen import config as gconfig
@@ -24,13 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = Path(os.environ.get("GMMGEN_SHARED_MNIST", REPO.parent / "shared" / "data" / "mnist"))
 PYTHON = sys.executable
 
-gconfig.register_configs()
-
 
 def compose_cfg(root: Path, overrides: list[str] | None = None) -> DictConfig:
     """Compose conf/config.yaml like the entry points do, with all paths under ``root``."""
-    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
-        return compose("config", overrides=[f"paths.root={root}", *(overrides or [])])
+    return gconfig.compose(overrides, root=root)
 
 
 # A tiny, fast configuration on the 8x8 digits.

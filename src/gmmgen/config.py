@@ -345,3 +345,22 @@ def params_document(cfg: DictConfig) -> str:
     container.pop("hydra", None)
     doc = OmegaConf.create({"defaults": ["config_schema", "runtime", "_self_"], **container})
     return PARAMS_HEADER + OmegaConf.to_yaml(doc)
+
+
+def compose(overrides: list[str] | None = None, root: str | os.PathLike[str] | None = None) -> DictConfig:
+    """Compose ``conf/`` as the entry points do (for notebooks, benchmarks and tests).
+
+    ``root`` sets ``paths.root`` (default: the current folder); ``overrides``
+    use Hydra's command-line syntax. The result is not validated: call
+    :func:`validate`.
+    """
+    from pathlib import Path
+
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    register_configs()
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    extra = [f"paths.root={Path(root).resolve()}"] if root is not None else []
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        return hydra_compose("config", overrides=[*extra, *(overrides or [])])

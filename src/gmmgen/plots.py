@@ -145,6 +145,7 @@ def sweep_criteria(rows: Sequence[dict[str, Any]], chosen: dict[str, Any], crite
         finite = [r[key] for r in rows if r["status"] != "failed"]
         if key == "test_ll" and finite and min(finite) < -100 * abs(max(finite)):
             ax.set_yscale("symlog", linthresh=max(1.0, abs(max(finite))))  # collapsed fits reach -1e6
+            ax.set_ylim(top=max(0.0, max(finite)))
         ax.set_xlabel("number of components K")
         ax.set_title(label, fontsize=10)
         ax.grid(alpha=0.3)
