@@ -109,6 +109,8 @@ class SweepConfig:
     # flagged and, unless this is true, passed over when a sound fit exists.
     allow_degenerate: bool = False
     n_jobs: int = -1
+    # threads: no start-up cost, shared memory; processes: joblib's loky workers.
+    backend: str = "threads"
     progress: bool = True
 
 
@@ -253,6 +255,7 @@ RULES: list[Rule] = [
         f"a non-empty list of distinct values from {list(COVARIANCE_TYPES)}",
     ),
     ("sweep.criterion", lambda v: v in CRITERIA, f"one of {list(CRITERIA)}"),
+    ("sweep.backend", lambda v: v in ("threads", "processes"), "'threads' or 'processes'"),
     ("sweep.n_jobs", lambda v: _is_int(v) and v != 0 and v >= -1, "a positive integer, or -1 for all cores"),
     ("sample.n", _positive_int, "a positive integer"),
     ("sample.seed", lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),

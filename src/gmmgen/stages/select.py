@@ -74,6 +74,7 @@ def run_select(cfg: Any) -> Path:
         model_params(cfg),
         n_jobs=int(cfg.sweep.n_jobs),
         progress=bool(cfg.sweep.progress),
+        backend=str(cfg.sweep.backend),
     )
     chosen, notes = mixture.select(rows, cfg.sweep.criterion, bool(cfg.sweep.allow_degenerate))
     for note in notes:
