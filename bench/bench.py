@@ -128,6 +128,9 @@ def bench_sweep(work: Path, repeats: int) -> tuple[str, dict[str, Any]]:
     from gmmgen.io import load_arrays
     from gmmgen.stages.select import model_params
 
+    work.mkdir(parents=True, exist_ok=True)
+    if SHARED_MNIST.exists() and not (work.parent / "shared").exists():
+        (work.parent / "shared").symlink_to(SHARED_MNIST.parents[1])  # as beside the checkout
     cfg = compose(work, ["tracking.enabled=false", "sweep.progress=false"])
     validate(cfg)
     stages.run_data(cfg)
@@ -211,6 +214,9 @@ def _project_copy(dest: Path) -> Path:
     """A fresh clone of the committed project, sharing this checkout's .venv."""
     subprocess.run(["git", "clone", "-q", str(REPO), str(dest)], check=True)
     (dest / ".venv").symlink_to(REPO / ".venv")
+    shared = dest.parent / "shared"  # the default config's local IDX mirror is ../shared/data/mnist
+    if SHARED_MNIST.exists() and not shared.exists():
+        shared.symlink_to(SHARED_MNIST.parents[1])
     return dest
 
 

@@ -1,0 +1,87 @@
+"""A browser check of the MLflow UI: headless Chromium renders a tracked run and its image grid.
+
+Slow (starts the UI server and a browser); needs Debian's chromium package.
+Run with `make test-slow`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from gmmgen import stages, tracking
+from gmmgen.config import validate
+
+from .conftest import PYTHON, closed_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)"),
+]
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def chromium(url: str, profile: Path, *extra: str) -> str:
+    result = subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=20000", "--window-size=1400,1000",
+         *extra, url],
+        capture_output=True, text=True, timeout=120,
+    )
+    return result.stdout
+
+
+@pytest.fixture
+def ui_server(tiny_cfg):
+    validate(tiny_cfg)
+    stages.run_all(tiny_cfg)
+    run_id = tracking.track(tiny_cfg, Path(tiny_cfg.paths.run_dir))
+    port = closed_port()
+    env = {**os.environ, "PATH": f"{Path(PYTHON).parent}:{os.environ['PATH']}"}
+    server = subprocess.Popen(
+        [str(Path(PYTHON).parent / "mlflow"), "ui", "--backend-store-uri", tracking.tracking_uri(tiny_cfg),
+         "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(base + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("MLflow UI did not start")
+        yield base, run_id, tiny_cfg
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_ui_shows_the_run_and_its_generated_digits(ui_server, tmp_path):
+    base, run_id, cfg = ui_server
+    from mlflow import MlflowClient
+
+    run = MlflowClient(tracking.tracking_uri(cfg)).get_run(run_id)
+    exp = run.info.experiment_id
+    page = f"{base}/#/experiments/{exp}/runs/{run_id}/artifacts/generate/generated.png"
+    dom = chromium(page, tmp_path / "profile")
+    assert run.info.run_name in dom, "the run page does not show the run's name"
+    assert "generate/generated.png" in dom.replace("%2F", "/"), "the artifact view does not show the digit grid"
+    shot = tmp_path / "run.png"
+    chromium(page, tmp_path / "profile2", f"--screenshot={shot}")
+    assert shot.exists() and shot.stat().st_size > 20_000
+    keep = os.environ.get("GMMGEN_UI_SCREENSHOT")
+    if keep:
+        shutil.copy(shot, keep)
