@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -277,7 +279,8 @@ def bench_stages(tmp: Path) -> tuple[str, dict[str, Any]]:
             project,
         )
         importtime = run_cmd([python, "-X", "importtime", *cmd[1:]], project)
-        uses_tf = any(line.rstrip().endswith("| tensorflow") for line in importtime["output"].splitlines())
+        # -X importtime lists every module imported: "import time: self | cumulative |   tensorflow"
+        uses_tf = any(re.search(r"\|\s*tensorflow\s*$", line) for line in importtime["output"].splitlines())
         name = "select" if stage == "select_model" else stage
         raw[name] = {
             "seconds": full["seconds"],
@@ -390,7 +393,17 @@ def bench_scaling(quick: bool) -> tuple[str, dict[str, Any], dict[str, Any]]:
         )
         seconds = time.perf_counter() - start
     nk = 60_000 * max(sweep_ks) * 8
+    # What one fit allocates at its peak (tracemalloc sees NumPy's buffers), in units of its own N x K array.
+    per_fit = []
+    for cov in ("full", "diag"):
+        for k in sweep_ks:
+            tracemalloc.start()
+            mixture.fit_one(synth, synth[:1000], k, cov, {"max_iter": 5, "random_state": 0})
+            peak_bytes = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            per_fit.append([cov, k, mib(peak_bytes), f"{peak_bytes / (60_000 * k * 8):.1f}"])
     mem = {
+        "per_fit": per_fit,
         "seconds": seconds,
         "peak_rss": peak.peak,
         "rss_before": before,
@@ -402,7 +415,9 @@ def bench_scaling(quick: bool) -> tuple[str, dict[str, Any], dict[str, Any]]:
         f"60k-digit sweep (K={sweep_ks} x [full, diag], {dims} dims, n_jobs=-1): {seconds:.1f} s; peak memory of the "
         f"process tree {mib(peak.peak)} (the parent held {mib(before)} before, the data is {mib(synth.nbytes)}); "
         f"one N x K float64 array at K={max(sweep_ks)} is {mib(nk)}, so the sweep added "
-        f"{(peak.peak - before) / nk:.1f} such arrays (worker processes' own interpreters and libraries included)."
+        f"{(peak.peak - before) / nk:.1f} such arrays of RSS (two fits at a time, plus allocator slack).\n\n"
+        "Peak allocations of one fit on the 60k digits (tracemalloc; fit, BIC and scores):\n\n"
+        + table(["covariance", "K", "peak allocated", "in N x K float64 arrays"], per_fit)
     )
     return md + "\n\n" + md_mem, raw, mem
 

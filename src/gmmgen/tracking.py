@@ -24,6 +24,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -242,6 +243,7 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
         tags = {
             "data.source": provenance.get("source", "unknown"),
             "data.origin": provenance.get("origin", ""),
+            "data.test_origin": provenance.get("test_origin", ""),
             "data.fallback": str(provenance.get("fallback", False)).lower(),
             "data.sha256": provenance.get("dataset_sha256", ""),
             "selected_model": f"{chosen.get('covariance_type')} K={chosen.get('n_components')}" if chosen else "none",
@@ -327,6 +329,7 @@ def log_generator(cfg: Any, run_dir: Path) -> str | None:
     """Log PCA + chosen GMM as a pyfunc model in the active run; register it; return the version."""
     import importlib.metadata as md
     import tempfile
+    import warnings
 
     import mlflow
     import pandas as pd
@@ -345,8 +348,10 @@ def log_generator(cfg: Any, run_dir: Path) -> str | None:
         }
         example = pd.DataFrame({"n": [4], "seed": [0]})
         model = DigitGenerator()
-        model.load_context(type("Ctx", (), {"artifacts": artifacts})())
-        signature = infer_signature(example, model.predict(None, example))
+        model.load_context(SimpleNamespace(artifacts=artifacts))  # to draw the signature's output example
+        with warnings.catch_warnings():  # "integer columns cannot hold missing values": n and seed never are
+            warnings.simplefilter("ignore", UserWarning)
+            signature = infer_signature(example, model.predict(None, example))
         reqs = [f"{p}=={md.version(p)}" for p in ("scikit-learn", "numpy", "pandas", "joblib", "mlflow")]
         info = mlflow.pyfunc.log_model(
             name=MODEL_NAME,
