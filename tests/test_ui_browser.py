@@ -26,17 +26,34 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install chromium)"),
 ]
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
 def chromium(url: str, profile: Path, *extra: str) -> str:
     result = subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--virtual-time-budget=20000", "--window-size=1400,1000",
-         *extra, url],
-        capture_output=True, text=True, timeout=120,
+        [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=20000",
+            "--window-size=1400,1000",
+            *extra,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
+    if not result.stdout and "--dump-dom" in extra:
+        raise AssertionError(f"chromium printed nothing: {result.stderr[-2000:]}")
     return result.stdout
 
 
@@ -48,9 +65,19 @@ def ui_server(tiny_cfg):
     port = closed_port()
     env = {**os.environ, "PATH": f"{Path(PYTHON).parent}:{os.environ['PATH']}"}
     server = subprocess.Popen(
-        [str(Path(PYTHON).parent / "mlflow"), "ui", "--backend-store-uri", tracking.tracking_uri(tiny_cfg),
-         "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(PYTHON).parent / "mlflow"),
+            "ui",
+            "--backend-store-uri",
+            tracking.tracking_uri(tiny_cfg),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -76,7 +103,7 @@ def test_ui_shows_the_run_and_its_generated_digits(ui_server, tmp_path):
     run = MlflowClient(tracking.tracking_uri(cfg)).get_run(run_id)
     exp = run.info.experiment_id
     page = f"{base}/#/experiments/{exp}/runs/{run_id}/artifacts/generate/generated.png"
-    dom = chromium(page, tmp_path / "profile")
+    dom = chromium(page, tmp_path / "profile", "--dump-dom")
     assert run.info.run_name in dom, "the run page does not show the run's name"
     assert "generate/generated.png" in dom.replace("%2F", "/"), "the artifact view does not show the digit grid"
     shot = tmp_path / "run.png"
