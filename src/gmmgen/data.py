@@ -90,11 +90,14 @@ def check_images_labels(images: np.ndarray, labels: np.ndarray, what: str) -> No
 # --------------------------------------------------------------------------- fetching
 
 
-def _origin_url(origin: str) -> str:
-    """A URL for ``origin``: URLs pass through, local paths become file:// URIs."""
+def _origin_url(origin: str, root: Path | None = None) -> str:
+    """A URL for ``origin``: URLs pass through, local paths become file:// URIs (relative ones under ``root``)."""
     if urllib.parse.urlsplit(origin).scheme in ("http", "https", "ftp", "file"):
         return origin
-    return Path(origin).expanduser().resolve().as_uri()
+    path = Path(origin).expanduser()
+    if not path.is_absolute() and root is not None:
+        path = root / path
+    return path.resolve().as_uri()
 
 
 def _join(base: str, name: str) -> str:
@@ -201,8 +204,11 @@ def download_mnist(
     npz_sha256: str | None,
     idx_sha256: dict[str, str],
     timeout: float,
+    root: Path | None = None,
 ) -> tuple[Digits, list[dict[str, str]]]:
     """Try each origin in order; return the first that loads and verifies with both splits.
+
+    Relative local origins are taken relative to ``root`` (default: the current folder).
 
     Returns the digits and the failed attempts (origin and reason). Raises
     :class:`NoOriginError` listing every attempt when no origin gives a
@@ -212,7 +218,7 @@ def download_mnist(
     attempts: list[dict[str, str]] = []
     test_only: Digits | None = None
     for origin in origins:
-        url = _origin_url(origin)
+        url = _origin_url(origin, root)
         try:
             if urllib.parse.urlsplit(url).path.endswith(".npz"):
                 digits = _load_npz(fetch(url, "mnist.npz", cache_dir, npz_sha256, timeout))
@@ -298,7 +304,7 @@ def split(digits: Digits, n_train: int | None, n_test: int | None, seed: int, n_
     return x[tr], y[tr], x[te], y[te], x[clf], y[clf]
 
 
-def obtain(data_cfg: Any, cache_dir: Path) -> tuple[Digits, dict[str, Any]]:
+def obtain(data_cfg: Any, cache_dir: Path, root: Path | None = None) -> tuple[Digits, dict[str, Any]]:
     """Get the configured digits, following ``data.source``; return them and a provenance record."""
     record: dict[str, Any] = {"dataset": data_cfg.name, "requested_source": data_cfg.source}
     if data_cfg.name == "digits":
@@ -312,6 +318,7 @@ def obtain(data_cfg: Any, cache_dir: Path) -> tuple[Digits, dict[str, Any]]:
             data_cfg.npz_sha256,
             dict(data_cfg.idx_sha256 or {}),
             float(data_cfg.timeout),
+            root,
         )
         record["failed_origins"] = attempts
         return digits, record

@@ -18,7 +18,7 @@ def run_data(cfg: Any) -> Path:
     """Obtain the digits, draw the train/test sets, write dataset.npz + provenance.json."""
     cache = Path(cfg.paths.cache)
     cache.mkdir(parents=True, exist_ok=True)
-    digits, record = data_mod.obtain(cfg.data, cache)
+    digits, record = data_mod.obtain(cfg.data, cache, Path(cfg.paths.root))
     x_tr, y_tr, x_te, y_te, x_clf, y_clf = data_mod.split(
         digits, cfg.data.n_train, cfg.data.n_test, cfg.data.seed, cfg.data.n_classifier
     )
