@@ -6,7 +6,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from gmmgen.config import ConfigError, params_document, validate
+from gmmgen.config import ConfigError, params_document, seed_for, validate
 
 from .conftest import REPO, compose_cfg, run_py
 
@@ -17,7 +17,9 @@ def test_default_config_composes_and_validates(tmp_path):
     assert cfg.paths.outputs == f"{tmp_path}/outputs"
     assert cfg.pca.variance == 0.85 and cfg.pca.whiten is True
     assert 110 in cfg.sweep.n_components
-    assert cfg.data.seed == cfg.seed == cfg.model.random_state
+    parts = ("data.seed", "model.random_state", "sample.seed", "classifier.seed", "evaluate.seed")
+    assert all(OmegaConf.select(cfg, key) is None for key in parts), "parts follow the global seed by default"
+    assert {seed_for(cfg, key) for key in parts} == {cfg.seed}
 
 
 def test_experiment_classic_overrides_groups(tmp_path):
@@ -32,13 +34,17 @@ def test_experiment_quick_switches_data_group(tmp_path):
     assert cfg.data.name == "digits" and list(cfg.sweep.covariance_types) == ["full", "diag"]
 
 
-def test_seed_propagates(tmp_path):
-    cfg = compose_cfg(tmp_path, ["seed=7"])
-    assert cfg.data.seed == cfg.model.random_state == cfg.sample.seed == 7
+def test_seed_propagates_unless_a_part_is_pinned(tmp_path):
+    cfg = compose_cfg(tmp_path, ["seed=7", "sample.seed=3"])
+    assert seed_for(cfg, "data.seed") == seed_for(cfg, "model.random_state") == seed_for(cfg, "evaluate.seed") == 7
+    assert seed_for(cfg, "sample.seed") == 3
 
 
 BAD_VALUES = [
     ("seed=-1", "seed=-1"),
+    ("data.seed=-2", "data.seed=-2"),
+    ("classifier.seed=-1", "classifier.seed=-1"),
+    ("evaluate.seed=-1", "evaluate.seed=-1"),
     ("data.name=cifar", "data.name='cifar'"),
     ("data.source=internet", "data.source='internet'"),
     ("data.timeout=0", "data.timeout=0.0"),
@@ -151,4 +157,5 @@ def test_params_yaml_round_trips_through_hydra(tmp_path):
     assert direct.returncode == 0 and via_params.returncode == 0, direct.stderr + via_params.stderr
     assert OmegaConf.create(via_params.stdout) == OmegaConf.create(direct.stdout)
     resolved = OmegaConf.create(direct.stdout)
-    assert resolved.data.seed == 4 and resolved.model.random_state == 2 and resolved.pca.variance == 0.9
+    assert resolved.seed == 4 and resolved.data.seed is None and resolved.model.random_state == 2
+    assert resolved.pca.variance == 0.9

@@ -73,7 +73,7 @@ class DataConfig:
     n_test: int | None = 1000
     # Training digits for the classifier that judges samples (from the training pool only).
     n_classifier: int | None = 5000
-    seed: int = "${seed}"  # type: ignore[assignment]
+    seed: int | None = None  # null: the global seed
 
 
 @dataclass
@@ -95,7 +95,7 @@ class ModelConfig:
     max_iter: int = 100
     tol: float = 1e-3
     init_params: str = "kmeans"
-    random_state: int = "${seed}"  # type: ignore[assignment]
+    random_state: int | None = None  # null: the global seed
 
 
 @dataclass
@@ -119,7 +119,7 @@ class SampleConfig:
     """How many digits to draw from the chosen mixture, and the grid shape."""
 
     n: int = 100
-    seed: int = "${seed}"  # type: ignore[assignment]
+    seed: int | None = None  # null: the global seed
     grid_cols: int = 10
     n_real: int = 100
 
@@ -130,7 +130,7 @@ class ClassifierConfig:
 
     epochs: int = 8
     batch_size: int = 64
-    seed: int = "${seed}"  # type: ignore[assignment]
+    seed: int | None = None  # null: the global seed
 
 
 @dataclass
@@ -140,7 +140,7 @@ class EvaluateConfig:
     # false: `pipelines/run_all.py` (multiruns) skips the classifier and evaluate stages.
     enabled: bool = True
     n_samples: int = 1000
-    seed: int = "${seed}"  # type: ignore[assignment]
+    seed: int | None = None  # null: the global seed
     # A generated digit nearer its nearest training digit than this quantile of real
     # test digits' nearest-training distances counts as a near-copy.
     copy_quantile: float = 0.01
@@ -214,6 +214,10 @@ def _optional_positive_int(v: Any) -> bool:
     return v is None or _positive_int(v)
 
 
+def _optional_seed(v: Any) -> bool:
+    return v is None or (_is_int(v) and 0 <= v < 2**32)
+
+
 def _positive_num(v: Any) -> bool:
     return _is_num(v) and v > 0
 
@@ -223,6 +227,7 @@ RULES: list[Rule] = [
     ("data.name", lambda v: v in DATA_NAMES, f"one of {list(DATA_NAMES)}"),
     ("data.source", lambda v: v in DATA_SOURCES, f"one of {list(DATA_SOURCES)}"),
     ("data.timeout", _positive_num, "a positive number of seconds"),
+    ("data.seed", _optional_seed, "an integer in [0, 2**32), or null for the global seed"),
     ("data.n_train", _optional_positive_int, "a positive integer, or null for all"),
     ("data.n_test", _optional_positive_int, "a positive integer, or null for all"),
     ("data.n_classifier", _optional_positive_int, "a positive integer, or null for all"),
@@ -243,7 +248,7 @@ RULES: list[Rule] = [
     ("model.max_iter", _positive_int, "a positive integer"),
     ("model.tol", _positive_num, "a positive number"),
     ("model.init_params", lambda v: v in INIT_PARAMS, f"one of {list(INIT_PARAMS)}"),
-    ("model.random_state", lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    ("model.random_state", _optional_seed, "an integer in [0, 2**32), or null for the global seed"),
     (
         "sweep.n_components",
         lambda v: len(v) > 0 and all(_positive_int(k) for k in v) and len(set(v)) == len(v),
@@ -258,14 +263,14 @@ RULES: list[Rule] = [
     ("sweep.backend", lambda v: v in ("threads", "processes"), "'threads' or 'processes'"),
     ("sweep.n_jobs", lambda v: _is_int(v) and v != 0 and v >= -1, "a positive integer, or -1 for all cores"),
     ("sample.n", _positive_int, "a positive integer"),
-    ("sample.seed", lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    ("sample.seed", _optional_seed, "an integer in [0, 2**32), or null for the global seed"),
     ("sample.grid_cols", _positive_int, "a positive integer"),
     ("sample.n_real", _positive_int, "a positive integer"),
     ("classifier.epochs", _positive_int, "a positive integer"),
     ("classifier.batch_size", _positive_int, "a positive integer"),
-    ("classifier.seed", lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    ("classifier.seed", _optional_seed, "an integer in [0, 2**32), or null for the global seed"),
     ("evaluate.n_samples", lambda v: _is_int(v) and v >= 10, "an integer >= 10"),
-    ("evaluate.seed", lambda v: _is_int(v) and 0 <= v < 2**32, "an integer in [0, 2**32)"),
+    ("evaluate.seed", _optional_seed, "an integer in [0, 2**32), or null for the global seed"),
     ("evaluate.copy_quantile", lambda v: _is_num(v) and 0 < v < 1, "a fraction in (0, 1)"),
     ("evaluate.anomaly_percentile", lambda v: _is_num(v) and 0 < v < 100, "a percentile in (0, 100)"),
     (
@@ -338,9 +343,9 @@ PARAMS_HEADER = """\
 def params_document(cfg: DictConfig) -> str:
     """The composed config as DVC's ``params.yaml``: experiment values, not paths.
 
-    ``paths`` is left out (machine-specific; the schema's defaults rebuild it)
-    and interpolations such as ``${seed}`` are kept, so ``-S seed=1`` still
-    reaches every value that follows the seed.
+    ``paths`` is left out (machine-specific; the schema's defaults rebuild it).
+    Per-part seeds left null follow the global ``seed`` at run time (see
+    :func:`seed_for`), so ``dvc exp run -S seed=1`` reaches all of them.
     """
     container = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(container, dict)
@@ -348,6 +353,17 @@ def params_document(cfg: DictConfig) -> str:
     container.pop("hydra", None)
     doc = OmegaConf.create({"defaults": ["config_schema", "runtime", "_self_"], **container})
     return PARAMS_HEADER + OmegaConf.to_yaml(doc)
+
+
+def seed_for(cfg: Any, key: str) -> int:
+    """The seed of one part of the pipeline (``data.seed``, ``model.random_state``, ...), or the global ``seed``.
+
+    Parts default to null, meaning "follow ``seed``", so one value drives every
+    random choice and a part can still be pinned on its own (the classic
+    experiment pins ``model.random_state: 2``).
+    """
+    value = OmegaConf.select(cfg, key) if isinstance(cfg, DictConfig) else _lookup(cfg, key)
+    return int(cfg.seed if value is None else value)
 
 
 def compose(overrides: list[str] | None = None, root: str | os.PathLike[str] | None = None) -> DictConfig:

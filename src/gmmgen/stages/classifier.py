@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from gmmgen import classifier, plots
+from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, write_json
 from gmmgen.stages.common import load_dataset, require, stage_dir
 
@@ -30,7 +31,7 @@ def _cache_key(ds: dict[str, np.ndarray], cfg: Any) -> str:
     settings = {
         "epochs": int(cfg.classifier.epochs),
         "batch": int(cfg.classifier.batch_size),
-        "seed": int(cfg.classifier.seed),
+        "seed": seed_for(cfg, "classifier.seed"),
     }
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()[:20]
@@ -50,7 +51,7 @@ def run_classifier(cfg: Any) -> Path:
         model, history = classifier.train(
             ds["x_clf"],
             ds["y_clf"],
-            int(cfg.classifier.seed),
+            seed_for(cfg, "classifier.seed"),
             int(cfg.classifier.epochs),
             int(cfg.classifier.batch_size),
         )

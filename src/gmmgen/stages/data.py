@@ -8,6 +8,7 @@ from typing import Any
 
 from gmmgen import data as data_mod
 from gmmgen import plots
+from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, save_arrays, sha256_file, write_json
 from gmmgen.stages.common import stage_dir
 
@@ -20,7 +21,7 @@ def run_data(cfg: Any) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     digits, record = data_mod.obtain(cfg.data, cache, Path(cfg.paths.root))
     x_tr, y_tr, x_te, y_te, x_clf, y_clf = data_mod.split(
-        digits, cfg.data.n_train, cfg.data.n_test, cfg.data.seed, cfg.data.n_classifier
+        digits, cfg.data.n_train, cfg.data.n_test, seed_for(cfg, "data.seed"), cfg.data.n_classifier
     )
     out = stage_dir(cfg, "data")
     with atomic_dir(out) as tmp:
@@ -40,7 +41,7 @@ def run_data(cfg: Any) -> Path:
             n_test=int(len(x_te)),
             n_classifier=int(len(x_clf)),
             class_counts={"train": data_mod.class_counts(y_tr), "test": data_mod.class_counts(y_te)},
-            seed=int(cfg.data.seed),
+            seed=seed_for(cfg, "data.seed"),
             dataset_sha256=sha256_file(tmp / "dataset.npz"),
         )
         write_json(tmp / "provenance.json", record)

@@ -18,6 +18,7 @@ import numpy as np
 
 from gmmgen import classifier, mixture, plots, reduce
 from gmmgen import evaluate as ev
+from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, read_json, write_json
 from gmmgen.stages.common import load_dataset, require, stage_dir
 from gmmgen.stages.generate import generate_images
@@ -78,7 +79,8 @@ def _class_conditional(pca, z_train, z_test, ds, judge, cov: str, cfg) -> tuple[
             continue
         chosen_k[str(digit)] = best["n_components"]
         gmm = models[(cov, best["n_components"])]
-        images, _ = generate_images(pca, gmm, int(cfg.evaluate.class_samples), int(cfg.evaluate.seed) + digit, shape)
+        seed = seed_for(cfg, "evaluate.seed") + digit
+        images, _ = generate_images(pca, gmm, int(cfg.evaluate.class_samples), seed, shape)
         rows.append(images)
     grid = np.concatenate(rows)
     intended = np.repeat(np.arange(10), int(cfg.evaluate.class_samples))
@@ -104,7 +106,7 @@ def run_evaluate(cfg: Any) -> Path:
     judge = classifier.load(require(stage_dir(cfg, "classifier") / "model.keras", "classifier"))
     z_train = pca.transform(reduce.to_features(ds["x_train"]))
     z_test = pca.transform(reduce.to_features(ds["x_test"]))
-    rng = np.random.default_rng(int(cfg.evaluate.seed))
+    rng = np.random.default_rng(seed_for(cfg, "evaluate.seed"))
 
     real_probs, real_feats = classifier.predict(judge, ds["x_test"])
     halves = rng.permutation(len(real_feats))
@@ -119,7 +121,7 @@ def run_evaluate(cfg: Any) -> Path:
     rows, details, neighbours = [], {}, None
     for crit, info in chosen_by.items():
         gmm = joblib.load(select_dir / "by_criterion" / f"{crit}.joblib")
-        images, _ = generate_images(pca, gmm, int(cfg.evaluate.n_samples), int(cfg.evaluate.seed), shape)
+        images, _ = generate_images(pca, gmm, int(cfg.evaluate.n_samples), seed_for(cfg, "evaluate.seed"), shape)
         quality, mem = _sample_quality(images, judge, real_feats, ds, cfg)
         clusters = ev.clustering_scores(ds["y_test"], gmm.predict(z_test))
         row = {

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from gmmgen import plots, reduce, sampling
+from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, write_json
 from gmmgen.stages.common import load_dataset, require, stage_dir
 
@@ -29,7 +30,7 @@ def run_generate(cfg: Any) -> Path:
     gmm = joblib.load(require(stage_dir(cfg, "select") / "model.joblib", "select"))
     ds = load_dataset(cfg)
     shape = tuple(ds["x_train"].shape[1:])
-    images, labels = generate_images(pca, gmm, int(cfg.sample.n), int(cfg.sample.seed), shape)
+    images, labels = generate_images(pca, gmm, int(cfg.sample.n), seed_for(cfg, "sample.seed"), shape)
     heaviest = np.argsort(-gmm.weights_, kind="stable")[:100]
     means = reduce.to_images(pca.inverse_transform(gmm.means_[heaviest]), shape)
     real = ds["x_test"][: int(cfg.sample.n_real)]

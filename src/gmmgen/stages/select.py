@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gmmgen import mixture, plots
+from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, load_arrays, write_json
 from gmmgen.stages.common import require, stage_dir
 
@@ -27,7 +28,7 @@ def model_params(cfg: Any) -> dict[str, Any]:
         "max_iter": int(m.max_iter),
         "tol": float(m.tol),
         "init_params": str(m.init_params),
-        "random_state": int(m.random_state),
+        "random_state": seed_for(cfg, "model.random_state"),
     }
 
 
