@@ -68,3 +68,17 @@ def test_dvc_repro_then_noop_then_partial_reruns(project):
     assert all(s in dag.stdout for s in ("data", "reduce", "select", "generate", "classifier", "evaluate", "track"))
     plots = sh([*dvc, "plots", "show", "-o", "outputs/dvc_plots"], project)
     assert (project / "outputs" / "dvc_plots" / "index.html").exists(), plots.stdout
+
+
+@pytest.mark.slow
+def test_dvc_exp_run_set_param_reaches_every_seed(tmp_path):
+    """`dvc exp run -S seed=1` edits params.yaml; parts whose seed is null follow it."""
+    project = copy_project(tmp_path / "exp")
+    dvc = [str(Path(PYTHON).parent / "dvc")]
+    configure(project)
+    sh(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "tiny"], project)
+    sh([*dvc, "exp", "run", "-S", "seed=1"], project)
+    prov = json.loads((project / "outputs" / "data" / "provenance.json").read_text())
+    assert prov["seed"] == 1
+    shown = sh([*dvc, "exp", "show", "--csv", "--no-pager"], project)
+    assert "seed" in shown.stdout.splitlines()[0]
