@@ -91,18 +91,24 @@ def test_clustering_scores_known_answers():
 # ----------------------------------------------------------------------------- anomalies
 
 
-def test_obvious_corruptions_get_auc_near_one(bundled):
-    x_train, _, x_test, _ = bundled
-    f_train = reduce.to_features(x_train)
+@pytest.fixture(scope="module")
+def density(bundled):
+    """PCA (85%, whitened) and a 4-component GMM fitted on 3,000 real digits."""
+    f_train = reduce.to_features(bundled[0])
     pca = reduce.fit_pca(f_train, 0.85, None, whiten=True)
-    gmm = GaussianMixture(4, random_state=0).fit(pca.transform(f_train))
+    return pca, GaussianMixture(4, random_state=0).fit(pca.transform(f_train))
+
+
+def _scorer(density, residual=True):
+    pca, gmm = density
+    return lambda images: ev.log_likelihood(pca, gmm, reduce.to_features(images), residual=residual)
+
+
+def test_obvious_corruptions_get_auc_near_one(bundled, density):
+    x_train, _, x_test, _ = bundled
     rng = np.random.default_rng(0)
     corrupted = {k: ev.corrupt(x_test[:300], k, rng) for k in ("noise", "inversion", "rotation", "blank")}
-
-    def score(images):
-        return ev.log_likelihood(pca, gmm, reduce.to_features(images))
-
-    report = ev.anomaly_report(score, x_train, x_test[:300], corrupted, percentile=1.0)
+    report = ev.anomaly_report(_scorer(density), x_train, x_test[:300], corrupted, percentile=1.0)
     assert report["flagged_train"] == pytest.approx(0.01, abs=0.002)
     assert report["corruptions"]["noise"]["roc_auc"] > 0.99
     assert report["corruptions"]["inversion"]["roc_auc"] > 0.99
@@ -111,23 +117,12 @@ def test_obvious_corruptions_get_auc_near_one(bundled):
     assert report["flagged_clean_test"] < 0.1
 
 
-def test_pca_space_alone_misses_pixel_noise(bundled):
+def test_pca_space_alone_misses_pixel_noise(bundled, density):
     """Why the residual term exists: noise lives in the directions PCA discards."""
     x_train, _, x_test, _ = bundled
-    f_train = reduce.to_features(x_train)
-    pca = reduce.fit_pca(f_train, 0.85, None, whiten=True)
-    gmm = GaussianMixture(4, random_state=0).fit(pca.transform(f_train))
-    noisy = ev.corrupt(x_test[:300], "noise", np.random.default_rng(0))
-    with_res = ev.anomaly_report(
-        lambda i: ev.log_likelihood(pca, gmm, reduce.to_features(i)), x_train, x_test[:300], {"noise": noisy}, 1.0
-    )
-    without = ev.anomaly_report(
-        lambda i: ev.log_likelihood(pca, gmm, reduce.to_features(i), residual=False),
-        x_train,
-        x_test[:300],
-        {"noise": noisy},
-        1.0,
-    )
+    noisy = {"noise": ev.corrupt(x_test[:300], "noise", np.random.default_rng(0))}
+    with_res = ev.anomaly_report(_scorer(density), x_train, x_test[:300], noisy, 1.0)
+    without = ev.anomaly_report(_scorer(density, residual=False), x_train, x_test[:300], noisy, 1.0)
     assert without["corruptions"]["noise"]["roc_auc"] < with_res["corruptions"]["noise"]["roc_auc"]
 
 
