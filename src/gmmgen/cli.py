@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from gmmgen.config import ConfigError, validate
 from gmmgen.data import DataError
@@ -45,7 +45,7 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def fail(message: str, code: int) -> None:
+def fail(message: str, code: int) -> NoReturn:
     """Print ``gmmgen: <message>`` on stderr and exit with ``code``."""
     print(f"gmmgen: {message}", file=sys.stderr, flush=True)
     sys.exit(code)
@@ -70,4 +70,3 @@ def run(cfg: Any, fn: Callable[[Any], T]) -> T:
         if not multirun:
             fail("interrupted; no partial stage folder was kept", 130)
         raise
-    raise AssertionError("unreachable")

@@ -11,8 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+# None of these imports TensorFlow: gmmgen.classifier imports it when a model is built or loaded.
+from gmmgen.stages.classifier import run_classifier
 from gmmgen.stages.common import load_dataset, stage_dir
 from gmmgen.stages.data import run_data
+from gmmgen.stages.evaluate import run_evaluate
 from gmmgen.stages.generate import generate_images, run_generate
 from gmmgen.stages.reduce import run_reduce
 from gmmgen.stages.select import read_sweep_csv, run_select, write_sweep_csv
@@ -34,20 +37,6 @@ __all__ = [
     "stage_dir",
     "write_sweep_csv",
 ]
-
-
-def run_classifier(cfg: Any) -> Path:
-    """Stage ``classifier`` (imports TensorFlow only when called)."""
-    from gmmgen.stages.classifier import run_classifier as run
-
-    return run(cfg)
-
-
-def run_evaluate(cfg: Any) -> Path:
-    """Stage ``evaluate`` (imports TensorFlow only when called)."""
-    from gmmgen.stages.evaluate import run_evaluate as run
-
-    return run(cfg)
 
 
 def run_all(cfg: Any) -> dict[str, Path]:
