@@ -93,7 +93,8 @@ lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock (needs 
 	rm -rf .venv-lock
 
 clean: ## Remove generated outputs (keeps .venv, the MLflow store and the download cache)
-	rm -rf outputs/data outputs/reduce outputs/select outputs/generate outputs/track outputs/logs \
+	rm -rf outputs/data outputs/reduce outputs/select outputs/generate outputs/classifier outputs/evaluate \
+		outputs/track outputs/logs \
 		outputs/multirun outputs/dvc_plots outputs/bench
 
 clean-all: clean ## Also remove the MLflow store, the download cache, DVC's cache and .venv
