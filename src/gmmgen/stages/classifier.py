@@ -55,9 +55,13 @@ def run_classifier(cfg: Any) -> Path:
             int(cfg.classifier.epochs),
             int(cfg.classifier.batch_size),
         )
-        with atomic_dir(cached) as tmp:
-            model.save(tmp / "model.keras")
-            write_json(tmp / "history.json", history)
+        try:
+            with atomic_dir(cached) as tmp:
+                model.save(tmp / "model.keras")
+                write_json(tmp / "history.json", history)
+        except OSError:  # a parallel multirun job published the same classifier first: keep theirs
+            if not (cached / "model.keras").exists():
+                raise
     probs, _ = classifier.predict(model, ds["x_test"])
     accuracy = float(np.mean(probs.argmax(1) == ds["y_test"]))
     out = stage_dir(cfg, "classifier")
