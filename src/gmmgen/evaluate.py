@@ -1,7 +1,8 @@
 """What a fitted mixture is good for, measured: sample quality, memorisation, clustering, anomalies.
 
 Plain functions on arrays. Images are uint8 (n, h, w); distances are taken
-on pixels scaled to [0, 1]; log-likelihoods come from the mixture in PCA space.
+on pixels scaled to [0, 1]; log-likelihoods come from the mixture in PCA space,
+plus (by default) the PCA residual scored as isotropic noise (:func:`log_likelihood`).
 """
 
 from __future__ import annotations
