@@ -19,7 +19,7 @@ MODEL ?= gmmgen-digit-generator
 VERSION ?= latest
 SWEEP ?= pca.variance=0.8,0.85,0.9 sweep.covariance_types=[full],[diag]
 
-.PHONY: help install params run sweep ui serve test test-slow bench lint format dag metrics plots lock clean clean-all
+.PHONY: help install params run sweep ui serve test test-slow mutate bench lint format dag metrics plots lock clean clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
@@ -63,16 +63,19 @@ test: $(STAMP) ## Run the test suite (fast tests; a few minutes on 2 cores)
 test-slow: $(STAMP) ## Run the slow tests too (end-to-end multiruns, browser check of the UI)
 	$(BIN)/python -m pytest -m "slow or not slow"
 
+mutate: $(STAMP) ## Mutation testing of the library modules (slow; ARGS='--modules data --sample 40'): score table
+	nice -n 19 $(BIN)/python mutation/mutate.py $(ARGS)
+
 bench: $(STAMP) ## Benchmarks: sweep speed-up, stage times and memory, fit-cost scaling (outputs/bench/)
 	$(BIN)/python bench/bench.py $(ARGS)
 
 lint: $(STAMP) ## ruff check + format check
-	$(BIN)/ruff check src pipelines tests bench
-	$(BIN)/ruff format --check src pipelines tests bench
+	$(BIN)/ruff check src pipelines tests bench mutation
+	$(BIN)/ruff format --check src pipelines tests bench mutation
 
 format: $(STAMP) ## Format the code with ruff
-	$(BIN)/ruff format src pipelines tests bench
-	$(BIN)/ruff check --fix src pipelines tests bench
+	$(BIN)/ruff format src pipelines tests bench mutation
+	$(BIN)/ruff check --fix src pipelines tests bench mutation
 
 dag: $(STAMP) ## Show the DVC stage graph
 	$(BIN)/dvc dag
@@ -95,7 +98,7 @@ lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock (needs 
 clean: ## Remove generated outputs (keeps .venv, the MLflow store and the download cache)
 	rm -rf outputs/data outputs/reduce outputs/select outputs/generate outputs/classifier outputs/evaluate \
 		outputs/track outputs/logs \
-		outputs/multirun outputs/dvc_plots outputs/bench
+		outputs/multirun outputs/dvc_plots outputs/bench outputs/mutation
 
 clean-all: clean ## Also remove the MLflow store, the download cache, DVC's cache and .venv
 	rm -rf outputs/mlflow.db outputs/mlflow.db.lock outputs/mlartifacts outputs/cache .dvc/cache $(VENV)

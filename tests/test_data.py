@@ -307,7 +307,9 @@ def test_test_only_origin_gives_the_offline_run_real_test_digits(tmp_path, caplo
     ds = load_arrays(out / "dataset.npz")
     np.testing.assert_array_equal(ds["x_test"], arrays["t10k-images-idx3-ubyte"][np.sort(np.arange(40))])
     assert len(ds["x_clf"]) == 5000 and len(ds["x_train"]) == 2000
-    assert "test set only" in caplog.text
+    # The origin's own warning (the fallback banner also quotes "test set only"), and where the test digits came from.
+    assert f"origin {folder} has the test set only" in caplog.text
+    assert f"test digits: the real MNIST test set from {folder}" in caplog.text
 
 
 def test_test_only_origin_is_not_enough_in_download_mode(tmp_path):

@@ -1,0 +1,216 @@
+"""Choosing a mixture: degenerate and tied optima, edge-of-grid notes, degeneracy thresholds, both backends.
+
+Rows are written by hand where the answer must be exact (selection only reads
+``covariance_type``, ``n_components``, ``status``, ``converged``, the criterion
+and ``reason``); fits are real where the numbers come from scikit-learn.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import pytest
+
+from gmmgen import mixture
+from gmmgen.mixture import SweepError
+
+PARAMS = {"n_init": 1, "reg_covar": 1e-6, "max_iter": 200, "tol": 1e-4, "init_params": "kmeans", "random_state": 0}
+
+
+def row(k, bic, *, aic=None, test_ll=0.0, status="ok", converged=True, cov="full", reason=""):
+    return dict(
+        covariance_type=cov,
+        n_components=k,
+        status=status,
+        converged=converged,
+        bic=bic,
+        aic=bic if aic is None else aic,
+        test_ll=test_ll,
+        reason=reason or ("2/4 components have fewer than 5 effective points" if status == "degenerate" else ""),
+    )
+
+
+# ----------------------------------------------------------------------------- degenerate optima
+
+
+def test_degenerate_optimum_is_passed_over_for_the_best_sound_fit():
+    rows = [row(2, 30.0), row(4, 20.0), row(8, 5.0, status="degenerate"), row(16, 25.0)]
+    best, notes = mixture.select(rows, "bic")
+    assert best is rows[1]
+    assert notes == [
+        "bic's optimum full K=8 is degenerate (2/4 components have fewer than 5 effective points); "
+        "chose the best sound fit, full K=4"
+    ]
+
+
+def test_allow_degenerate_keeps_the_optimum_and_says_it_is_degenerate():
+    rows = [row(2, 30.0), row(4, 20.0), row(8, 5.0, status="degenerate"), row(16, 25.0)]
+    best, notes = mixture.select(rows, "bic", allow_degenerate=True)
+    assert best is rows[2]
+    assert notes == ["the chosen model is degenerate: 2/4 components have fewer than 5 effective points"]
+
+
+def test_only_degenerate_fits_left_chooses_one_with_a_note():
+    rows = [row(2, 10.0, status="degenerate"), row(4, 5.0, status="degenerate"), row(8, 7.0, status="degenerate")]
+    best, notes = mixture.select(rows, "bic")
+    assert best is rows[1]
+    assert notes == ["the chosen model is degenerate: 2/4 components have fewer than 5 effective points"]
+
+
+def test_sound_optimum_gets_no_degeneracy_note():
+    rows = [row(2, 30.0), row(4, 5.0), row(8, 20.0, status="degenerate")]
+    assert mixture.select(rows, "bic") == (rows[1], [])
+    assert mixture.select(rows, "bic", allow_degenerate=True) == (rows[1], [])
+
+
+def test_degenerate_unconverged_mix():
+    """Converged fits come first; among them a degenerate optimum is still passed over."""
+    rows = [
+        row(2, 1.0, converged=False, status="not_converged"),
+        row(4, 9.0),
+        row(8, 3.0, status="degenerate"),
+        row(16, 12.0),
+    ]
+    best, notes = mixture.select(rows, "bic")
+    assert best is rows[1] and len(notes) == 1 and "K=8 is degenerate" in notes[0]
+
+
+def test_failed_rows_are_never_chosen_even_with_the_best_score():
+    rows = [row(2, 30.0), row(4, -1e9, status="failed", reason="boom"), row(8, 20.0)]
+    best, notes = mixture.select(rows, "bic")
+    assert best is rows[2]
+    assert notes and "largest value of the grid" in notes[0]
+
+
+def test_no_fit_converged_note_comes_first():
+    rows = [row(2, 5.0, converged=False, status="not_converged"), row(4, 3.0, converged=False, status="not_converged")]
+    best, notes = mixture.select(rows, "bic")
+    assert best is rows[1]
+    assert notes[0] == "no fit converged: choosing among unconverged fits"
+
+
+# ----------------------------------------------------------------------------- ties and the grid's edges
+
+
+def test_ties_go_to_the_smaller_model_for_every_criterion():
+    rows = [row(6, 5.0, test_ll=-1.0), row(2, 9.0, test_ll=-3.0), row(3, 5.0, test_ll=-1.0), row(9, 7.0, test_ll=-2.0)]
+    for criterion in ("bic", "aic", "heldout"):
+        best, _ = mixture.select(rows, criterion)
+        assert best is rows[2], criterion
+
+
+def test_heldout_maximises_and_bic_minimises():
+    rows = [row(2, 1.0, aic=9.0, test_ll=-9.0), row(4, 5.0, aic=1.0, test_ll=-5.0), row(8, 9.0, aic=5.0, test_ll=-1.0)]
+    assert mixture.select(rows, "bic")[0] is rows[0]
+    assert mixture.select(rows, "aic")[0] is rows[1]
+    assert mixture.select(rows, "heldout")[0] is rows[2]
+
+
+def test_smallest_value_of_the_grid_is_noted():
+    rows = [row(1, 2.0), row(2, 5.0), row(4, 9.0)]
+    best, notes = mixture.select(rows, "bic")
+    assert best is rows[0]
+    assert notes == [
+        "bic chose K=1, the smallest value of the grid [1, 2, 4]: the optimum may lie outside it; "
+        "widen sweep.n_components"
+    ]
+
+
+def test_edge_is_judged_on_the_chosen_covariance_types_grid():
+    """K=4 is the largest diag K but an interior full K: only the chosen type's grid counts."""
+    rows = [row(2, 9.0, cov="diag"), row(4, 1.0, cov="diag"), row(2, 8.0), row(4, 7.0), row(8, 6.0)]
+    best, notes = mixture.select(rows, "bic")
+    assert best is rows[1] and "largest value of the grid [2, 4]" in notes[0]
+    rows[1]["bic"] = 7.5
+    rows[3]["bic"] = 1.0
+    best, notes = mixture.select(rows, "bic")
+    assert best is rows[3] and notes == []
+
+
+def test_choices_returns_each_criterions_row():
+    rows = [row(2, 1.0, aic=9.0, test_ll=-9.0), row(4, 5.0, aic=1.0, test_ll=-5.0), row(8, 9.0, aic=5.0, test_ll=-1.0)]
+    picked = mixture.choices(rows)
+    assert picked == {"bic": rows[0], "aic": rows[1], "heldout": rows[2]}
+    assert picked["bic"] is rows[0]
+
+
+def test_choices_follow_allow_degenerate():
+    rows = [row(2, 9.0), row(4, 1.0, status="degenerate"), row(8, 5.0)]
+    assert mixture.choices(rows)["bic"] is rows[2]
+    assert mixture.choices(rows, allow_degenerate=True)["bic"] is rows[1]
+
+
+def test_choices_leave_out_what_cannot_be_chosen():
+    assert mixture.choices([row(2, 1.0, status="failed", reason="x")]) == {}
+
+
+# ----------------------------------------------------------------------------- degeneracy thresholds
+
+
+def test_min_points_per_covariance_type():
+    assert [mixture.min_points(7, c) for c in ("full", "tied", "diag", "spherical")] == [7, 1, 2, 2]
+
+
+@pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
+def test_degeneracy_counts_follow_the_effective_points(cov):
+    """n_degenerate and min_effective_points are what the fitted weights say, for every covariance type."""
+    rng = np.random.default_rng(1)
+    # 60 points and a far-away pair in 3 dimensions: the pair is too few for a full 3x3 covariance only.
+    x = np.concatenate([rng.standard_normal((60, 3)), rng.standard_normal((2, 3)) * 0.01 + 50.0])
+    start = time.perf_counter()
+    r, gmm = mixture.fit_one(x, x, 2, cov, PARAMS)
+    elapsed = time.perf_counter() - start
+    effective = gmm.weights_ * len(x)
+    assert sorted(np.rint(effective)) == [2, 60]
+    assert r["min_effective_points"] == pytest.approx(effective.min())
+    assert r["n_degenerate"] == int(np.sum(effective < mixture.min_points(3, cov)))
+    assert r["status"] == ("degenerate" if r["n_degenerate"] else "ok")
+    assert 0 < r["fit_seconds"] <= elapsed
+    if cov == "full":
+        assert r["n_degenerate"] == 1 and r["status"] == "degenerate"
+        assert "1/2 components have fewer than 3 effective points (covariance mostly reg_covar)" in r["reason"]
+    if cov == "tied":
+        assert r["n_degenerate"] == 0 and r["status"] == "ok" and r["reason"] == ""
+
+
+# ----------------------------------------------------------------------------- backends
+
+
+CENTERS = np.array([[0.0, 0, 0], [8, 0, 0], [0, 8, 0]])
+
+
+def _blobs(n, seed):
+    rng = np.random.default_rng(seed)
+    return np.concatenate([c + rng.standard_normal((n, 3)) for c in CENTERS])
+
+
+def test_processes_backend_gives_the_threads_results():
+    x, x_test = _blobs(60, 0), _blobs(20, 1)
+    grid = ([2, 3], ["full", "diag"])
+    threads, _ = mixture.sweep(x, x_test, *grid, PARAMS, n_jobs=2, progress=False, backend="threads")
+    procs, models = mixture.sweep(x, x_test, *grid, PARAMS, n_jobs=2, progress=False, backend="processes")
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "fit_seconds"} for r in rows]  # noqa: E731
+    assert strip(procs) == strip(threads)
+    assert set(models) == {(c, k) for c in grid[1] for k in grid[0]}
+    assert models[("full", 3)].bic(x) == pytest.approx(procs[1]["bic"])
+
+
+def test_unknown_backend_is_refused_before_any_fit():
+    with pytest.raises(ValueError, match="backend='gpu': must be 'threads' or 'processes'"):
+        mixture.sweep(np.zeros((5, 2)), np.zeros((5, 2)), [1], ["full"], PARAMS, n_jobs=1, backend="gpu")
+
+
+def test_sweep_warns_once_per_fit_that_is_not_ok(caplog):
+    x, x_test = _blobs(5, 0), _blobs(5, 1)  # 15 points
+    with caplog.at_level(logging.WARNING, logger="gmmgen.mixture"):
+        rows, _ = mixture.sweep(x, x_test, [2, 40], ["diag"], PARAMS, n_jobs=1, progress=False)
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and warned[0].startswith("fit diag K=40: failed (n_components=40 is more than")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="gmmgen.mixture"):
+        mixture.sweep(x, x_test, [2, 40], ["diag"], PARAMS, n_jobs=1, progress=False, warn=False)
+    assert caplog.records == []
+    with pytest.raises(SweepError):
+        mixture.select([r for r in rows if r["status"] == "failed"], "bic")
