@@ -186,15 +186,27 @@ def _blobs(n, seed):
     return np.concatenate([c + rng.standard_normal((n, 3)) for c in CENTERS])
 
 
-def test_processes_backend_gives_the_threads_results():
+def _threads_and_processes(n_jobs):
     x, x_test = _blobs(60, 0), _blobs(20, 1)
     grid = ([2, 3], ["full", "diag"])
-    threads, _ = mixture.sweep(x, x_test, *grid, PARAMS, n_jobs=2, progress=False, backend="threads")
-    procs, models = mixture.sweep(x, x_test, *grid, PARAMS, n_jobs=2, progress=False, backend="processes")
+    threads, _ = mixture.sweep(x, x_test, *grid, PARAMS, n_jobs=n_jobs, progress=False, backend="threads")
+    procs, models = mixture.sweep(x, x_test, *grid, PARAMS, n_jobs=n_jobs, progress=False, backend="processes")
     strip = lambda rows: [{k: v for k, v in r.items() if k != "fit_seconds"} for r in rows]  # noqa: E731
     assert strip(procs) == strip(threads)
+    assert [(r["covariance_type"], r["n_components"]) for r in procs] == [(c, k) for c in grid[1] for k in grid[0]]
     assert set(models) == {(c, k) for c in grid[1] for k in grid[0]}
     assert models[("full", 3)].bic(x) == pytest.approx(procs[1]["bic"])
+
+
+def test_processes_backend_gives_the_threads_results():
+    """The processes path (one BLAS thread per fit) in-process: same rows, same models."""
+    _threads_and_processes(n_jobs=1)
+
+
+@pytest.mark.slow
+def test_processes_backend_in_worker_processes():
+    """The same with real loky worker processes (their start-up takes seconds)."""
+    _threads_and_processes(n_jobs=2)
 
 
 def test_unknown_backend_is_refused_before_any_fit():
