@@ -8,6 +8,7 @@ and ``reason``); fits are real where the numbers come from scikit-learn.
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 import numpy as np
@@ -226,3 +227,77 @@ def test_sweep_warns_once_per_fit_that_is_not_ok(caplog):
     assert caplog.records == []
     with pytest.raises(SweepError):
         mixture.select([r for r in rows if r["status"] == "failed"], "bic")
+
+
+def test_fits_start_largest_first(caplog):
+    """The costliest fits are handed out first (cost ~ K times 4 full, 3 tied, 1 diag, 0.8 spherical; ties keep grid
+    order), so parallel workers finish together."""
+    x = _blobs(1, 0)[:2]  # 2 points: every fit fails at once and logs in the order the fits ran
+    types = ["full", "tied", "diag", "spherical"]
+    with caplog.at_level(logging.WARNING, logger="gmmgen.mixture"):
+        rows, _ = mixture.sweep(x, x, [3, 4, 5], types, PARAMS, n_jobs=1, progress=False)
+    ran = [r.getMessage().split(":")[0].removeprefix("fit ") for r in caplog.records]
+    assert ran == [
+        "full K=5",
+        "full K=4",
+        "tied K=5",
+        "full K=3",
+        "tied K=4",
+        "tied K=3",
+        "diag K=5",
+        "diag K=4",
+        "spherical K=5",
+        "spherical K=4",
+        "diag K=3",
+        "spherical K=3",
+    ]
+    assert [(r["covariance_type"], r["n_components"]) for r in rows] == [(c, k) for c in types for k in (3, 4, 5)]
+
+
+# ----------------------------------------------------------------------------- rows of failed and flagged fits
+
+
+def test_a_failed_row_says_why_and_scores_nothing():
+    x = _blobs(1, 0)  # 3 points in 3 dimensions
+    r, model = mixture.fit_one(x, x, 4, "full", PARAMS)
+    assert model is None and r["status"] == "failed"
+    assert r["reason"] == "n_components=4 is more than the 3 training points"
+    assert r["converged"] is False and r["n_iter"] == 0 and r["n_degenerate"] == 0
+    assert r["n_parameters"] == mixture.n_parameters(4, 3, "full") and r["fit_seconds"] >= 0
+    assert all(math.isnan(r[k]) for k in ("bic", "aic", "train_ll", "test_ll", "min_effective_points"))
+    assert list(r) == list(mixture.FIELDS)
+
+
+def test_as_many_components_as_points_is_attempted():
+    x = _blobs(2, 0)  # 6 points
+    r, model = mixture.fit_one(x, x, 6, "spherical", {**PARAMS, "reg_covar": 1e-3})
+    assert model is not None and r["status"] != "failed"
+
+
+def test_unconverged_and_degenerate_reasons_are_joined():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((120, 10))
+    params = {**PARAMS, "max_iter": 1, "init_params": "random"}
+    r, gmm = mixture.fit_one(x, x, 30, "full", params)
+    assert r["status"] == "not_converged" and r["n_degenerate"] > 0
+    first, second = r["reason"].split("; ", 1)
+    assert first == "did not converge in max_iter=1 iterations"
+    assert second.startswith(f"{r['n_degenerate']}/30 components have fewer than 10 effective points")
+    assert second.endswith("; converged in <=2 iterations on collapsed components") == (gmm.n_iter_ <= 2)
+
+
+def test_every_failed_fit_is_listed_in_the_error():
+    rows = [row(10, math.nan, status="failed", reason="too many"), row(20, math.nan, status="failed", reason="worse")]
+    with pytest.raises(SweepError) as info:
+        mixture.select(rows, "bic")
+    assert str(info.value) == "every fit in the sweep failed (full K=10: too many; full K=20: worse)"
+
+
+def test_progress_bar_names_the_sweep_and_the_last_fit(capsys):
+    x, x_test = _blobs(20, 0), _blobs(5, 1)
+    mixture.sweep(x, x_test, [2], ["diag"], PARAMS, n_jobs=1, progress=True)
+    err = capsys.readouterr().err
+    assert "GMM sweep: 100%" in err and "1/1" in err and "diag K=2 ok" in err
+    assert "fit/s" in err or "s/fit" in err
+    mixture.sweep(x, x_test, [2], ["diag"], PARAMS, n_jobs=1, progress=False)
+    assert capsys.readouterr().err == ""

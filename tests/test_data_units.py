@@ -1,0 +1,259 @@
+"""The data module's small parts, exactly: IDX dtypes and headers, origin URLs, the download cache's layout,
+failed attempts, and how the train, test and classifier sets are drawn (on small synthetic pools)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gmmgen import data
+from gmmgen.data import DataError, Digits, parse_idx
+
+from .conftest import closed_port, idx_bytes, write_idx_folder, write_npz
+
+# ----------------------------------------------------------------------------- IDX
+
+
+def _idx(code: int, array: np.ndarray) -> bytes:
+    header = bytes([0, 0, code, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("code", "dtype", "values"),
+    [
+        (0x09, ">i1", [-128, -1, 0, 127]),
+        (0x0B, ">i2", [-300, 1, 2, 30000]),
+        (0x0C, ">i4", [-(2**31), 7, 70000, 2**31 - 1]),
+        (0x0D, ">f4", [-1.5, 0.25, 3.0, 1e6]),
+        (0x0E, ">f8", [-1e-300, 0.1, 2.5, 1e300]),
+    ],
+)
+def test_idx_dtypes_are_read_big_endian_into_native_arrays(code, dtype, values):
+    array = np.array(values, dtype=dtype).reshape(2, 2)
+    got = parse_idx(_idx(code, array))
+    np.testing.assert_array_equal(got, np.array(values).reshape(2, 2))
+    assert got.dtype.isnative and got.dtype.itemsize == np.dtype(dtype).itemsize
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x00\x01\x08\x01" + (3).to_bytes(4, "big") + b"abc",  # second magic byte not zero
+        b"\x00\x00\x08\x00" + b"abc",  # zero dimensions
+    ],
+)
+def test_more_bad_magic_numbers(raw):
+    with pytest.raises(DataError, match=f"IDX data: bad IDX magic number {raw[:4].hex()}"):
+        parse_idx(raw)
+
+
+def test_idx_error_messages_name_the_file_and_the_sizes():
+    with pytest.raises(DataError, match=r"^labels: 3 bytes is too short for an IDX header$"):
+        parse_idx(b"\x00\x00\x08", "labels")
+    with pytest.raises(DataError, match=r"^labels: truncated IDX header$"):
+        parse_idx(b"\x00\x00\x08\x02" + (2).to_bytes(4, "big"), "labels")
+    with pytest.raises(DataError, match=r"^labels: shape \(4,\) needs 12 bytes, file has 11 \(truncated or corrupt\)$"):
+        parse_idx(b"\x00\x00\x08\x01" + (4).to_bytes(4, "big") + b"abc", "labels")
+    three_d = parse_idx(idx_bytes(np.zeros((2, 3, 5), np.uint8)))
+    assert three_d.shape == (2, 3, 5)
+
+
+# ----------------------------------------------------------------------------- origins and the cache
+
+
+def test_origin_urls(tmp_path):
+    for url in ("http://h/x.npz", "https://h/d", "ftp://h/f", "file:///abs/d"):
+        assert data._origin_url(url, tmp_path) == url
+    assert data._origin_url("rel/dir", tmp_path) == (tmp_path / "rel" / "dir").as_uri()
+    assert data._origin_url("/abs/dir", tmp_path) == "file:///abs/dir"
+    assert data._origin_url("~/m", tmp_path) == (Path.home() / "m").as_uri()
+    assert data._origin_url("a/../b", None) == (Path.cwd() / "b").as_uri()
+    assert data._join("http://h/d/", "f.gz") == data._join("http://h/d", "f.gz") == "http://h/d/f.gz"
+
+
+def test_relative_origins_are_taken_from_root(tmp_path, monkeypatch):
+    arrays = write_idx_folder(tmp_path / "project" / "mirror")
+    monkeypatch.chdir(tmp_path)  # elsewhere: the origin only resolves under root
+    digits, attempts = data.download_mnist(["mirror"], tmp_path / "cache", None, {}, 5, root=tmp_path / "project")
+    assert attempts == [] and digits.origin == "mirror"
+    np.testing.assert_array_equal(digits.y_train, arrays["train-labels-idx1-ubyte"])
+
+
+def test_downloads_are_cached_under_a_folder_per_url(tmp_path):
+    folder = tmp_path / "mirror"
+    write_npz(folder / "mnist.npz")
+    url = (folder / "mnist.npz").as_uri()
+    before = socket.getdefaulttimeout()
+    path = data.fetch(url, "mnist.npz", tmp_path / "cache", None, 5)
+    assert socket.getdefaulttimeout() == before, "fetch left its timeout as the process default"
+    assert path == tmp_path / "cache" / "datasets" / hashlib.sha256(url.encode()).hexdigest()[:12] / "mnist.npz"
+    assert path.read_bytes() == (folder / "mnist.npz").read_bytes()
+    other = data.fetch((folder / ".." / "mirror" / "mnist.npz").as_uri(), "mnist.npz", tmp_path / "cache", None, 5)
+    assert other.parent != path.parent
+
+
+def test_a_refused_connection_names_the_url_once(tmp_path):
+    url = f"http://127.0.0.1:{closed_port()}/mnist.npz"
+    with pytest.raises(DataError) as info:
+        data.fetch(url, "mnist.npz", tmp_path / "cache", None, 5)
+    assert str(info.value).count(url) == 1
+    assert not list((tmp_path / "cache").rglob("mnist.npz"))
+
+
+def test_no_origins_configured(tmp_path):
+    with pytest.raises(data.NoOriginError, match=r"^no MNIST origin could be used \(no origins configured\)$") as info:
+        data.download_mnist([], tmp_path / "cache", None, {}, 5)
+    assert info.value.test_only is None
+
+
+def test_the_first_test_only_origin_is_kept(tmp_path):
+    firsts = []
+    for name in ("one", "two"):
+        folder = tmp_path / name
+        firsts.append(write_idx_folder(folder, n_train=5, n_test=7 if name == "one" else 9))
+        for f in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+            (folder / f).unlink()
+    with pytest.raises(data.NoOriginError) as info:
+        data.download_mnist([str(tmp_path / "one"), str(tmp_path / "two")], tmp_path / "cache", None, {}, 5)
+    kept = info.value.test_only
+    assert kept.origin == str(tmp_path / "one") and len(kept.x_test) == 7 and kept.x_train is None
+    assert set(kept.files) == {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}
+    assert "train-images-idx3-ubyte.gz" in kept.note
+    assert str(info.value).count("test set only") == 2
+
+
+def test_a_broken_gzip_is_deleted_from_the_cache(tmp_path):
+    folder = tmp_path / "idx"
+    write_idx_folder(folder)
+    gz = folder / "t10k-images-idx3-ubyte.gz"
+    gz.write_bytes(gz.read_bytes()[:30])
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte.gz: not a complete gzip file .*; deleted"):
+        data.download_mnist([str(folder)], tmp_path / "cache", None, {}, 5)
+    assert not list((tmp_path / "cache").rglob("t10k-images-idx3-ubyte.gz"))
+
+
+def test_unreadable_npz_is_named(tmp_path):
+    folder = tmp_path / "mirror"
+    write_npz(folder / "mnist.npz")
+    raw = (folder / "mnist.npz").read_bytes()
+    (folder / "mnist.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(DataError, match=r"mnist.npz: not a readable mnist.npz"):
+        data.download_mnist([str(folder / "mnist.npz")], tmp_path / "cache", None, {}, 5)
+
+
+def test_pickled_npz_is_refused_not_unpickled(tmp_path):
+    folder = tmp_path / "mirror"
+    folder.mkdir()
+    objects = np.empty(3, dtype=object)
+    objects[:] = [np.zeros((28, 28), np.uint8)] * 3
+    buf = io.BytesIO()
+    np.savez(buf, x_train=objects, y_train=np.zeros(3, np.uint8), x_test=objects, y_test=np.zeros(3, np.uint8))
+    (folder / "mnist.npz").write_bytes(buf.getvalue())
+    with pytest.raises(DataError, match=r"mnist.npz: not a readable mnist.npz \(.*pickle"):
+        data.download_mnist([str(folder / "mnist.npz")], tmp_path / "cache", None, {}, 5)
+
+
+def test_npz_provenance_is_the_files_hash(tmp_path):
+    folder = tmp_path / "mirror"
+    write_npz(folder / "mnist.npz")
+    digits, _ = data.download_mnist([str(folder / "mnist.npz")], tmp_path / "cache", None, {}, 5)
+    assert digits.files == {"mnist.npz": hashlib.sha256((folder / "mnist.npz").read_bytes()).hexdigest()}
+    assert digits.source == "download" and digits.origin == str(folder / "mnist.npz")
+
+
+def test_idx_files_are_checked_after_decompression(tmp_path):
+    """The hash is of the decompressed bytes: the same digits gzipped differently still verify."""
+    folder = tmp_path / "idx"
+    arrays = write_idx_folder(folder)
+    hashes = {n: hashlib.sha256(idx_bytes(a)).hexdigest() for n, a in arrays.items()}
+    for name, array in arrays.items():
+        (folder / f"{name}.gz").write_bytes(gzip.compress(idx_bytes(array), compresslevel=1, mtime=12345))
+    digits, _ = data.download_mnist([str(folder)], tmp_path / "cache", None, hashes, 5)
+    assert digits.files == hashes
+
+
+# ----------------------------------------------------------------------------- offline sources
+
+
+def test_8x8_digits_are_rescaled_to_0_255():
+    from sklearn.datasets import load_digits
+
+    digits = data.load_digits_8x8()
+    raw = load_digits().images
+    assert digits.x_train.dtype == np.uint8 and digits.x_train.shape == (1797, 8, 8)
+    # 0 -> 0, 8 -> 128 (127.5 rounds to even), 16 -> 255, exactly, pixel by pixel.
+    for value, want in ((0, 0), (8, 128), (16, 255), (1, 16), (15, 239)):
+        assert set(np.unique(digits.x_train[raw == value])) == {want}
+    assert digits.y_train.dtype == np.uint8 and data.class_counts(digits.y_train)["0"] == 178
+    assert digits.x_test is None and digits.source == "embedded"
+
+
+# ----------------------------------------------------------------------------- drawing the sets
+
+
+def _pool(n_train: int, n_test: int | None) -> Digits:
+    """Digits whose pixel [0, 0] is their index in the pool (test digits offset by 100)."""
+    x = np.zeros((n_train, 2, 2), np.uint8)
+    x[:, 0, 0] = np.arange(n_train)
+    y = (np.arange(n_train) % 10).astype(np.uint8)
+    if n_test is None:
+        return Digits(x, y, None, None, source="bundled", origin="test")
+    xt = np.zeros((n_test, 2, 2), np.uint8)
+    xt[:, 0, 0] = 100 + np.arange(n_test)
+    return Digits(x, y, xt, (np.arange(n_test) % 10).astype(np.uint8), source="download", origin="test")
+
+
+def _ids(x):
+    return x[:, 0, 0].astype(int)
+
+
+def test_split_with_a_test_pool_draws_sorted_subsets():
+    xtr, ytr, xte, yte, xclf, yclf = data.split(_pool(50, 30), 20, 10, seed=0, n_classifier=None)
+    assert len(xtr) == 20 and len(xte) == 10 and len(xclf) == 50
+    for ids in (_ids(xtr), _ids(xte)):
+        assert np.all(np.diff(ids) > 0), "draws keep the pool's order"
+    assert set(_ids(xte)) <= set(range(100, 130)) and set(_ids(xtr)) <= set(range(50))
+    np.testing.assert_array_equal(ytr, _ids(xtr) % 10)
+    np.testing.assert_array_equal(yclf, _ids(xclf) % 10)
+
+
+def test_split_classifier_set_is_capped_by_the_pool():
+    *_, xclf, _ = data.split(_pool(50, 30), 20, 10, seed=0, n_classifier=80)
+    assert len(xclf) == 50
+    *_, xclf, _ = data.split(_pool(50, 30), 20, 10, seed=0, n_classifier=7)
+    assert len(xclf) == 7 and set(_ids(xclf)) <= set(range(50))
+
+
+def test_split_with_all_digits_and_too_many():
+    xtr, _, xte, _, _, _ = data.split(_pool(50, 30), None, None, seed=1)
+    assert sorted(_ids(xtr)) == list(range(50)) and sorted(_ids(xte)) == list(range(100, 130))
+    with pytest.raises(DataError, match=r"^data.n_train: asked for 51 digits, the source has 50$"):
+        data.split(_pool(50, 30), 51, 10, seed=0)
+    with pytest.raises(DataError, match=r"^data.n_test: asked for 31 digits, the source has 30$"):
+        data.split(_pool(50, 30), 50, 31, seed=0)
+
+
+def test_split_of_a_single_pool_is_disjoint_with_halves_by_default():
+    xtr, _, xte, _, xclf, _ = data.split(_pool(41, None), None, None, seed=2)
+    assert len(xtr) == 20 and len(xte) == 21 and len(xclf) == 20
+    assert set(_ids(xtr)).isdisjoint(_ids(xte)) and set(_ids(xclf)) == set(_ids(xtr))
+    xtr, _, xte, _, xclf, _ = data.split(_pool(40, None), 10, None, seed=2)
+    assert len(xtr) == 10 and len(xte) == 30 and len(xclf) == 10
+    xtr, _, xte, _, xclf, _ = data.split(_pool(40, None), 10, 12, seed=2, n_classifier=25)
+    assert len(xclf) == 25 and set(_ids(xclf)).isdisjoint(_ids(xte)) and set(_ids(xtr)) <= set(_ids(xclf))
+    assert np.all(np.diff(_ids(xclf)) > 0) and np.all(np.diff(_ids(xte)) > 0)
+    xtr, _, xte, _, _, _ = data.split(_pool(40, None), 20, 20, seed=2)
+    assert len(xtr) + len(xte) == 40
+    with pytest.raises(DataError, match=r"^data.n_train \+ data.n_test = 41, but the bundled source has only 40"):
+        data.split(_pool(40, None), 20, 21, seed=2)
+
+
+def test_class_counts():
+    assert data.class_counts(np.array([3, 1, 3, 3], np.uint8)) == {"1": 1, "3": 3}
