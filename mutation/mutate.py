@@ -37,6 +37,7 @@ import tempfile
 import time
 import tomllib
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -57,10 +58,11 @@ TARGETS: dict[str, list[str]] = {
         "not cli and not round_trips",
     ],
     "data": ["tests/test_data.py", "tests/test_integrity.py", "tests/test_data_units.py"],
-    "reduce": ["tests/test_reduce.py"],
+    "reduce": ["tests/test_reduce.py", "tests/test_reduce_units.py"],
 }
 # Folders and files the tests read beside tests/ and src/.
 ALSO_COPY = ["conf", "pipelines", "params.yaml", "dvc.yaml", "Makefile"]
+RUNNING: set[subprocess.Popen] = set()  # mutmut runs in progress (each in its own process group)
 
 
 def _copy_project(dest: Path) -> None:
@@ -218,11 +220,11 @@ def run_module(module: str, sample: int, seed: int, workdir: Path, children: int
             env=env,
             start_new_session=True,
         )
+        RUNNING.add(proc)
         try:
             returncode = proc.wait()
-        except BaseException:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise
+        finally:
+            RUNNING.discard(proc)
     if returncode:
         tail = (workdir / f"{module}.log").read_text()[-3000:]
         raise RuntimeError(f"{module}: mutmut run exited {returncode}:\n{tail}")
@@ -302,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=80, help="mutants per module (0: all); seeded")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--children", type=int, default=2, help="mutants run side by side")
+    parser.add_argument("--jobs", type=int, default=1, help="modules run side by side")
     parser.add_argument("--out", type=Path, default=REPO / "outputs" / "mutation")
     parser.add_argument("--keep", action="store_true", help="keep the /tmp copies (for `mutmut show` there)")
     args = parser.parse_args(argv)
@@ -315,23 +318,29 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    rows = []
+    def one(module: str) -> dict:
+        row = score(run_module(module, args.sample, args.seed, workdir, args.children, log), entries)
+        lines = [
+            f"{module}: {row['killed']} / {row['catchable']} killed ({100 * row['score']:.0f}%), "
+            f"{row['equivalent']} equivalent, {len(row['survivors'])} survived, {row['seconds']} s"
+        ]
+        for s in row["survivors"]:
+            lines.append(f"  survived ({s['status']}): {s['name']}")
+            lines.extend("    " + ln for ln in s["diff"].splitlines())
+        log("\n".join(lines))
+        return row
+
+    # Modules run side by side (--jobs), each in its own copy; results are listed in module order.
+    pool = ThreadPoolExecutor(max_workers=args.jobs)
     try:
-        for module in args.modules:
-            run = run_module(module, args.sample, args.seed, workdir, args.children, log)
-            row = score(run, entries)
-            rows.append(row)
-            log(
-                f"{module}: {row['killed']} / {row['catchable']} killed ({100 * row['score']:.0f}%), "
-                f"{row['equivalent']} equivalent, {len(row['survivors'])} survived, {row['seconds']} s"
-            )
-            for s in row["survivors"]:
-                log(
-                    f"  survived ({s['status']}): {s['name']}\n"
-                    + "\n".join("    " + ln for ln in s["diff"].splitlines())
-                )
-            (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+        rows = list(pool.map(one, args.modules))
+        (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    except BaseException:
+        for proc in list(RUNNING):  # interrupted or failed: leave no mutmut workers behind
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
     finally:
+        pool.shutdown(wait=False, cancel_futures=True)
         if args.keep:
             log(f"copies kept in {workdir}")
         else:

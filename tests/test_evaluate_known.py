@@ -181,3 +181,61 @@ def test_rotation_is_a_quarter_turn_counter_clockwise_of_every_image():
     images[:, 0, 2] = 9  # top right
     out = ev.corrupt(images, "rotation", np.random.default_rng(0))
     assert out[0, 0, 0] == 9 and out[1, 0, 0] == 9 and out.sum() == 18  # now top left
+
+
+# ----------------------------------------------------------------------------- memorisation and anomalies, by hand
+
+
+def _lit(n_pixels: list[int]) -> np.ndarray:
+    """8x8 black images with the first ``k`` pixels white: distance sqrt(k) from a black image on [0, 1] pixels."""
+    images = np.zeros((len(n_pixels), 8, 8), np.uint8)
+    for i, k in enumerate(n_pixels):
+        images[i].reshape(-1)[:k] = 255
+    return images
+
+
+def test_nearest_distances_are_on_pixels_scaled_to_0_1():
+    train = _lit([0, 64])
+    idx, dist = ev.nearest(_lit([1, 4, 60]), train)
+    np.testing.assert_array_equal(idx, [0, 0, 1])
+    np.testing.assert_allclose(dist, [1.0, 2.0, 2.0], rtol=1e-6)
+
+
+def test_memorisation_by_hand():
+    train = _lit([0])
+    real = _lit([1, 2, 3, 4, 5])  # distances 1, 1.41, 1.73, 2, 2.24
+    generated = _lit([1, 3, 9])  # distances 1, 1.73, 3
+    m = ev.memorisation(generated, real, train, quantile=0.5)
+    assert m["near_copy_threshold"] == pytest.approx(np.sqrt(3), rel=1e-6)
+    assert m["near_copy_share"] == pytest.approx(1 / 3), "only distances strictly below the threshold are copies"
+    assert m["near_copy_share_expected"] == 0.5
+    assert m["nn_distance_generated_median"] == pytest.approx(np.sqrt(3), rel=1e-6)
+    assert m["nn_distance_real_median"] == pytest.approx(np.sqrt(3), rel=1e-6)
+    assert m["nn_distance_ratio"] == pytest.approx(1.0, rel=1e-6)
+    np.testing.assert_array_equal(m["_nearest_index"], [0, 0, 0])
+    np.testing.assert_allclose(m["_nearest_distance"], [1.0, np.sqrt(3), 3.0], rtol=1e-6)
+
+
+def test_anomaly_report_by_hand():
+    """A score that reads pixel [0, 0]: thresholds, shares and ROC AUC can be counted on one's fingers."""
+
+    def pixel(v):
+        images = np.zeros((len(v), 2, 2), np.uint8)
+        images[:, 0, 0] = v
+        return images
+
+    score = lambda images: images[:, 0, 0].astype(float)  # noqa: E731
+    report = ev.anomaly_report(score, pixel(range(100)), pixel([5, 50, 60]), {"odd": pixel([1, 2, 200])}, 10.0)
+    assert report["threshold"] == pytest.approx(9.9)
+    assert report["flagged_train"] == pytest.approx(0.10)
+    assert report["flagged_clean_test"] == pytest.approx(1 / 3)
+    # Less likely = anomalous: the odd 1 and 2 rank below all clean digits, 200 above them: AUC 6/9.
+    assert report["corruptions"] == {"odd": {"flagged": pytest.approx(2 / 3), "roc_auc": pytest.approx(6 / 9)}}
+
+
+def test_clustering_counts_the_clusters_used():
+    labels = np.repeat(np.arange(3), 4)
+    scores = ev.clustering_scores(labels, np.array([0, 0, 0, 0, 5, 5, 5, 7, 7, 7, 7, 7]))
+    assert scores["clusters_used"] == 3
+    assert scores["purity"] == pytest.approx(11 / 12)
+    np.testing.assert_array_equal(ev.majority_labels(labels, np.array([1, 1, 1, 1] * 3), 3), [-1, 0, -1])

@@ -1,0 +1,49 @@
+"""PCA helpers, exactly: pixel scaling both ways, the bounds on what is kept, solver and seed, the summary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gmmgen import reduce
+
+
+@pytest.fixture(scope="module")
+def x():
+    rng = np.random.default_rng(0)
+    return rng.random((60, 12)) @ np.diag(np.linspace(2.0, 0.1, 12))
+
+
+def test_features_are_float64_pixels_on_0_1():
+    images = np.array([[[0, 255], [51, 102]], [[255, 255], [0, 0]]], np.uint8)
+    features = reduce.to_features(images)
+    assert features.dtype == np.float64 and features.shape == (2, 4)
+    np.testing.assert_allclose(features, [[0.0, 1.0, 0.2, 0.4], [1.0, 1.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(reduce.to_images(features, (2, 2)), images)
+
+
+def test_everything_kept_at_variance_one_and_at_most_min_shape(x):
+    assert reduce.fit_pca(x, 1.0, None, whiten=False).n_components_ == 12
+    assert reduce.fit_pca(x, None, 12, whiten=False).n_components_ == 12  # min(60, 12): allowed
+    with pytest.raises(ValueError, match=r"^pca.n_components=13: must be at most min\(n_samples, n_features\) = 12$"):
+        reduce.fit_pca(x, None, 13, whiten=False)
+    assert reduce.fit_pca(x[:8], None, 8, whiten=False).n_components_ == 8  # fewer samples than features
+    assert 1 <= reduce.fit_pca(x, 0.5, None, whiten=False).n_components_ < 12
+
+
+def test_solver_seed_and_whitening_are_passed_on(x):
+    pca = reduce.fit_pca(x, None, 3, whiten=True, svd_solver="covariance_eigh", seed=7)
+    assert pca.svd_solver == "covariance_eigh" and pca.random_state == 7 and pca.whiten is True
+    assert reduce.fit_pca(x, None, 3, whiten=False).svd_solver == "full"
+    assert reduce.fit_pca(x, None, 3, whiten=False).random_state == 0
+
+
+def test_summary(x):
+    pca = reduce.fit_pca(x[:40], None, 4, whiten=True)
+    s = reduce.summary(pca, x[:40], x[40:])
+    assert s["n_dims_in"] == 12 and s["n_dims_kept"] == 4
+    assert s["variance_explained"] == pytest.approx(pca.explained_variance_ratio_.sum())
+    for key, part in (("reconstruction_mse_train", x[:40]), ("reconstruction_mse_test", x[40:])):
+        back = pca.inverse_transform(pca.transform(part))
+        assert s[key] == pytest.approx(np.mean((back - part) ** 2))
+    assert 0 < s["reconstruction_mse_train"] < s["reconstruction_mse_test"]
