@@ -301,3 +301,20 @@ def test_progress_bar_names_the_sweep_and_the_last_fit(capsys):
     assert "fit/s" in err or "s/fit" in err
     mixture.sweep(x, x_test, [2], ["diag"], PARAMS, n_jobs=1, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_collapse_note_only_for_fits_that_stopped_within_two_iterations():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 4))
+    r, gmm = mixture.fit_one(x, x, 6, "full", PARAMS)  # a slow degenerate fit
+    assert r["status"] == "degenerate" and gmm.n_iter_ > 2
+    assert r["reason"] == "1/6 components have fewer than 4 effective points (covariance mostly reg_covar)"
+    many = np.random.default_rng(0).standard_normal((120, 10))
+    fast, gmm = mixture.fit_one(many, many, 30, "full", PARAMS)
+    assert gmm.n_iter_ <= 2 and fast["reason"].endswith("; converged in <=2 iterations on collapsed components")
+
+
+@pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
+def test_parameter_counts_are_integers(cov):
+    count = mixture.n_parameters(5, 7, cov)
+    assert type(count) is int and count > 0
