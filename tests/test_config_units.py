@@ -16,7 +16,17 @@ from gmmgen.config import PARAMS_HEADER, PathsConfig, iter_problems, params_docu
 from .conftest import compose_cfg
 
 
-def test_uid_resolver_is_six_hex_digits_fixed_per_config_object():
+@pytest.fixture
+def fresh_resolvers():
+    """Register the resolvers anew (they are registered once, when gmmgen.config is imported)."""
+    for name in ("gmmgen.cwd", "gmmgen.uid"):
+        OmegaConf.clear_resolver(name)
+    gconfig._register_resolvers()
+    gconfig._register_resolvers()  # a second call keeps the first registration and does not raise
+    yield
+
+
+def test_uid_resolver_is_six_hex_digits_fixed_per_config_object(fresh_resolvers):
     a = OmegaConf.create({"x": "${gmmgen.uid:}", "y": "${gmmgen.uid:}"})
     b = OmegaConf.create({"x": "${gmmgen.uid:}"})
     assert re.fullmatch(r"[0-9a-f]{6}", a.x)
@@ -24,10 +34,12 @@ def test_uid_resolver_is_six_hex_digits_fixed_per_config_object():
     assert a.x != b.x
 
 
-def test_cwd_resolver_and_default_root(tmp_path, monkeypatch):
+def test_cwd_resolver_and_default_root(fresh_resolvers, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    paths = OmegaConf.create({"p": "${gmmgen.cwd:}"})
+    paths = OmegaConf.create({"p": "${gmmgen.cwd:}", "q": "${gmmgen.cwd:}"})
     assert paths.p == str(tmp_path)
+    monkeypatch.chdir(tmp_path.parent)
+    assert paths.q == paths.p == str(tmp_path), "the start folder, resolved once per config object"
     structured = OmegaConf.structured(PathsConfig)
     assert structured.outputs == f"{os.getcwd()}/outputs" and structured.cache == f"{os.getcwd()}/outputs/cache"
 
