@@ -239,3 +239,8 @@ def test_clustering_counts_the_clusters_used():
     assert scores["clusters_used"] == 3
     assert scores["purity"] == pytest.approx(11 / 12)
     np.testing.assert_array_equal(ev.majority_labels(labels, np.array([1, 1, 1, 1] * 3), 3), [-1, 0, -1])
+
+
+def test_a_class_predicted_once_is_covered():
+    cov = ev.label_coverage(np.eye(10)[[0, 0, 5]])
+    assert cov["classes_covered"] == 2 and cov["class_counts"]["5"] == 1
