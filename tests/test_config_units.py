@@ -97,3 +97,10 @@ def test_seed_types_are_strict(bad):
     assert gconfig._optional_seed(bad) is False
     assert gconfig._positive_int(bad) is False
     assert gconfig._is_num(float("inf")) is False and gconfig._is_num(True) is False and gconfig._is_num(2.5)
+
+
+def test_list_values_are_checked_after_interpolation(tmp_path):
+    cfg = compose_cfg(tmp_path, ["seed=4", "evaluate.class_grid=[1,'${seed}']"])
+    assert [p for p in iter_problems(cfg) if p.startswith("evaluate.class_grid")] == []
+    cfg = compose_cfg(tmp_path, ["seed=0", "evaluate.class_grid=[1,'${seed}']"])
+    assert [p.split(":")[0] for p in iter_problems(cfg)] == ["evaluate.class_grid=[1, 0]"]
