@@ -257,3 +257,9 @@ def test_split_of_a_single_pool_is_disjoint_with_halves_by_default():
 
 def test_class_counts():
     assert data.class_counts(np.array([3, 1, 3, 3], np.uint8)) == {"1": 1, "3": 3}
+
+
+def test_idx_dimensions_are_read_as_four_byte_integers():
+    raw = b"\x00\x00\x08\x01" + (2**24 + 1).to_bytes(4, "big") + b"ab"
+    with pytest.raises(DataError, match=r"shape \(16777217,\) needs 16777225 bytes, file has 10"):
+        parse_idx(raw)
