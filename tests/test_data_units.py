@@ -1,5 +1,5 @@
 """The data module's small parts, exactly: IDX dtypes and headers, origin URLs, the download cache's layout,
-failed attempts, and how the train, test and classifier sets are drawn (on small synthetic pools)."""
+and failed attempts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gmmgen import data
-from gmmgen.data import DataError, Digits, parse_idx
+from gmmgen.data import DataError, parse_idx
 
 from .conftest import closed_port, idx_bytes, write_idx_folder, write_npz
 
@@ -177,82 +177,6 @@ def test_idx_files_are_checked_after_decompression(tmp_path):
         (folder / f"{name}.gz").write_bytes(gzip.compress(idx_bytes(array), compresslevel=1, mtime=12345))
     digits, _ = data.download_mnist([str(folder)], tmp_path / "cache", None, hashes, 5)
     assert digits.files == hashes
-
-
-# ----------------------------------------------------------------------------- offline sources
-
-
-def test_8x8_digits_are_rescaled_to_0_255():
-    from sklearn.datasets import load_digits
-
-    digits = data.load_digits_8x8()
-    raw = load_digits().images
-    assert digits.x_train.dtype == np.uint8 and digits.x_train.shape == (1797, 8, 8)
-    # 0 -> 0, 8 -> 128 (127.5 rounds to even), 16 -> 255, exactly, pixel by pixel.
-    for value, want in ((0, 0), (8, 128), (16, 255), (1, 16), (15, 239)):
-        assert set(np.unique(digits.x_train[raw == value])) == {want}
-    assert digits.y_train.dtype == np.uint8 and data.class_counts(digits.y_train)["0"] == 178
-    assert digits.x_test is None and digits.source == "embedded"
-
-
-# ----------------------------------------------------------------------------- drawing the sets
-
-
-def _pool(n_train: int, n_test: int | None) -> Digits:
-    """Digits whose pixel [0, 0] is their index in the pool (test digits offset by 100)."""
-    x = np.zeros((n_train, 2, 2), np.uint8)
-    x[:, 0, 0] = np.arange(n_train)
-    y = (np.arange(n_train) % 10).astype(np.uint8)
-    if n_test is None:
-        return Digits(x, y, None, None, source="bundled", origin="test")
-    xt = np.zeros((n_test, 2, 2), np.uint8)
-    xt[:, 0, 0] = 100 + np.arange(n_test)
-    return Digits(x, y, xt, (np.arange(n_test) % 10).astype(np.uint8), source="download", origin="test")
-
-
-def _ids(x):
-    return x[:, 0, 0].astype(int)
-
-
-def test_split_with_a_test_pool_draws_sorted_subsets():
-    xtr, ytr, xte, yte, xclf, yclf = data.split(_pool(50, 30), 20, 10, seed=0, n_classifier=None)
-    assert len(xtr) == 20 and len(xte) == 10 and len(xclf) == 50
-    for ids in (_ids(xtr), _ids(xte)):
-        assert np.all(np.diff(ids) > 0), "draws keep the pool's order"
-    assert set(_ids(xte)) <= set(range(100, 130)) and set(_ids(xtr)) <= set(range(50))
-    np.testing.assert_array_equal(ytr, _ids(xtr) % 10)
-    np.testing.assert_array_equal(yclf, _ids(xclf) % 10)
-
-
-def test_split_classifier_set_is_capped_by_the_pool():
-    *_, xclf, _ = data.split(_pool(50, 30), 20, 10, seed=0, n_classifier=80)
-    assert len(xclf) == 50
-    *_, xclf, _ = data.split(_pool(50, 30), 20, 10, seed=0, n_classifier=7)
-    assert len(xclf) == 7 and set(_ids(xclf)) <= set(range(50))
-
-
-def test_split_with_all_digits_and_too_many():
-    xtr, _, xte, _, _, _ = data.split(_pool(50, 30), None, None, seed=1)
-    assert sorted(_ids(xtr)) == list(range(50)) and sorted(_ids(xte)) == list(range(100, 130))
-    with pytest.raises(DataError, match=r"^data.n_train: asked for 51 digits, the source has 50$"):
-        data.split(_pool(50, 30), 51, 10, seed=0)
-    with pytest.raises(DataError, match=r"^data.n_test: asked for 31 digits, the source has 30$"):
-        data.split(_pool(50, 30), 50, 31, seed=0)
-
-
-def test_split_of_a_single_pool_is_disjoint_with_halves_by_default():
-    xtr, _, xte, _, xclf, _ = data.split(_pool(41, None), None, None, seed=2)
-    assert len(xtr) == 20 and len(xte) == 21 and len(xclf) == 20
-    assert set(_ids(xtr)).isdisjoint(_ids(xte)) and set(_ids(xclf)) == set(_ids(xtr))
-    xtr, _, xte, _, xclf, _ = data.split(_pool(40, None), 10, None, seed=2)
-    assert len(xtr) == 10 and len(xte) == 30 and len(xclf) == 10
-    xtr, _, xte, _, xclf, _ = data.split(_pool(40, None), 10, 12, seed=2, n_classifier=25)
-    assert len(xclf) == 25 and set(_ids(xclf)).isdisjoint(_ids(xte)) and set(_ids(xtr)) <= set(_ids(xclf))
-    assert np.all(np.diff(_ids(xclf)) > 0) and np.all(np.diff(_ids(xte)) > 0)
-    xtr, _, xte, _, _, _ = data.split(_pool(40, None), 20, 20, seed=2)
-    assert len(xtr) + len(xte) == 40
-    with pytest.raises(DataError, match=r"^data.n_train \+ data.n_test = 41, but the bundled source has only 40"):
-        data.split(_pool(40, None), 20, 21, seed=2)
 
 
 def test_class_counts():

@@ -49,7 +49,7 @@ def test_configured_idx_hash_rejects_a_wrong_file_through_the_stage(tmp_path):
 def test_configured_idx_hashes_accept_the_right_files_through_the_stage(tmp_path):
     """The same path with the right hashes configured: the files pass and provenance records the hashes."""
     folder = tmp_path / "mirror"
-    arrays = write_idx_folder(folder, n_train=40, n_test=20)
+    arrays = write_idx_folder(folder, n_train=600, n_test=20)  # room for a validation split too
     hashes = {name: _digest(a) for name, a in arrays.items()}
     cfg = _cfg(
         tmp_path,
