@@ -187,3 +187,17 @@ def test_idx_dimensions_are_read_as_four_byte_integers():
     raw = b"\x00\x00\x08\x01" + (2**24 + 1).to_bytes(4, "big") + b"ab"
     with pytest.raises(DataError, match=r"shape \(16777217,\) needs 16777225 bytes, file has 10"):
         parse_idx(raw)
+
+
+def test_each_failed_or_partial_origin_is_logged(tmp_path, caplog):
+    partial = tmp_path / "t10k-only"
+    write_idx_folder(partial)
+    for f in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (partial / f).unlink()
+    missing = str(tmp_path / "nowhere")
+    with caplog.at_level("WARNING", logger="gmmgen.data"), pytest.raises(data.NoOriginError):
+        data.download_mnist([missing, str(partial)], tmp_path / "cache", None, {}, 5)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2
+    assert messages[0].startswith(f"origin {missing} failed: ") and "t10k-images-idx3-ubyte.gz" in messages[0]
+    assert messages[1].startswith(f"origin {partial} has the test set only (") and messages[1].endswith(")")
