@@ -278,16 +278,20 @@ def test_as_many_components_as_points_is_attempted():
     assert model is not None and r["status"] != "failed"
 
 
+def _far_pair():
+    """60 points and a far-away pair in 3 dimensions: with K=2 the pair is a component too small for a full 3x3."""
+    rng = np.random.default_rng(1)
+    return np.concatenate([rng.standard_normal((60, 3)), rng.standard_normal((2, 3)) * 0.01 + 50.0])
+
+
 def test_unconverged_and_degenerate_reasons_are_joined():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((120, 10))
-    params = {**PARAMS, "max_iter": 1, "init_params": "random"}
-    r, gmm = mixture.fit_one(x, x, 30, "full", params)
-    assert r["status"] == "not_converged" and r["n_degenerate"] > 0
+    x = _far_pair()
+    r, gmm = mixture.fit_one(x, x, 2, "full", {**PARAMS, "max_iter": 1})
+    assert r["status"] == "not_converged" and r["n_degenerate"] == 1
     first, second = r["reason"].split("; ", 1)
     assert first == "did not converge in max_iter=1 iterations"
-    need = mixture.min_points(10, "full")
-    assert second.startswith(f"{r['n_degenerate']}/30 components have fewer than {need} effective points")
+    need = mixture.min_points(3, "full")
+    assert second.startswith(f"1/2 components have fewer than {need} effective points")
     assert second.endswith("; converged in <=2 iterations on collapsed components") == (gmm.n_iter_ <= 2)
 
 
@@ -316,8 +320,8 @@ def test_collapse_note_only_for_fits_that_stopped_within_two_iterations():
     assert r["status"] == "degenerate" and gmm.n_iter_ > 2
     assert "effective points (covariance mostly reg_covar)" in r["reason"]
     assert "converged in <=2 iterations" not in r["reason"]
-    many = np.random.default_rng(0).standard_normal((120, 10))
-    fast, gmm = mixture.fit_one(many, many, 30, "full", PARAMS)
+    x = _far_pair()
+    fast, gmm = mixture.fit_one(x, x, 2, "full", PARAMS)
     assert gmm.n_iter_ <= 2 and fast["reason"].endswith("; converged in <=2 iterations on collapsed components")
 
 
