@@ -189,7 +189,7 @@ def equivalent_reason(module: str, name: str, diff: str, entries: list[dict[str,
     removed, added = _changed_lines(diff)
     for e in entries:
         if e["module"] == module and e["function"] == _function_of(name):
-            if e["before"].strip() in removed and e["after"].strip() in added:
+            if e["before"].strip() in removed and (e["after"].strip() in added or e["after"] == "*"):
                 return e["reason"]
     return None
 

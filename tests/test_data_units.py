@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import socket
 from pathlib import Path
 
@@ -86,12 +87,14 @@ def test_relative_origins_are_taken_from_root(tmp_path, monkeypatch):
     np.testing.assert_array_equal(digits.y_train, arrays["train-labels-idx1-ubyte"])
 
 
-def test_downloads_are_cached_under_a_folder_per_url(tmp_path):
+def test_downloads_are_cached_under_a_folder_per_url(tmp_path, monkeypatch):
     folder = tmp_path / "mirror"
     write_npz(folder / "mnist.npz")
     url = (folder / "mnist.npz").as_uri()
     before = socket.getdefaulttimeout()
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     path = data.fetch(url, "mnist.npz", tmp_path / "cache", None, 5)
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2", "TensorFlow's start-up messages are not silenced"
     assert socket.getdefaulttimeout() == before, "fetch left its timeout as the process default"
     assert path == tmp_path / "cache" / "datasets" / hashlib.sha256(url.encode()).hexdigest()[:12] / "mnist.npz"
     assert path.read_bytes() == (folder / "mnist.npz").read_bytes()
