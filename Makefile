@@ -19,7 +19,7 @@ MODEL ?= gmmgen-digit-generator
 VERSION ?= latest
 SWEEP ?= pca.variance=0.8,0.85,0.9 sweep.covariance_types=[full],[diag]
 
-.PHONY: help install params run sweep ui serve test test-slow mutate bench lint format dag metrics plots lock clean clean-all
+.PHONY: help install params run findings sweep ui serve test test-slow mutate bench lint format dag metrics plots lock clean clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
@@ -45,6 +45,9 @@ run: params ## Reproduce the experiment: params.yaml, then `dvc repro` (only cha
 	$(BIN)/dvc repro
 	@echo
 	@echo "Results: outputs/<stage>/ (figures, metrics.json)  |  dvc metrics show  |  make ui"
+
+findings: $(STAMP) ## Rewrite the README's findings tables from the last `make run` (outputs/)
+	$(BIN)/python pipelines/findings.py
 
 sweep: $(STAMP) ## Hydra multirun of the whole pipeline, jobs in parallel (SWEEP='...' to change the grid)
 	$(BIN)/python pipelines/run_all.py -m hydra/launcher=parallel $(SWEEP) $(ARGS)

@@ -138,7 +138,7 @@ def bench_sweep(work: Path, repeats: int) -> tuple[str, dict[str, Any]]:
     stages.run_data(cfg)
     stages.run_reduce(cfg)
     proj = load_arrays(stages.stage_dir(cfg, "reduce") / "projected.npz")
-    x, x_test = proj["z_train"], proj["z_test"]
+    x, x_val = proj["z_train"], proj["z_val"]
     ks, covs, params = list(cfg.sweep.n_components), list(cfg.sweep.covariance_types), model_params(cfg)
 
     def notebook() -> list[float]:
@@ -151,7 +151,7 @@ def bench_sweep(work: Path, repeats: int) -> tuple[str, dict[str, Any]]:
     def pipeline(backend: str) -> Callable[[], list[float]]:
         def run() -> list[float]:
             rows, _ = mixture.sweep(
-                x, x_test, ks, covs, params, n_jobs=int(cfg.sweep.n_jobs), progress=False, warn=False, backend=backend
+                x, x_val, ks, covs, params, n_jobs=int(cfg.sweep.n_jobs), progress=False, warn=False, backend=backend
             )
             return [r["bic"] for r in rows]
 

@@ -19,6 +19,7 @@ config.register_configs()
 def configure(cfg) -> Path:
     from gmmgen.tracking import check_reachable
 
+    config.check_full_pipeline(cfg)
     check_reachable(cfg)
     target = Path(cfg.paths.root) / "params.yaml"
     text = config.params_document(cfg).encode()

@@ -37,7 +37,7 @@ def run_all(cfg) -> float:
     chosen = (run_dir / "select" / "metrics.json").read_text()
     import json
 
-    return float(json.loads(chosen)["chosen"]["bic"])
+    return float(json.loads(chosen)["chosen"]["val_bpp"])  # pixel-space validation bits/pixel
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")

@@ -212,23 +212,23 @@ def test_bundled_mode_never_touches_the_network(tmp_path, monkeypatch):
 def test_bundled_split_is_disjoint_and_bounded(tmp_path):
     digits = data.load_bundled()
     assert digits.x_train.shape == (5000, 28, 28)
-    xtr, _, xte, _, xclf, _ = data.split(digits, 3000, 1000, 0, n_classifier=5000)
-    seen = {x.tobytes() for x in xtr} | {x.tobytes() for x in xclf}
-    assert not any(x.tobytes() in seen for x in xte), "test digits leak into train or classifier sets"
-    assert len(xclf) == 4000, "the classifier gets every non-test digit"
-    with pytest.raises(DataError, match="has only 5000 digits"):
-        data.split(digits, 4000, 2000, 0)
+    s = data.split(digits, 3000, 500, 1000, 0, n_classifier=5000)
+    seen = {x.tobytes() for k in ("train", "val", "clf") for x in s[f"x_{k}"]}
+    assert not any(x.tobytes() in seen for x in s["x_test"]), "test digits leak into train, validation or judge sets"
+    assert len(s["x_clf"]) == 500, "the judge gets every digit that is not train, validation or test"
+    with pytest.raises(DataError, match="has only 5000"):
+        data.split(digits, 4000, 500, 1000, 0)
 
 
 def test_seeded_split_is_reproducible(tmp_path):
     digits = data.load_bundled()
-    a = data.split(digits, 100, 50, 3)
-    b = data.split(digits, 100, 50, 3)
-    c = data.split(digits, 100, 50, 4)
-    assert len(a) == 6
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_array_equal(x, y)
-    assert not np.array_equal(a[0], c[0])
+    a = data.split(digits, 100, 20, 50, 3)
+    b = data.split(digits, 100, 20, 50, 3)
+    c = data.split(digits, 100, 20, 50, 4)
+    assert len(a) == 8
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not np.array_equal(a["x_train"], c["x_train"])
 
 
 def test_digits_8x8_through_the_same_stage(tmp_path):
@@ -236,9 +236,10 @@ def test_digits_8x8_through_the_same_stage(tmp_path):
     out = run_data(cfg)
     ds = load_arrays(out / "dataset.npz")
     prov = json.loads((out / "provenance.json").read_text())
-    assert ds["x_train"].shape == (1200, 8, 8) and ds["x_test"].shape == (597, 8, 8)
-    assert ds["x_train"].max() == 255 and prov["source"] == "embedded" and prov["image_shape"] == [8, 8]
-    assert sum(prov["class_counts"]["train"].values()) == 1200
+    assert ds["x_train"].shape == (700, 8, 8) and ds["x_test"].shape == (400, 8, 8)
+    assert ds["x_val"].shape == (200, 8, 8) and ds["x_clf"].shape == (497, 8, 8)
+    assert ds["x_train"].max() == 240 and prov["source"] == "embedded" and prov["image_shape"] == [8, 8]
+    assert sum(prov["class_counts"]["train"].values()) == 700
 
 
 def test_mirror_through_the_stage_records_provenance(tmp_path):
@@ -249,6 +250,7 @@ def test_mirror_through_the_stage_records_provenance(tmp_path):
         f"data.origins=[{folder / 'mnist.npz'}]",
         "data.npz_sha256=null",
         "data.n_train=30",
+        "data.n_val=5",
         "data.n_test=null",
         "data.source=download",
     )
@@ -257,6 +259,7 @@ def test_mirror_through_the_stage_records_provenance(tmp_path):
     assert prov["source"] == "download" and prov["origin"] == str(folder / "mnist.npz")
     assert prov["files_sha256"]["mnist.npz"] == sha(folder / "mnist.npz")
     assert prov["n_train"] == 30 and prov["n_test"] == 20 and prov["pool_sizes"] == {"train": 40, "test": 20}
+    assert prov["n_val"] == 5 and prov["n_classifier"] == 5
     assert prov["dataset_sha256"] == sha(out / "dataset.npz")
 
 
@@ -269,7 +272,12 @@ def test_real_mnist_idx_mirror_end_to_end(tmp_path):
         for kind in ("images-idx3", "labels-idx1"):
             shutil.copy(SHARED_MNIST / f"t10k-{kind}-ubyte.gz", mirror / f"{split}-{kind}-ubyte.gz")
     cfg = _cfg(
-        tmp_path, f"data.origins=[{mirror.as_uri()}]", "data.source=download", "data.n_train=null", "data.n_test=null"
+        tmp_path,
+        f"data.origins=[{mirror.as_uri()}]",
+        "data.source=download",
+        "data.n_train=null",
+        "data.n_test=null",
+        "evaluate.enabled=false",  # all training: nothing is left for the judge
     )
     out = run_data(cfg)
     prov = json.loads((out / "provenance.json").read_text())
@@ -306,7 +314,7 @@ def test_test_only_origin_gives_the_offline_run_real_test_digits(tmp_path, caplo
     assert prov["source"] == "bundled" and prov["fallback"] and prov["test_origin"] == str(folder)
     ds = load_arrays(out / "dataset.npz")
     np.testing.assert_array_equal(ds["x_test"], arrays["t10k-images-idx3-ubyte"][np.sort(np.arange(40))])
-    assert len(ds["x_clf"]) == 5000 and len(ds["x_train"]) == 2000
+    assert len(ds["x_clf"]) == 2500 and len(ds["x_train"]) == 2000 and len(ds["x_val"]) == 500
     # The origin's own warning (the fallback banner also quotes "test set only"), and where the test digits came from.
     assert f"origin {folder} has the test set only" in caplog.text
     assert f"test digits: the real MNIST test set from {folder}" in caplog.text

@@ -37,6 +37,42 @@ def test_frechet_distance_known_answers():
     assert ev.frechet_distance(a, b) == pytest.approx(ev.frechet_distance(b, a), rel=1e-6)
 
 
+def test_frechet_trace_from_eigenvalues_matches_sqrtm_and_stays_quiet_when_singular():
+    import warnings
+
+    from scipy import linalg
+
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((300, 6)) @ rng.standard_normal((6, 6)), rng.standard_normal((300, 6))
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    want = np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(ca + cb - 2 * np.real(linalg.sqrtm(ca @ cb)))
+    assert ev.frechet_distance(a, b) == pytest.approx(want, rel=1e-9)
+    # Fewer rows than features and dead features: singular covariances, no warning, finite answer.
+    thin = np.c_[rng.standard_normal((20, 40)), np.zeros((20, 10))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ev.frechet_distance(thin, thin) == pytest.approx(0.0, abs=1e-6)
+        assert np.isfinite(ev.frechet_distance(thin, thin[::-1] + 1.0))
+
+
+def test_inception_score_over_ten_splits():
+    confident_balanced = np.eye(10)[np.arange(1000) % 10]
+    split = ev.inception_score_splits(confident_balanced)
+    assert split == {"mean": pytest.approx(10.0), "std": pytest.approx(0.0, abs=1e-9), "n_splits": 10}
+    # Each split of a sorted set holds one class: every split scores 1.
+    sorted_labels = np.eye(10)[np.repeat(np.arange(10), 100)]
+    assert ev.inception_score(sorted_labels) == pytest.approx(10.0)
+    assert ev.inception_score_splits(sorted_labels)["mean"] == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    noisy = rng.dirichlet(np.full(10, 0.3), size=1000)
+    s = ev.inception_score_splits(noisy)
+    assert s["std"] > 0 and s["mean"] == pytest.approx(
+        np.mean([ev.inception_score(p) for p in np.array_split(noisy, 10)])
+    )
+    with pytest.raises(ValueError, match="cannot make 10 splits"):
+        ev.inception_score_splits(noisy[:5])
+
+
 def test_inception_score_bounds():
     confident_balanced = np.eye(10)[np.arange(1000) % 10]
     assert ev.inception_score(confident_balanced) == pytest.approx(10.0, rel=1e-6)
@@ -109,7 +145,7 @@ def test_obvious_corruptions_get_auc_near_one(bundled, density):
     rng = np.random.default_rng(0)
     corrupted = {k: ev.corrupt(x_test[:300], k, rng) for k in ("noise", "inversion", "rotation", "blank")}
     report = ev.anomaly_report(_scorer(density), x_train, x_test[:300], corrupted, percentile=1.0)
-    assert report["flagged_train"] == pytest.approx(0.01, abs=0.002)
+    assert report["flagged_reference"] == pytest.approx(0.01, abs=0.002)
     assert report["corruptions"]["noise"]["roc_auc"] > 0.99
     assert report["corruptions"]["inversion"]["roc_auc"] > 0.99
     assert report["corruptions"]["rotation"]["roc_auc"] > 0.8
@@ -142,15 +178,27 @@ def test_corruptions_do_what_they_say():
 
 
 def test_classifier_and_evaluate_stages(tmp_path):
-    cfg = compose_cfg(tmp_path, [*TINY, "evaluate.enabled=true", "classifier.epochs=4", "evaluate.n_samples=200"])
+    cfg = compose_cfg(
+        tmp_path,
+        [*TINY, "evaluate.enabled=true", "classifier.epochs=8", "classifier.batch_size=32", "evaluate.n_samples=200"],
+    )
     validate(cfg)
     out = stages.run_all(cfg)
     clf = json.loads((out["classifier"] / "metrics.json").read_text())
-    assert clf["test_accuracy"] > 0.85 and clf["n_train"] == 1497  # every non-test 8x8 digit
+    # The judge trains on the 697 digits that are neither train (600), validation (200) nor test (300).
+    assert clf["test_accuracy"] > 0.85 and clf["n_train"] == 697 and clf["accuracy_measured_on"] == "test"
+    ds = stages.load_dataset(cfg)
+    judge_digits = {x.tobytes() for x in ds["x_clf"]}
+    # Distinct 8x8 digits can be pixel-identical; the record says how many, and they are few.
+    shared = {k: sum(x.tobytes() in judge_digits for x in ds[f"x_{k}"]) for k in ("train", "val", "test")}
+    assert clf["identical_images_in"] == shared and sum(shared.values()) < 10
     metrics = json.loads((out["evaluate"] / "metrics.json").read_text())
-    assert metrics["reference"]["frechet_floor"] < metrics["selected"]["frechet_distance"]
+    ref = metrics["reference"]
+    assert ref["frechet_floor"] < metrics["selected"]["frechet_distance"]
+    assert ref["frechet_n"] == 200 and ref["frechet_reference_n"] == 300 and ref["inception_score_splits"] == 10
     # A mixture of 8x8 digits draws several recognisable classes: IS well above 1 (one class) and at most 10.
-    assert 3.0 < metrics["selected"]["inception_score"] <= 10.0
+    assert 3.0 < metrics["selected"]["inception_score"] <= 10.0 and metrics["selected"]["inception_score_std"] > 0
+    assert metrics["selected"]["test_bpp"] > 0 and metrics["anomaly"]["flagged_reference"] <= 0.02
     assert metrics["reference"]["inception_score_real"] > metrics["selected"]["inception_score"] * 0.5
     assert set(metrics["anomaly"]["corruptions"]) == {"noise", "inversion", "rotation", "blank"}
     assert metrics["anomaly"]["corruptions"]["inversion"]["roc_auc"] > 0.9

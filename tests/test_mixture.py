@@ -37,7 +37,7 @@ def test_rows_carry_the_sklearn_scores():
     for row in rows:
         gmm = models[("full", row["n_components"])]
         assert row["bic"] == pytest.approx(gmm.bic(x)) and row["aic"] == pytest.approx(gmm.aic(x))
-        assert row["train_ll"] == pytest.approx(gmm.score(x)) and row["test_ll"] == pytest.approx(gmm.score(x_test))
+        assert row["train_ll"] == pytest.approx(gmm.score(x)) and row["val_ll"] == pytest.approx(gmm.score(x_test))
         assert row["n_parameters"] == gmm._n_parameters()
         assert row["converged"] is True and row["n_iter"] == gmm.n_iter_ and row["fit_seconds"] > 0
 
@@ -100,15 +100,41 @@ def test_degenerate_components_are_counted():
     x = rng.standard_normal((120, 10))
     row, gmm = mixture.fit_one(x, x, 30, "full", PARAMS)  # ~4 points a component in 10 dims
     assert row["n_degenerate"] > 0 and row["status"] == "degenerate"
-    assert row["min_effective_points"] < 10
-    assert f"/{30} components have fewer than 10 effective points" in row["reason"]
-    ok, _ = mixture.fit_one(x, x, 2, "full", PARAMS)
-    assert ok["n_degenerate"] == 0 and ok["status"] == "ok"
+    assert row["min_effective_points"] < 11
+    assert f"/{30} components have fewer than 11 effective points" in row["reason"]
+    ok, _ = mixture.fit_one(x, x, 1, "full", PARAMS)  # 120 points for 55 covariance parameters
+    assert ok["n_degenerate"] == ok["n_thin"] == 0 and ok["status"] == "sound"
+
+
+def test_a_full_covariance_needs_more_than_d_points():
+    """m points give a covariance of rank m - 1: d points in d dimensions are still singular."""
+    assert mixture.min_points(10, "full") == 11
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((10, 10))
+    assert np.linalg.matrix_rank(np.cov(x, rowvar=False)) == 9
+    row, _ = mixture.fit_one(x, x, 1, "full", PARAMS)
+    assert row["status"] == "degenerate" and row["min_effective_points"] == pytest.approx(10)
+
+
+def test_thin_components_are_a_separate_status():
+    """Estimable (more than d points) but fewer points than free covariance parameters: thin, not sound."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 10))  # K=1: 40 points > 11 needed, but 40 / 55 parameters < 1
+    row, _ = mixture.fit_one(x, x, 1, "full", PARAMS)
+    assert row["status"] == "thin" and row["n_thin"] == 1 and row["n_degenerate"] == 0
+    assert row["min_points_per_parameter"] == pytest.approx(40 / 55)
+    assert "thin" in row["reason"] and "55 parameters" in row["reason"]
+    loose, _ = mixture.fit_one(x, x, 1, "full", PARAMS, thin=0.5)  # the threshold is a setting
+    assert loose["status"] == "sound"
+    diag, _ = mixture.fit_one(x, x, 1, "diag", PARAMS)  # 10 parameters: 4 points each
+    assert diag["status"] == "sound" and diag["min_points_per_parameter"] == pytest.approx(4.0)
+    # Thin fits can still be chosen; degenerate ones are passed over.
+    assert mixture.select([row], "bic")[0] is row
 
 
 def test_selection_by_each_criterion_and_edge_warning():
     rows = [
-        dict(covariance_type="full", n_components=k, status="ok", converged=True, bic=b, aic=a, test_ll=t)
+        dict(covariance_type="full", n_components=k, status="sound", converged=True, bic=b, aic=a, val_ll=t)
         for k, b, a, t in [(1, 30.0, 30.0, -5.0), (2, 10.0, 20.0, -1.0), (4, 20.0, 5.0, -2.0)]
     ]
     assert mixture.select(rows, "bic") == (rows[1], [])
@@ -119,7 +145,7 @@ def test_selection_by_each_criterion_and_edge_warning():
 
 
 def test_single_k_grid_is_not_an_edge_warning():
-    row = dict(covariance_type="full", n_components=110, status="ok", converged=True, bic=1.0, aic=1.0, test_ll=0.0)
+    row = dict(covariance_type="full", n_components=110, status="sound", converged=True, bic=1.0, aic=1.0, val_ll=0.0)
     assert mixture.select([row], "bic") == (row, [])
 
 

@@ -21,6 +21,8 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 CRITERIA = ("bic", "aic", "heldout")
 DATA_NAMES = ("mnist", "digits")
 DATA_SOURCES = ("auto", "download", "bundled")
+# Training pools whose size is known before any download (name or source -> digits, no test pool).
+KNOWN_POOLS = {"digits": 1797, "bundled": 5000}
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 CORRUPTIONS = ("noise", "inversion", "rotation", "blank")
 
@@ -69,9 +71,16 @@ class DataConfig:
     # missing: not checked; magic numbers, shapes and counts always are).
     idx_sha256: dict[str, str | None] = field(default_factory=dict)
     timeout: float = 30.0
+    # From the training pool: validation first (every choice of model), then
+    # training (null: all that is left), then the judge's digits from the rest.
     n_train: int | None = 2000
+    n_val: int = 500
+    # Test digits, only ever used to report: from the source's test pool when it
+    # has one (null: all of it), else carved from the pool; 0 (or null without a
+    # test pool): none.
     n_test: int | None = 1000
-    # Training digits for the classifier that judges samples (from the training pool only).
+    # At most this many of the remaining training-pool digits train the judge CNN
+    # (null: all of them): never a training, validation or test digit.
     n_classifier: int | None = 5000
     seed: int | None = None  # null: the global seed
 
@@ -108,6 +117,9 @@ class SweepConfig:
     # Degenerate fits (components with fewer effective points than they need) are
     # flagged and, unless this is true, passed over when a sound fit exists.
     allow_degenerate: bool = False
+    # A component with fewer effective points than this per free covariance parameter
+    # is flagged "thin" (estimable, but under-determined); thin fits can be chosen.
+    thin_points_per_parameter: float = 1.0
     n_jobs: int = -1
     # threads: no start-up cost, shared memory; processes: joblib's loky workers.
     backend: str = "threads"
@@ -229,7 +241,12 @@ RULES: list[Rule] = [
     ("data.timeout", _positive_num, "a positive number of seconds"),
     ("data.seed", _optional_seed, "an integer in [0, 2**32), or null for the global seed"),
     ("data.n_train", _optional_positive_int, "a positive integer, or null for all"),
-    ("data.n_test", _optional_positive_int, "a positive integer, or null for all"),
+    ("data.n_val", _positive_int, "a positive integer (validation digits: every choice of model uses them)"),
+    (
+        "data.n_test",
+        lambda v: v is None or (_is_int(v) and v >= 0),
+        "an integer >= 0 (0: no test set), or null for all",
+    ),
     ("data.n_classifier", _optional_positive_int, "a positive integer, or null for all"),
     (
         "data.npz_sha256",
@@ -260,6 +277,7 @@ RULES: list[Rule] = [
         f"a non-empty list of distinct values from {list(COVARIANCE_TYPES)}",
     ),
     ("sweep.criterion", lambda v: v in CRITERIA, f"one of {list(CRITERIA)}"),
+    ("sweep.thin_points_per_parameter", lambda v: _is_num(v) and v >= 0, "a number >= 0 (0: never thin)"),
     ("sweep.backend", lambda v: v in ("threads", "processes"), "'threads' or 'processes'"),
     ("sweep.n_jobs", lambda v: _is_int(v) and v != 0 and v >= -1, "a positive integer, or -1 for all cores"),
     ("sample.n", _positive_int, "a positive integer"),
@@ -324,6 +342,59 @@ def iter_problems(cfg: DictConfig | Config) -> Iterator[str]:
     if _lookup(cfg, "data.name") == "mnist" and _lookup(cfg, "data.source") == "download":
         if not _lookup(cfg, "data.origins"):
             yield "data.origins=[]: must list at least one origin when data.source='download'"
+    yield from _split_problems(cfg)
+
+
+def known_pool(cfg: DictConfig | Config) -> int | None:
+    """Size of the training pool when known before any download (8x8 digits, bundled MNIST), else None."""
+    name, source = _lookup(cfg, "data.name"), _lookup(cfg, "data.source")
+    return KNOWN_POOLS.get(name) if name != "mnist" else KNOWN_POOLS.get(source)
+
+
+def check_full_pipeline(cfg: DictConfig | Config) -> None:
+    """What ``make run`` (``dvc repro``, every stage) needs beyond :func:`validate`: test digits to report on."""
+    n_test = _lookup(cfg, "data.n_test")
+    if n_test == 0 or (n_test is None and known_pool(cfg) is not None):
+        raise ConfigError(
+            f"data.n_test={n_test!r}: `make run` always runs the evaluate stage, which reports on test digits; "
+            "give data.n_test > 0, or run pipelines/run_all.py with evaluate.enabled=false"
+        )
+
+
+def _split_problems(cfg: DictConfig | Config) -> Iterator[str]:
+    """Split sizes that cannot work: too many digits for a known pool, no test or judge digits to evaluate."""
+    try:
+        n_train, n_val, n_test, n_clf = (
+            _lookup(cfg, f"data.{k}") for k in ("n_train", "n_val", "n_test", "n_classifier")
+        )
+        name, source, evaluate = (
+            _lookup(cfg, "data.name"),
+            _lookup(cfg, "data.source"),
+            _lookup(cfg, "evaluate.enabled"),
+        )
+    except (AttributeError, KeyError):
+        return
+    if not all(v is None or _is_int(v) for v in (n_train, n_val, n_test, n_clf)):
+        return  # already reported by the rules
+    pool = known_pool(cfg)
+    n_test_taken = (n_test or 0) if pool is not None else n_test  # downloads carry their own test set
+    if evaluate and n_test_taken == 0:
+        yield (
+            f"data.n_test={n_test!r}, evaluate.enabled=true: the evaluation reports on test digits and this "
+            "source has none; give data.n_test > 0 or set evaluate.enabled=false (pipelines/run_all.py)"
+        )
+    if pool is None:
+        return
+    used = (n_test_taken or 0) + (n_val or 0) + (n_train or 0)
+    label = f"data.n_train={n_train!r} + data.n_val={n_val!r} + data.n_test={n_test!r}"
+    if used + (1 if n_train is None else 0) > pool:
+        where = name if name != "mnist" else source
+        yield f"{label}: needs {used + (1 if n_train is None else 0)} digits, the {where} pool has {pool}"
+    elif evaluate and (n_train is None or pool - used == 0 or n_clf == 0):
+        yield (
+            f"{label}: leaves no digits to train the judge CNN (the pool has {pool}); "
+            "lower them or set evaluate.enabled=false"
+        )
 
 
 def validate(cfg: DictConfig | Config) -> None:

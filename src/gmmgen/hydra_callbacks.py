@@ -5,6 +5,13 @@ run before any job starts (so parallel jobs never race to create them) and
 hands its id to the jobs through the environment. On multirun end it logs a
 table comparing the jobs and closes the sweep run: FINISHED when every job's
 run finished, FAILED otherwise (KILLED if the multirun itself was interrupted).
+
+Jobs are ranked by the pixel-space validation likelihood of their chosen
+model (``val_bpp``, bits per pixel, lower is better): the one number that
+compares runs with different PCA settings, component counts or covariance
+types, as long as they score the same validation digits (same data settings,
+see :func:`rank_jobs`). BIC, AIC and the PCA-space log-likelihoods live in
+each job's own PCA coordinates and are shown for reading within a job only.
 """
 
 from __future__ import annotations
@@ -18,6 +25,42 @@ from typing import Any
 from hydra.experimental.callback import Callback
 
 log = logging.getLogger(__name__)
+
+COMPARABLE = (
+    "val_bpp and val_nll_nats (pixel space, validation digits) compare jobs on the same digits; "
+    "bic, aic and train_ll live in each job's PCA coordinates and compare fits within one job only"
+)
+
+
+def rank_jobs(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """Sort job rows by ``val_bpp`` (missing last), number them, and say whether they are comparable.
+
+    Each row needs ``val_bpp`` (float or None) and ``data_sha256`` (the dataset the
+    job scored). Returns the sorted rows, each with ``rank`` (1 = best, empty for
+    a job without a likelihood), and a note: comparable when every ranked job
+    scored the same dataset, otherwise which datasets differ.
+    """
+
+    def missing(v: Any) -> bool:
+        return v is None or v != v
+
+    ordered = sorted(rows, key=lambda r: (missing(r["val_bpp"]), 0.0 if missing(r["val_bpp"]) else r["val_bpp"]))
+    rank = 0
+    for row in ordered:
+        if missing(row["val_bpp"]):
+            row["rank"] = ""
+        else:
+            rank += 1
+            row["rank"] = rank
+    datasets = {r["data_sha256"] for r in ordered if not missing(r["val_bpp"])}
+    if len(datasets) <= 1:
+        note = "comparable: every ranked job scored the same validation digits"
+    else:
+        note = (
+            f"NOT comparable: the jobs scored {len(datasets)} different datasets (data settings or seeds differ), "
+            "so their validation likelihoods are on different digits"
+        )
+    return ordered, note
 
 
 class SweepTracking(Callback):
@@ -81,18 +124,29 @@ class SweepTracking(Callback):
                     "job_num": r.data.tags.get("hydra.job_num", ""),
                     "overrides": r.data.tags.get("hydra.overrides", ""),
                     "selected_model": r.data.tags.get("selected_model", ""),
+                    "selected_status": r.data.tags.get("selected_status", ""),
+                    "data_sha256": r.data.tags.get("data.sha256", ""),
                     "error": r.data.tags.get("error", ""),
-                    **{k: r.data.metrics.get(k) for k in ("bic", "aic", "heldout_ll", "n_components")},
+                    **{
+                        k: r.data.metrics.get(k)
+                        for k in ("val_bpp", "val_nll_nats", "test_bpp", "test_nll_nats", "n_components")
+                    },
+                    # In the job's own PCA coordinates: compare within a job, never across jobs.
+                    "bic_within_job": r.data.metrics.get("bic"),
                 }
                 for r in jobs
             ]
-            rows.sort(key=lambda row: (row["bic"] is None, row["bic"] or 0.0))
-            client.log_text(run_id, pd.DataFrame(rows).to_csv(index=False), "sweep_jobs.csv")
+            rows, note = rank_jobs(rows)
+            columns = ["rank", *(k for k in (rows[0] if rows else {}) if k != "rank")]
+            table = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=["rank"])
+            client.log_text(run_id, table.to_csv(index=False), "sweep_jobs.csv")
             statuses = [row["status"] for row in rows]
             client.log_metric(run_id, "jobs_finished", statuses.count("FINISHED"))
             client.log_metric(run_id, "jobs_failed", len(statuses) - statuses.count("FINISHED"))
-            if rows and rows[0]["bic"] is not None:
-                client.log_metric(run_id, "best_bic", rows[0]["bic"])
+            client.set_tag(run_id, "ranked_by", "val_bpp: pixel-space validation bits/pixel, lower is better")
+            client.set_tag(run_id, "comparable", f"{note}. {COMPARABLE}")
+            if rows and rows[0]["rank"] == 1:
+                client.log_metric(run_id, "best_val_bpp", rows[0]["val_bpp"])
                 client.set_tag(run_id, "best_job", f"{rows[0]['job_num']}: {rows[0]['overrides']}")
             if "KILLED" in statuses or (not completed and "FAILED" not in statuses):
                 status = "KILLED"

@@ -1,7 +1,13 @@
 """Sweep ``GaussianMixture`` over component counts and covariance types; score and select.
 
-Each fit is recorded with BIC, AIC, mean train and held-out log-likelihood,
-convergence, iterations, time and how degenerate it is. Fits run side by side
+Each fit is recorded with BIC, AIC, mean train and validation log-likelihood,
+convergence, iterations, time and how well its components are determined:
+``sound``, ``thin`` (fewer effective points than free covariance parameters
+per component, see :func:`points_per_parameter`) or ``degenerate`` (too few
+points for the covariance to be estimable at all, see :func:`min_points`).
+Log-likelihoods here live in the coordinates the mixture was fitted in;
+:mod:`gmmgen.likelihood` turns them into a density on pixels that compares
+across PCA settings. Fits run side by side
 with BLAS limited to one thread each, so the cores are shared out without
 oversubscription and every fit gives the same numbers as a lone fit with one
 BLAS thread.
@@ -29,15 +35,21 @@ FIELDS = (
     "bic",
     "aic",
     "train_ll",
-    "test_ll",
+    "val_ll",
+    "val_nll_nats",
+    "val_bpp",
     "n_parameters",
     "converged",
     "n_iter",
     "fit_seconds",
     "n_degenerate",
+    "n_thin",
     "min_effective_points",
+    "min_points_per_parameter",
     "reason",
 )
+#: Default threshold of the ``thin`` status: effective points per free covariance parameter of a component.
+THIN_POINTS_PER_PARAMETER = 1.0
 
 
 class SweepError(RuntimeError):
@@ -56,24 +68,50 @@ def n_parameters(k: int, d: int, covariance_type: str) -> int:
 
 
 def min_points(d: int, covariance_type: str) -> int:
-    """Effective points a component needs for its own covariance to be estimable.
+    """Effective points a component needs for its own covariance to be estimable (non-singular).
 
-    A full covariance in d dimensions needs about d points (below that it is
-    singular and only ``reg_covar`` keeps it invertible); a diagonal or
-    spherical variance needs two; a tied covariance is shared, so one point
-    per component suffices.
+    A covariance estimated from m points has rank at most m - 1, so a full
+    covariance in d dimensions needs d + 1 points (with fewer it is singular
+    and only ``reg_covar`` keeps it invertible); a diagonal or spherical
+    variance needs two; a tied covariance is shared, so one point per
+    component suffices.
     """
-    return {"full": d, "tied": 1, "diag": 2, "spherical": 2}[covariance_type]
+    return {"full": d + 1, "tied": 1, "diag": 2, "spherical": 2}[covariance_type]
+
+
+def covariance_parameters(d: int, covariance_type: str) -> int:
+    """Free covariance parameters of one component (tied: of the one shared covariance)."""
+    return {"full": d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": d, "spherical": 1}[covariance_type]
+
+
+def points_per_parameter(effective: np.ndarray, d: int, covariance_type: str) -> np.ndarray:
+    """Effective points per free covariance parameter, per component (K,).
+
+    ``effective`` are the components' effective point counts (weight x n).
+    A tied covariance is estimated from all points together, so every
+    component gets ``n / parameters``. Below :data:`THIN_POINTS_PER_PARAMETER`
+    (one point per parameter) a component is ``thin``: it is estimable, but
+    its covariance has more free numbers than points to determine them.
+    """
+    params = covariance_parameters(d, covariance_type)
+    if covariance_type == "tied":
+        return np.full_like(effective, effective.sum() / params)
+    return effective / params
 
 
 def fit_one(
     x: np.ndarray,
-    x_test: np.ndarray,
+    x_val: np.ndarray,
     k: int,
     covariance_type: str,
     params: dict[str, Any],
+    thin: float = THIN_POINTS_PER_PARAMETER,
 ) -> tuple[dict[str, Any], GaussianMixture | None]:
-    """Fit one mixture and score it. Never raises for a failed fit: the row says why."""
+    """Fit one mixture on ``x`` (n, d) and score it, with ``x_val`` (m, d) as the validation set.
+
+    Never raises for a failed fit: the row says why. ``val_nll_nats`` and
+    ``val_bpp`` (pixel space) are left NaN for the caller, who knows the PCA.
+    """
     n, d = x.shape
     row: dict[str, Any] = dict.fromkeys(FIELDS, math.nan)
     row.update(
@@ -83,6 +121,7 @@ def fit_one(
         converged=False,
         n_iter=0,
         n_degenerate=0,
+        n_thin=0,
         reason="",
     )
     start = time.perf_counter()
@@ -103,16 +142,21 @@ def fit_one(
     row["fit_seconds"] = time.perf_counter() - start
     effective = gmm.weights_ * n
     need = min_points(d, covariance_type)
-    n_degenerate = int(np.sum(effective < need))
+    degenerate = effective < need
+    per_param = points_per_parameter(effective, d, covariance_type)
+    n_degenerate = int(np.sum(degenerate))
+    n_thin = int(np.sum((per_param < thin) & ~degenerate))
     row.update(
         bic=float(gmm.bic(x)),
         aic=float(gmm.aic(x)),
         train_ll=float(gmm.score(x)),
-        test_ll=float(gmm.score(x_test)),
+        val_ll=float(gmm.score(x_val)) if len(x_val) else math.nan,
         converged=bool(gmm.converged_),
         n_iter=int(gmm.n_iter_),
         n_degenerate=n_degenerate,
+        n_thin=n_thin,
         min_effective_points=float(effective.min()),
+        min_points_per_parameter=float(per_param.min()),
     )
     reasons = []
     if not gmm.converged_:
@@ -123,21 +167,29 @@ def fit_one(
             f"(covariance mostly reg_covar)"
             + ("; converged in <=2 iterations on collapsed components" if gmm.n_iter_ <= 2 else "")
         )
+    if n_thin:
+        reasons.append(
+            f"{n_thin}/{k} components are thin: fewer than {thin:g} effective points per free covariance "
+            f"parameter ({covariance_parameters(d, covariance_type)} parameters; min {per_param.min():.3g})"
+        )
     row["reason"] = "; ".join(reasons)
-    row["status"] = "not_converged" if not gmm.converged_ else ("degenerate" if n_degenerate else "ok")
+    if not gmm.converged_:
+        row["status"] = "not_converged"
+    else:
+        row["status"] = "degenerate" if n_degenerate else ("thin" if n_thin else "sound")
     return row, gmm
 
 
-def _fit_limited(x, x_test, k, cov, params):
+def _fit_limited(x, x_val, k, cov, params, thin):
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=1):
-        return fit_one(x, x_test, k, cov, params)
+        return fit_one(x, x_val, k, cov, params, thin)
 
 
 def sweep(
     x: np.ndarray,
-    x_test: np.ndarray,
+    x_val: np.ndarray,
     n_components: Sequence[int],
     covariance_types: Sequence[str],
     params: dict[str, Any],
@@ -145,6 +197,7 @@ def sweep(
     progress: bool = True,
     warn: bool = True,
     backend: str = "threads",
+    thin: float = THIN_POINTS_PER_PARAMETER,
 ) -> tuple[list[dict[str, Any]], dict[tuple[str, int], GaussianMixture]]:
     """Fit every (covariance type, K); return the rows in grid order and the fitted models.
 
@@ -154,7 +207,8 @@ def sweep(
     together: in threads (``backend="threads"``: no start-up cost, shared
     memory; NumPy releases the GIL in the heavy operations) or in worker
     processes (``"processes"``, joblib's loky). ``warn`` logs a warning for
-    each fit that failed, did not converge or is degenerate.
+    each fit that failed, did not converge or is degenerate (thin fits are
+    only recorded: at small n they are the rule, not the exception).
     """
     from joblib import Parallel, delayed
     from threadpoolctl import threadpool_limits
@@ -170,10 +224,10 @@ def sweep(
     with threadpool_limits(limits=1):
         if backend == "threads":
             parallel = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator_unordered")
-            results = parallel(delayed(fit_one)(x, x_test, k, cov, params) for cov, k in order)
+            results = parallel(delayed(fit_one)(x, x_val, k, cov, params, thin) for cov, k in order)
         else:
             parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-            results = parallel(delayed(_fit_limited)(x, x_test, k, cov, params) for cov, k in order)
+            results = parallel(delayed(_fit_limited)(x, x_val, k, cov, params, thin) for cov, k in order)
         bar = tqdm(results, total=len(order), desc="GMM sweep", unit="fit", disable=not progress)
         for row, model in bar:
             key = (row["covariance_type"], row["n_components"])
@@ -181,14 +235,14 @@ def sweep(
             if model is not None:
                 models[key] = model
             bar.set_postfix_str(f"{key[0]} K={key[1]} {row['status']}")
-            if warn and row["status"] != "ok":
+            if warn and row["status"] not in ("sound", "thin"):
                 log.warning("fit %s K=%d: %s (%s)", key[0], key[1], row["status"], row["reason"])
     return [rows[g] for g in grid], models
 
 
 def _best(rows: list[dict[str, Any]], criterion: str) -> dict[str, Any]:
     if criterion == "heldout":
-        return max(rows, key=lambda r: (r["test_ll"], -r["n_components"]))
+        return max(rows, key=lambda r: (r["val_ll"], -r["n_components"]))
     return min(rows, key=lambda r: (r[criterion], r["n_components"]))
 
 
@@ -197,7 +251,7 @@ def select(
 ) -> tuple[dict[str, Any], list[str]]:
     """Pick the row that is best by ``criterion``; return it and any warnings.
 
-    bic and aic are minimised, heldout (mean test log-likelihood) maximised;
+    bic and aic are minimised, heldout (mean validation log-likelihood) maximised;
     ties go to the smaller model. Failed fits are never chosen; fits that did
     not converge only when nothing converged; degenerate fits (collapsed
     components whose likelihood is inflated by ``reg_covar``) only when

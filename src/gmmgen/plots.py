@@ -104,16 +104,17 @@ def reconstructions(originals: np.ndarray, recon: np.ndarray, path: str | Path, 
 
 
 def sweep_criteria(rows: Sequence[dict[str, Any]], chosen: dict[str, Any], criterion: str, path: str | Path) -> Path:
-    """BIC, AIC and held-out log-likelihood against K, per covariance type, chosen model starred.
+    """BIC, AIC and validation bits per pixel against K, per covariance type, chosen model starred.
 
-    Degenerate fits are hollow markers; failed fits are crosses on the axis.
+    Sound fits are filled markers, thin fits half-filled, degenerate or
+    unconverged fits hollow; failed fits are crosses on the axis.
     """
     panels = [
-        ("bic", "BIC (lower is better)"),
-        ("aic", "AIC (lower is better)"),
-        ("test_ll", "held-out mean log-likelihood (higher is better)"),
+        ("bic", "BIC (lower is better; within this run only)"),
+        ("aic", "AIC (lower is better; within this run only)"),
+        ("val_bpp", "validation bits/pixel, pixel space (lower is better)"),
     ]
-    key_of = {"bic": "bic", "aic": "aic", "heldout": "test_ll"}
+    key_of = {"bic": "bic", "aic": "aic", "heldout": "val_bpp"}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     cov_types = list(dict.fromkeys(r["covariance_type"] for r in rows))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -124,9 +125,13 @@ def sweep_criteria(rows: Sequence[dict[str, Any]], chosen: dict[str, Any], crite
             ok = [r for r in sub if r["status"] != "failed"]
             ks = [r["n_components"] for r in ok]
             ax.plot(ks, [r[key] for r in ok], "-", color=color, lw=1.2, label=cov)
-            good = [r for r in ok if r["status"] == "ok"]
-            bad = [r for r in ok if r["status"] != "ok"]
-            ax.plot([r["n_components"] for r in good], [r[key] for r in good], "o", color=color, ms=4)
+            for status, style in (
+                ("sound", {"fillstyle": "full", "ms": 4}),
+                ("thin", {"fillstyle": "bottom", "ms": 6}),
+            ):
+                pts = [r for r in ok if r["status"] == status]
+                ax.plot([r["n_components"] for r in pts], [r[key] for r in pts], "o", color=color, **style)
+            bad = [r for r in ok if r["status"] not in ("sound", "thin")]
             ax.plot([r["n_components"] for r in bad], [r[key] for r in bad], "o", mfc="none", color=color, ms=6)
             failed = [r["n_components"] for r in sub if r["status"] == "failed"]
             if failed:
@@ -142,14 +147,17 @@ def sweep_criteria(rows: Sequence[dict[str, Any]], chosen: dict[str, Any], crite
             else None,
         )
         ax.set_xscale("log")
-        finite = [r[key] for r in rows if r["status"] != "failed"]
-        if key == "test_ll" and finite and min(finite) < -100 * abs(max(finite)):
-            ax.set_yscale("symlog", linthresh=max(1.0, abs(max(finite))))  # collapsed fits reach -1e6
-            ax.set_ylim(top=max(0.0, max(finite)))
+        finite = [r[key] for r in rows if r["status"] != "failed" and np.isfinite(r[key])]
+        if key == "val_bpp" and finite and min(finite) > 0 and max(finite) > 10 * min(finite):
+            ax.set_yscale("log")  # collapsed fits are orders of magnitude worse
         ax.set_xlabel("number of components K")
         ax.set_title(label, fontsize=10)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, title="hollow: degenerate or unconverged; x: failed", title_fontsize=7)
+    axes[0].legend(
+        fontsize=8,
+        title="filled: sound; half: thin; hollow: degenerate\nor unconverged; x: failed",
+        title_fontsize=7,
+    )
     handles, labels = axes[[k for k, _ in panels].index(key_of[criterion])].get_legend_handles_labels()
     if criterion != "bic":
         axes[[k for k, _ in panels].index(key_of[criterion])].legend(handles[-1:], labels[-1:], fontsize=8)
@@ -193,7 +201,7 @@ def criteria_comparison(rows: Sequence[dict[str, Any]], reference: dict[str, flo
             "frechet_distance",
             "Fréchet distance to real (lower is better)",
             reference.get("frechet_floor"),
-            "real vs real",
+            f"real vs real, {reference.get('frechet_n', '')} digits",
         ),
         (
             "inception_score",
@@ -202,7 +210,7 @@ def criteria_comparison(rows: Sequence[dict[str, Any]], reference: dict[str, flo
             "real digits",
         ),
         ("near_copy_share", "share of near-copies of training digits", reference.get("near_copy_expected"), "expected"),
-        ("heldout_ll", "held-out mean log-likelihood", None, ""),
+        ("test_bpp", "test bits/pixel, pixel space (lower is better)", None, ""),
     ]
     names = [f"{r['criterion']}\n{r['covariance_type']} K={r['n_components']}" for r in rows]
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6))
@@ -213,9 +221,8 @@ def criteria_comparison(rows: Sequence[dict[str, Any]], reference: dict[str, flo
         if ref_value is not None:
             ax.axhline(ref_value, color="black", ls="--", lw=1, label=ref_label)
             ax.legend(fontsize=8)
-        if key == "heldout_ll":
-            if min(values) < -1000:
-                ax.set_yscale("symlog")
+        if key == "test_bpp" and min(values) > 0 and max(values) > 10 * min(values):
+            ax.set_yscale("log")
         else:
             ax.set_ylim(bottom=0, top=max([*values, ref_value or 0.0, 1e-3]) * 1.1)
         ax.set_title(label, fontsize=9)

@@ -10,7 +10,7 @@ from sklearn.decomposition import PCA
 
 def to_features(images: np.ndarray) -> np.ndarray:
     """Flatten uint8 images (n, h, w) to float64 rows scaled to [0, 1]."""
-    return images.reshape(len(images), -1).astype(np.float64) / 255.0
+    return images.reshape(len(images), int(np.prod(images.shape[1:]))).astype(np.float64) / 255.0
 
 
 def to_images(features: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -36,10 +36,15 @@ def fit_pca(
     return PCA(n_components=keep, whiten=whiten, svd_solver=svd_solver, random_state=seed).fit(x)
 
 
-def summary(pca: PCA, x_train: np.ndarray, x_test: np.ndarray) -> dict[str, Any]:
-    """Dimensions kept, variance explained, and reconstruction error on train and test."""
+def summary(pca: PCA, x_train: np.ndarray, x_val: np.ndarray, x_test: np.ndarray) -> dict[str, Any]:
+    """Dimensions kept, variance explained, and reconstruction error on train, validation and test.
 
-    def mse(x: np.ndarray) -> float:
+    The test error is None when there are no test digits.
+    """
+
+    def mse(x: np.ndarray) -> float | None:
+        if not len(x):
+            return None
         return float(np.mean((pca.inverse_transform(pca.transform(x)) - x) ** 2))
 
     return {
@@ -47,5 +52,6 @@ def summary(pca: PCA, x_train: np.ndarray, x_test: np.ndarray) -> dict[str, Any]
         "n_dims_kept": int(pca.n_components_),
         "variance_explained": float(np.sum(pca.explained_variance_ratio_)),
         "reconstruction_mse_train": mse(x_train),
+        "reconstruction_mse_val": mse(x_val),
         "reconstruction_mse_test": mse(x_test),
     }

@@ -267,18 +267,24 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
                 metrics[f"select/{key}"] = float(select[key])
         if chosen:
             # Top-level names so the runs table sorts by them directly.
+            # val_bpp / val_nll_nats: pixel space, comparable across runs on the same digits;
+            # bic, aic, train_ll: in this run's PCA coordinates, comparable only within it.
             metrics.update(
                 bic=chosen["bic"],
                 aic=chosen["aic"],
-                heldout_ll=chosen["test_ll"],
+                val_bpp=chosen["val_bpp"],
+                val_nll_nats=chosen["val_nll_nats"],
                 train_ll=chosen["train_ll"],
                 n_components=chosen["n_components"],
             )
+            for key in ("test_bpp", "test_nll_nats"):
+                if chosen.get(key) is not None:
+                    metrics[key] = chosen[key]
         batch = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v == v]
         for row in rows:
             if row["status"] == "failed":
                 continue
-            for key in ("bic", "aic", "test_ll", "train_ll"):
+            for key in ("bic", "aic", "val_bpp", "train_ll"):
                 batch.append(Metric(f"sweep/{key}_{row['covariance_type']}", row[key], now, row["n_components"]))
         for i in range(0, len(batch), 500):
             client.log_batch(run_id, metrics=batch[i : i + 500])
@@ -300,7 +306,19 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
             ]
             fit_metrics = [
                 Metric(k, float(row[k]), now, 0)
-                for k in ("bic", "aic", "train_ll", "test_ll", "n_iter", "fit_seconds", "n_degenerate", "n_parameters")
+                for k in (
+                    "bic",
+                    "aic",
+                    "train_ll",
+                    "val_ll",
+                    "val_nll_nats",
+                    "val_bpp",
+                    "n_iter",
+                    "fit_seconds",
+                    "n_degenerate",
+                    "n_thin",
+                    "n_parameters",
+                )
                 if row[k] == row[k]
             ] + [Metric("converged", float(row["converged"]), now, 0)]
             client.log_batch(child.info.run_id, metrics=fit_metrics, params=fit_params)

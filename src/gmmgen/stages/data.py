@@ -1,4 +1,4 @@
-"""Stage ``data``: obtain the digits, draw the train/test sets, record provenance."""
+"""Stage ``data``: obtain the digits, draw the train/validation/test/judge sets, record provenance."""
 
 from __future__ import annotations
 
@@ -16,45 +16,72 @@ log = logging.getLogger(__name__)
 
 
 def run_data(cfg: Any) -> Path:
-    """Obtain the digits, draw the train/test sets, write dataset.npz + provenance.json."""
+    """Obtain the digits, draw the train/validation/test/judge sets, write dataset.npz + provenance.json."""
     cache = Path(cfg.paths.cache)
     cache.mkdir(parents=True, exist_ok=True)
     digits, record = data_mod.obtain(cfg.data, cache, Path(cfg.paths.root))
-    x_tr, y_tr, x_te, y_te, x_clf, y_clf = data_mod.split(
-        digits, cfg.data.n_train, cfg.data.n_test, seed_for(cfg, "data.seed"), cfg.data.n_classifier
-    )
+    seed = seed_for(cfg, "data.seed")
+    arrays = data_mod.split(digits, cfg.data.n_train, int(cfg.data.n_val), cfg.data.n_test, seed, cfg.data.n_classifier)
+    sizes = {s: int(len(arrays[f"x_{s}"])) for s in data_mod.SPLITS}
+    if cfg.evaluate.enabled and sizes["clf"] == 0:
+        raise data_mod.DataError(
+            f"no training-pool digits are left for the judge CNN ({sizes['train']} train + {sizes['val']} "
+            f"validation use the whole pool of {len(digits.x_train)}); lower data.n_train or set evaluate.enabled=false"
+        )
+    if cfg.evaluate.enabled and sizes["test"] == 0:
+        raise data_mod.DataError("no test digits to report on; give data.n_test > 0 or set evaluate.enabled=false")
     out = stage_dir(cfg, "data")
     with atomic_dir(out) as tmp:
-        save_arrays(tmp / "dataset.npz", x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te, x_clf=x_clf, y_clf=y_clf)
+        save_arrays(tmp / "dataset.npz", **arrays)
         record.update(
             source=digits.source,
             origin=digits.origin,
-            test_origin=digits.test_origin or digits.origin,
+            test_origin=(digits.test_origin or digits.origin) if sizes["test"] else "",
             fallback="fallback_reason" in record,
             files_sha256=digits.files,
             pool_sizes={
                 "train": int(len(digits.x_train)),
                 "test": int(len(digits.x_test)) if digits.x_test is not None else 0,
             },
-            image_shape=list(x_tr.shape[1:]),
-            n_train=int(len(x_tr)),
-            n_test=int(len(x_te)),
-            n_classifier=int(len(x_clf)),
-            class_counts={"train": data_mod.class_counts(y_tr), "test": data_mod.class_counts(y_te)},
-            seed=seed_for(cfg, "data.seed"),
+            image_shape=list(arrays["x_train"].shape[1:]),
+            n_train=sizes["train"],
+            n_val=sizes["val"],
+            n_test=sizes["test"],
+            n_classifier=sizes["clf"],
+            splits={
+                "train": "training pool, after validation (fits PCA and the mixtures)",
+                "val": "training pool, drawn first (every choice of model)",
+                "test": ("the source's test pool" if digits.x_test is not None else "carved from the pool")
+                + " (reporting only)",
+                "clf": "training pool, what train and validation left (the judge CNN)",
+                "disjoint": "by construction: one seeded permutation, no digit drawn twice",
+            },
+            duplicate_images_across_splits=data_mod.overlaps(arrays),
+            class_counts={s: data_mod.class_counts(arrays[f"y_{s}"]) for s in ("train", "val", "test")},
+            seed=seed,
             dataset_sha256=sha256_file(tmp / "dataset.npz"),
         )
         write_json(tmp / "provenance.json", record)
         write_json(
             tmp / "metrics.json",
-            {"n_train": len(x_tr), "n_test": len(x_te), "mean_pixel_train": float(x_tr.mean())},
+            {
+                "n_train": sizes["train"],
+                "n_val": sizes["val"],
+                "n_test": sizes["test"],
+                "n_classifier": sizes["clf"],
+                "mean_pixel_train": float(arrays["x_train"].mean()),
+            },
         )
-        plots.image_grid(x_tr[:100], tmp / "train_digits.png", cols=10, title=f"training digits ({digits.source})")
+        plots.image_grid(
+            arrays["x_train"][:100], tmp / "train_digits.png", cols=10, title=f"training digits ({digits.source})"
+        )
     log.info(
-        "data: %d train / %d test digits %s from %s (%s)",
-        len(x_tr),
-        len(x_te),
-        tuple(x_tr.shape[1:]),
+        "data: %d train / %d validation / %d test / %d judge digits %s from %s (%s)",
+        sizes["train"],
+        sizes["val"],
+        sizes["test"],
+        sizes["clf"],
+        tuple(arrays["x_train"].shape[1:]),
         digits.source,
         digits.origin,
     )

@@ -1,10 +1,13 @@
 """Stage ``evaluate``: what the mixtures learned, measured and drawn.
 
-For the models chosen by BIC, AIC and held-out likelihood: sample quality
-(Fréchet distance on classifier features, classifier Inception Score, label
-coverage), memorisation and clustering, side by side. For the selected model:
-anomaly detection on corrupted digits and the least likely real digits. And a
-class-conditional generator (one mixture per digit) judged by the classifier.
+For the models chosen by BIC, AIC and validation likelihood: their pixel-space
+validation and test likelihoods, sample quality (Fréchet distance on the judge
+CNN's features against a real-vs-real floor of the same size, Inception Score
+over 10 splits, label coverage), memorisation and clustering, side by side.
+For the selected model: anomaly detection on corrupted digits (threshold taken
+on validation digits) and the least likely test digits. And a class-conditional
+generator (one mixture per digit, K chosen on validation digits) judged by the
+CNN. Test digits only ever report: no choice here reads them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 from gmmgen import classifier, mixture, plots, reduce
 from gmmgen import evaluate as ev
 from gmmgen.config import seed_for
+from gmmgen.data import DataError
 from gmmgen.io import atomic_dir, read_json, write_json
 from gmmgen.stages.common import load_dataset, require, stage_dir
 from gmmgen.stages.generate import generate_images
@@ -26,13 +30,21 @@ from gmmgen.stages.select import model_params
 
 log = logging.getLogger(__name__)
 
+N_SPLITS = 10  # Inception Score splits, the usual protocol
+
 CRITERIA_FIELDS = (
     "criterion",
     "covariance_type",
     "n_components",
-    "heldout_ll",
+    "status",
+    "val_nll_nats",
+    "val_bpp",
+    "test_nll_nats",
+    "test_bpp",
     "frechet_distance",
+    "frechet_floor",
     "inception_score",
+    "inception_score_std",
     "label_entropy_share",
     "mean_confidence",
     "near_copy_share",
@@ -46,52 +58,69 @@ CRITERIA_FIELDS = (
 def _sample_quality(images, judge, real_feats, ds, cfg) -> tuple[dict[str, Any], dict[str, Any]]:
     probs, feats = classifier.predict(judge, images)
     mem = ev.memorisation(images, ds["x_test"], ds["x_train"], float(cfg.evaluate.copy_quantile))
+    score = ev.inception_score_splits(probs, min(N_SPLITS, len(probs)))
     quality = {
         "frechet_distance": ev.frechet_distance(feats, real_feats),
-        "inception_score": ev.inception_score(probs),
+        "inception_score": score["mean"],
+        "inception_score_std": score["std"],
         **ev.label_coverage(probs),
         **{k: v for k, v in mem.items() if not k.startswith("_")},
     }
     return quality, mem
 
 
-def _class_conditional(pca, z_train, z_test, ds, judge, cov: str, cfg) -> tuple[np.ndarray, dict[str, Any]]:
-    """One mixture per digit class, sized by the sweep's criterion; samples and the classifier's agreement."""
-    shape = tuple(ds["x_train"].shape[1:])
-    rows, chosen_k = [], {}
+def class_mixtures(z_train, y_train, z_val, y_val, cov: str, cfg) -> tuple[dict[int, Any], dict[str, Any]]:
+    """One mixture per digit class, its K chosen by ``sweep.criterion`` on that class's validation digits.
+
+    Takes no test digits. Returns the fitted mixture per digit (classes with
+    no usable fit are left out) and a record: chosen K per class and notes (a
+    class without validation digits falls back to BIC, which needs none).
+    """
+    models, chosen_k, notes = {}, {}, []
     for digit in range(10):
-        zc, zc_test = z_train[ds["y_train"] == digit], z_test[ds["y_test"] == digit]
-        fits, models = mixture.sweep(
+        zc, zc_val = z_train[y_train == digit], z_val[y_val == digit]
+        criterion = cfg.sweep.criterion
+        if criterion == "heldout" and not len(zc_val):
+            criterion = "bic"
+            notes.append(f"digit {digit}: no validation digits, K chosen by bic")
+        fits, fitted = mixture.sweep(
             zc,
-            zc_test if len(zc_test) else zc,
+            zc_val,
             list(cfg.evaluate.class_grid),
             [cov],
             model_params(cfg),
             n_jobs=1,
             progress=False,
             warn=False,
+            thin=float(cfg.sweep.thin_points_per_parameter),
         )
         try:
-            best, _ = mixture.select(fits, cfg.sweep.criterion, bool(cfg.sweep.allow_degenerate))
+            best, _ = mixture.select(fits, criterion, bool(cfg.sweep.allow_degenerate))
         except mixture.SweepError as exc:
             log.warning("evaluate: no mixture for digit %d (%s)", digit, exc)
-            rows.append(np.zeros((int(cfg.evaluate.class_samples), *shape), np.uint8))
+            notes.append(f"digit {digit}: no mixture ({exc})")
             continue
         chosen_k[str(digit)] = best["n_components"]
-        gmm = models[(cov, best["n_components"])]
+        models[digit] = fitted[(cov, best["n_components"])]
+    return models, {"n_components_per_class": chosen_k, "covariance_type": cov, "notes": notes}
+
+
+def _class_conditional(pca, models, ds, judge, cfg) -> tuple[np.ndarray, dict[str, Any]]:
+    """Samples of each class's mixture, a row per digit, and the judge's agreement with the intended digit."""
+    shape = tuple(ds["x_train"].shape[1:])
+    n = int(cfg.evaluate.class_samples)
+    rows = []
+    for digit in range(10):
+        if digit not in models:
+            rows.append(np.zeros((n, *shape), np.uint8))
+            continue
         seed = seed_for(cfg, "evaluate.seed") + digit
-        images, _ = generate_images(pca, gmm, int(cfg.evaluate.class_samples), seed, shape)
-        rows.append(images)
+        rows.append(generate_images(pca, models[digit], n, seed, shape)[0])
     grid = np.concatenate(rows)
-    intended = np.repeat(np.arange(10), int(cfg.evaluate.class_samples))
+    intended = np.repeat(np.arange(10), n)
     predicted = classifier.predict(judge, grid)[0].argmax(1)
     per_class = {str(d): float(np.mean(predicted[intended == d] == d)) for d in range(10)}
-    return grid, {
-        "agreement": float(np.mean(predicted == intended)),
-        "agreement_per_class": per_class,
-        "n_components_per_class": chosen_k,
-        "covariance_type": cov,
-    }
+    return grid, {"agreement": float(np.mean(predicted == intended)), "agreement_per_class": per_class}
 
 
 def run_evaluate(cfg: Any) -> Path:
@@ -99,21 +128,35 @@ def run_evaluate(cfg: Any) -> Path:
     import joblib
 
     ds = load_dataset(cfg)
+    if not len(ds["x_test"]):
+        raise DataError("evaluate: the dataset has no test digits to report on (data.n_test=0)")
     shape = tuple(ds["x_train"].shape[1:])
     pca = joblib.load(require(stage_dir(cfg, "reduce") / "pca.joblib", "reduce"))
     select_dir = stage_dir(cfg, "select")
     chosen_by = read_json(require(select_dir / "metrics.json", "select"))["by_criterion"]
     judge = classifier.load(require(stage_dir(cfg, "classifier") / "model.keras", "classifier"))
     z_train = pca.transform(reduce.to_features(ds["x_train"]))
+    z_val = pca.transform(reduce.to_features(ds["x_val"]))
     z_test = pca.transform(reduce.to_features(ds["x_test"]))
     rng = np.random.default_rng(seed_for(cfg, "evaluate.seed"))
 
+    # Real references. The floor: real digits the judge never saw (the mixture's
+    # own training + validation digits), as many as the generated set, scored
+    # against the same test digits as the generated sets.
     real_probs, real_feats = classifier.predict(judge, ds["x_test"])
-    halves = rng.permutation(len(real_feats))
-    half = len(halves) // 2
+    pool = np.concatenate([ds["x_train"], ds["x_val"]])
+    n_gen = min(int(cfg.evaluate.n_samples), len(pool))
+    if n_gen < int(cfg.evaluate.n_samples):
+        log.warning("evaluate: %d generated digits scored, to match the %d real digits of the floor", n_gen, n_gen)
+    floor_set = pool[np.sort(rng.permutation(len(pool))[:n_gen])]
+    real_is = ev.inception_score_splits(real_probs, min(N_SPLITS, len(real_probs)))
     reference = {
-        "frechet_floor": ev.frechet_distance(real_feats[halves[:half]], real_feats[halves[half:]]),
-        "inception_score_real": ev.inception_score(real_probs),
+        "frechet_floor": ev.frechet_distance(classifier.predict(judge, floor_set)[1], real_feats),
+        "frechet_n": n_gen,
+        "frechet_reference_n": int(len(real_feats)),
+        "inception_score_real": real_is["mean"],
+        "inception_score_real_std": real_is["std"],
+        "inception_score_splits": real_is["n_splits"],
         "near_copy_expected": float(cfg.evaluate.copy_quantile),
         **{f"real_{k}": v for k, v in ev.label_coverage(real_probs).items() if k != "class_counts"},
     }
@@ -121,13 +164,13 @@ def run_evaluate(cfg: Any) -> Path:
     rows, details, neighbours = [], {}, None
     for crit, info in chosen_by.items():
         gmm = joblib.load(select_dir / "by_criterion" / f"{crit}.joblib")
-        images, _ = generate_images(pca, gmm, int(cfg.evaluate.n_samples), seed_for(cfg, "evaluate.seed"), shape)
+        images, _ = generate_images(pca, gmm, n_gen, seed_for(cfg, "evaluate.seed"), shape)
         quality, mem = _sample_quality(images, judge, real_feats, ds, cfg)
         clusters = ev.clustering_scores(ds["y_test"], gmm.predict(z_test))
         row = {
             "criterion": crit,
             **info,
-            "heldout_ll": float(gmm.score(z_test)),
+            "frechet_floor": reference["frechet_floor"],
             **{k: quality[k] for k in CRITERIA_FIELDS if k in quality},
             **clusters,
         }
@@ -141,7 +184,7 @@ def run_evaluate(cfg: Any) -> Path:
     train_clusters = selected_gmm.predict(z_train)
     majority = ev.majority_labels(ds["y_train"], train_clusters, selected_gmm.n_components)
 
-    def score(images: np.ndarray) -> np.ndarray:  # pixel-space: mixture + PCA residual
+    def score(images: np.ndarray) -> np.ndarray:  # the exact pixel-space density
         return ev.log_likelihood(pca, selected_gmm, reduce.to_features(images), residual=True)
 
     def score_pca_only(images: np.ndarray) -> np.ndarray:
@@ -151,13 +194,15 @@ def run_evaluate(cfg: Any) -> Path:
         kind: ev.corrupt(ds["x_test"], kind, rng, float(cfg.evaluate.noise_std)) for kind in cfg.evaluate.corruptions
     }
     percentile = float(cfg.evaluate.anomaly_percentile)
-    anomaly = ev.anomaly_report(score, ds["x_train"], ds["x_test"], corrupted, percentile)
-    anomaly["pca_space_only"] = ev.anomaly_report(score_pca_only, ds["x_train"], ds["x_test"], corrupted, percentile)
+    anomaly = ev.anomaly_report(score, ds["x_val"], ds["x_test"], corrupted, percentile)
+    anomaly["pca_space_only"] = ev.anomaly_report(score_pca_only, ds["x_val"], ds["x_test"], corrupted, percentile)
     test_ll = score(ds["x_test"])
     least = np.argsort(test_ll, kind="stable")[: int(cfg.evaluate.n_least_likely)]
-    conditional, conditional_metrics = _class_conditional(
-        pca, z_train, z_test, ds, judge, selected["covariance_type"], cfg
+    class_models, class_record = class_mixtures(
+        z_train, ds["y_train"], z_val, ds["y_val"], selected["covariance_type"], cfg
     )
+    conditional, agreement = _class_conditional(pca, class_models, ds, judge, cfg)
+    conditional_metrics = {**agreement, **class_record}
 
     out = stage_dir(cfg, "evaluate")
     with atomic_dir(out) as tmp:
@@ -194,7 +239,7 @@ def run_evaluate(cfg: Any) -> Path:
             ds["x_test"][least],
             tmp / "least_likely.png",
             cols=10,
-            title="least likely real test digits under the selected model",
+            title="least likely test digits under the selected model (pixel-space density)",
         )
         plots.image_grid(
             conditional,

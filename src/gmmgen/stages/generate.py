@@ -33,7 +33,8 @@ def run_generate(cfg: Any) -> Path:
     images, labels = generate_images(pca, gmm, int(cfg.sample.n), seed_for(cfg, "sample.seed"), shape)
     heaviest = np.argsort(-gmm.weights_, kind="stable")[:100]
     means = reduce.to_images(pca.inverse_transform(gmm.means_[heaviest]), shape)
-    real = ds["x_test"][: int(cfg.sample.n_real)]
+    shown = "test" if len(ds["x_test"]) else "validation"  # for the eye only: nothing is chosen here
+    real = ds["x_test" if len(ds["x_test"]) else "x_val"][: int(cfg.sample.n_real)]
     cols, k = int(cfg.sample.grid_cols), gmm.n_components
     out = stage_dir(cfg, "generate")
     with atomic_dir(out) as tmp:
@@ -49,7 +50,7 @@ def run_generate(cfg: Any) -> Path:
             title=f"component means, heaviest first ({len(heaviest)} of {k})",
         )
         plots.side_by_side(
-            images[:100], real[:100], tmp / "generated_vs_real.png", ("generated", "real test digits"), cols=cols
+            images[:100], real[:100], tmp / "generated_vs_real.png", ("generated", f"real {shown} digits"), cols=cols
         )
         used = np.bincount(labels, minlength=k)
         write_json(

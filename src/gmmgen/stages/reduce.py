@@ -21,11 +21,11 @@ def run_reduce(cfg: Any) -> Path:
     import joblib
 
     ds = load_dataset(cfg)
-    x_tr, x_te = reduce.to_features(ds["x_train"]), reduce.to_features(ds["x_test"])
+    x_tr, x_va, x_te = (reduce.to_features(ds[k]) for k in ("x_train", "x_val", "x_test"))
     pca = reduce.fit_pca(x_tr, cfg.pca.variance, cfg.pca.n_components, cfg.pca.whiten, cfg.pca.svd_solver, cfg.seed)
     # The whole spectrum, for the explained-variance figure.
     full_ratio = reduce.fit_pca(x_tr, None, min(x_tr.shape), False, cfg.pca.svd_solver).explained_variance_ratio_
-    metrics = reduce.summary(pca, x_tr, x_te)
+    metrics = reduce.summary(pca, x_tr, x_va, x_te)
     shape = tuple(ds["x_train"].shape[1:])
     out = stage_dir(cfg, "reduce")
     with atomic_dir(out) as tmp:
@@ -33,8 +33,10 @@ def run_reduce(cfg: Any) -> Path:
         save_arrays(
             tmp / "projected.npz",
             z_train=pca.transform(x_tr),
-            z_test=pca.transform(x_te),
+            z_val=pca.transform(x_va),
+            z_test=pca.transform(x_te) if len(x_te) else np.zeros((0, pca.n_components_)),
             y_train=ds["y_train"],
+            y_val=ds["y_val"],
             y_test=ds["y_test"],
         )
         write_json(tmp / "metrics.json", metrics)
@@ -43,7 +45,7 @@ def run_reduce(cfg: Any) -> Path:
             w.writerow(["n_components", "cumulative_variance"])
             w.writerows((i + 1, f"{v:.6f}") for i, v in enumerate(np.cumsum(full_ratio)))
         plots.explained_variance(full_ratio, cfg.pca.variance, metrics["n_dims_kept"], tmp / "explained_variance.png")
-        originals = ds["x_test"][:10]
+        originals = ds["x_val"][:10]
         recon = reduce.to_images(pca.inverse_transform(pca.transform(reduce.to_features(originals))), shape)
         plots.reconstructions(originals, recon, tmp / "reconstructions.png", metrics["n_dims_kept"])
     log.info(
