@@ -216,6 +216,20 @@ def test_classifier_and_evaluate_stages(tmp_path):
         "anomaly.png",
     ):
         assert (out["evaluate"] / f).stat().st_size > 1000, f
+    # The README's findings tables come from these files.
+    from gmmgen import findings
+
+    block = findings.findings_markdown(tmp_path / "outputs")
+    select = json.loads((out["select"] / "metrics.json").read_text())
+    for crit, info in select["by_criterion"].items():
+        assert f"| {crit} | full K={info['n_components']} | {info['status']} |" in block
+        assert f"{info['test_bpp']:.4f}" in block and f"{info['val_bpp']:.4f}" in block
+    assert f"({ref['frechet_floor']:.1f})" in block and "± " in block
+    readme = f"intro\n{findings.BEGIN}\nold numbers\n{findings.END}\nrest\n"
+    new = findings.replace_block(readme, block)
+    assert "old numbers" not in new and new.startswith("intro\n") and new.endswith(f"{findings.END}\nrest\n")
+    with pytest.raises(ValueError, match="markers are missing"):
+        findings.replace_block("no markers", block)
     # The classifier is reused from the cache the second time: a marker put into the cached
     # training history comes back in the metrics, which a retrained classifier could not give.
     (cached,) = (tmp_path / "outputs" / "cache" / "classifier").iterdir()

@@ -113,3 +113,37 @@ def test_uniform_density_on_the_cube_is_eight_bits_per_pixel():
     nats = -likelihood.discrete_log_likelihood(np.zeros(1), d)[0]
     assert nats == pytest.approx(d * math.log(255.0))
     assert likelihood.bits_per_pixel(nats, d) == pytest.approx(math.log2(255.0))
+
+
+def test_runs_with_different_pca_settings_are_ranked_by_the_pixel_likelihood(tmp_path):
+    """One yardstick across PCA dimensions: each run's val_bpp is the exact pixel likelihood of the same digits."""
+    import joblib
+
+    from gmmgen import stages
+    from gmmgen.config import validate
+    from gmmgen.hydra_callbacks import rank_jobs
+    from gmmgen.io import read_json
+
+    from .conftest import TINY, compose_cfg
+
+    rows = []
+    for i, (variance, whiten) in enumerate([(0.5, "true"), (0.8, "false"), (0.95, "true")]):
+        cfg = compose_cfg(tmp_path / str(i), [*TINY, f"pca.variance={variance}", f"pca.whiten={whiten}"])
+        validate(cfg)
+        for stage in (stages.run_data, stages.run_reduce, stages.run_select):
+            stage(cfg)
+        chosen = read_json(stages.stage_dir(cfg, "select") / "metrics.json")["chosen"]
+        pca = joblib.load(stages.stage_dir(cfg, "reduce") / "pca.joblib")
+        gmm = joblib.load(stages.stage_dir(cfg, "select") / "model.joblib")
+        ds = stages.load_dataset(cfg)
+        direct = likelihood.nll_8bit(likelihood.from_sklearn(pca, gmm), ds["x_val"], seed=int(cfg.seed))
+        assert chosen["val_bpp"] == pytest.approx(direct["bits_per_pixel"], rel=1e-9)
+        assert chosen["val_nll_nats"] == pytest.approx(direct["nats_per_image"], rel=1e-9)
+        sha = read_json(stages.stage_dir(cfg, "data") / "provenance.json")["dataset_sha256"]
+        rows.append({"job": i, "dims": pca.n_components_, "val_bpp": chosen["val_bpp"], "data_sha256": sha})
+    assert len({r["dims"] for r in rows}) == 3
+    ranked, note = rank_jobs(rows)
+    assert [r["val_bpp"] for r in ranked] == sorted(r["val_bpp"] for r in rows)
+    assert [r["rank"] for r in ranked] == [1, 2, 3] and note.startswith("comparable")
+    ranked, note = rank_jobs([*rows[:2], {**rows[2], "data_sha256": "other"}, {"val_bpp": None, "data_sha256": ""}])
+    assert note.startswith("NOT comparable") and ranked[-1]["rank"] == ""

@@ -23,6 +23,13 @@ def runs_by_kind(root: Path):
     return client, kinds
 
 
+def sweep_table(client, sweep):
+    import pandas as pd
+
+    path = client.download_artifacts(sweep.info.run_id, "sweep_jobs.csv")
+    return pd.read_csv(path)
+
+
 def test_parallel_jobs_lose_nothing(tmp_path):
     result = run_py(
         [
@@ -47,7 +54,7 @@ def test_parallel_jobs_lose_nothing(tmp_path):
     for job in jobs:
         assert job.info.status == "FINISHED"
         assert job.data.tags["mlflow.parentRunId"] == sweep.info.run_id
-        assert {"bic", "aic", "heldout_ll"} <= set(job.data.metrics)
+        assert {"bic", "aic", "val_bpp", "val_nll_nats", "test_bpp"} <= set(job.data.metrics)
         assert "generate/generated.png" in {a.path for a in client.list_artifacts(job.info.run_id, "generate")}
         assert job.data.tags["registered_model"].startswith("gmmgen-digit-generator/")
     assert len(kinds["fit"]) == 4 * 3
@@ -55,6 +62,10 @@ def test_parallel_jobs_lose_nothing(tmp_path):
     assert len(versions) == 4
     assert sweep.data.metrics["jobs_finished"] == 4 and sweep.data.metrics["jobs_failed"] == 0
     assert "sweep_jobs.csv" in {a.path for a in client.list_artifacts(sweep.info.run_id)}
+    table = sweep_table(client, sweep)
+    assert list(table["rank"]) == [1, 2, 3, 4] and list(table["val_bpp"]) == sorted(table["val_bpp"])
+    # Each seed draws other digits: their likelihoods are on different validation sets, and the run says so.
+    assert sweep.data.tags["comparable"].startswith("NOT comparable: the jobs scored 4 different datasets")
     job_dirs = sorted((tmp_path / "outputs" / "multirun").glob("*/*/generate/generated.png"))
     assert len(job_dirs) == 4 and len({p.parent.parent for p in job_dirs}) == 4
 
@@ -88,3 +99,21 @@ def test_launcher_configs_compose(tmp_path, launcher):
     assert result.returncode == 0, result.stderr
     target = {"parallel": "JoblibLauncher", "slurm": "SlurmLauncher"}[launcher]
     assert target in result.stdout
+
+
+@pytest.mark.slow
+def test_a_multirun_over_pca_settings_is_ranked_by_pixel_likelihood(tmp_path):
+    """Different PCA dimensions, one yardstick: the jobs are ranked by validation bits/pixel on the same digits."""
+    result = run_py(
+        [RUN_ALL, "-m", f"paths.root={tmp_path}", *TINY, "pca.variance=0.5,0.8,0.95", "pca.whiten=true,false"],
+        cwd=tmp_path,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    client, kinds = runs_by_kind(tmp_path)
+    (sweep,) = kinds["sweep"]
+    table = sweep_table(client, sweep)
+    assert len(table) == 6 and list(table["val_bpp"]) == sorted(table["val_bpp"])
+    assert sweep.data.tags["comparable"].startswith("comparable: every ranked job scored the same validation digits")
+    assert sweep.data.metrics["best_val_bpp"] == pytest.approx(table["val_bpp"][0])
+    assert sweep.data.tags["best_job"].split(":")[0] == str(table["job_num"][0])

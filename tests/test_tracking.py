@@ -46,6 +46,7 @@ def test_parent_run_has_config_tags_and_metrics(tracked, tmp_path):
     best = min(chosen, key=lambda r: r["bic"])
     assert run.data.tags["selected_model"] == f"full K={best['n_components']}"
     assert run.data.metrics["bic"] == pytest.approx(best["bic"])
+    assert run.data.metrics["val_bpp"] == pytest.approx(best["val_bpp"]) and run.data.metrics["test_bpp"] > 0
     assert run.data.metrics["reduce/variance_explained"] >= 0.85
     history = client.get_metric_history(run_id, "sweep/bic_full")
     assert sorted(m.step for m in history) == [2, 4, 8]
@@ -61,7 +62,10 @@ def test_one_child_run_per_fit(tracked):
     assert sorted(c.info.run_name for c in children) == ["full-K2", "full-K4", "full-K8"]
     for c in children:
         assert c.info.status == "FINISHED"
-        assert {"bic", "aic", "train_ll", "test_ll", "n_iter", "fit_seconds", "converged"} <= set(c.data.metrics)
+        assert {"bic", "aic", "train_ll", "val_ll", "val_bpp", "n_iter", "fit_seconds", "converged"} <= set(
+            c.data.metrics
+        )
+        assert "test_ll" not in c.data.metrics  # no fit is scored on test digits
         assert c.data.params["covariance_type"] == "full"
 
 

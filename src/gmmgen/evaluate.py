@@ -207,6 +207,7 @@ def anomaly_report(
     threshold = float(np.percentile(ref_ll, percentile))
     clean_ll = score(clean)
     out: dict[str, Any] = {
+        "percentile": float(percentile),
         "threshold": threshold,
         "flagged_reference": float(np.mean(ref_ll < threshold)),
         "flagged_clean_test": float(np.mean(clean_ll < threshold)),

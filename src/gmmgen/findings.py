@@ -46,8 +46,8 @@ def findings_markdown(run_dir: Path) -> str:
         f"{clf['n_train']} more digits for the judge CNN (disjoint from all three; "
         f"{100 * clf['test_accuracy']:.1f}% accuracy on the {clf['n_test']} {clf.get('accuracy_measured_on', 'test')} "
         f"digits). PCA keeps {red['n_dims_kept']} of {red['n_dims_in']} dimensions "
-        f"({100 * red['variance_explained']:.1f}% of the variance), whitened residual variance "
-        f"sigma^2 = {sel['yardstick']['residual_variance']:.3g}.",
+        f"({100 * red['variance_explained']:.1f}% of the variance); the residual variance per discarded direction is "
+        f"sigma^2 = {sel['yardstick']['residual_variance']:.3g} (pixels scaled to [0, 1]).",
         "",
         "**The sweep** (`outputs/select/sweep.csv`). BIC and AIC compare fits within this run only; the "
         f"validation NLL is the pixel-space yardstick (nats per {d}-pixel image, and bits/pixel; lower is better).",
@@ -78,19 +78,40 @@ def findings_markdown(run_dir: Path) -> str:
         f"digits closer to a training digit than {100 * ref['near_copy_expected']:.0f}% of real test digits are.",
         "",
         "| criterion | chosen | status | validation NLL nats/image | validation bits/pixel | test NLL nats/image "
-        "| test bits/pixel | FD (real floor) | IS ± std | near-copies |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| test bits/pixel | FD (real floor) | IS ± std | near-copies | ARI | NMI |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for crit, info in sel["by_criterion"].items():
-        q = ev["by_criterion"][crit]["quality"]
+        q, c = ev["by_criterion"][crit]["quality"], ev["by_criterion"][crit]["clustering"]
         out.append(
             f"| {crit} | {info['covariance_type']} K={info['n_components']} | {info['status']} | "
             f"{_num(info['val_nll_nats'], ',.1f')} | {_num(info['val_bpp'], '.4f')} | "
             f"{_num(info['test_nll_nats'], ',.1f')} | {_num(info['test_bpp'], '.4f')} | "
             f"{q['frechet_distance']:.1f} ({ref['frechet_floor']:.1f}) | "
             f"{q['inception_score']:.2f} ± {q['inception_score_std']:.2f} | "
-            f"{100 * q['near_copy_share']:.1f}% |"
+            f"{100 * q['near_copy_share']:.1f}% | {c['ari']:.2f} | {c['nmi']:.2f} |"
         )
+    anomaly, cond = ev["anomaly"], ev["conditional"]
+    only = anomaly.get("pca_space_only", {}).get("corruptions", {})
+    out += [
+        "",
+        f"**Anomaly detection** with the model chosen by `{sel['criterion']}` (exact pixel-space density; threshold "
+        f"at percentile {anomaly['percentile']:g} of the validation digits' log-likelihood; "
+        f"{100 * anomaly['flagged_clean_test']:.1f}% of clean test digits flagged):",
+        "",
+        "| corrupted test digits | flagged | ROC AUC | ROC AUC, PCA coordinates only |",
+        "|---|---:|---:|---:|",
+    ]
+    for kind, r in anomaly["corruptions"].items():
+        pca_only = only.get(kind, {}).get("roc_auc")
+        out.append(f"| {kind} | {100 * r['flagged']:.1f}% | {r['roc_auc']:.2f} | {_num(pca_only, '.2f')} |")
+    per_class = ", ".join(f"{k}: {v}" for k, v in cond.get("n_components_per_class", {}).items())
+    out += [
+        "",
+        f"**Class-conditional mixtures** ({cond.get('covariance_type')} covariance, K per digit chosen by "
+        f"`{sel['criterion']}` on that digit's validation digits: {per_class}): the judge reads "
+        f"{100 * cond['agreement']:.1f}% of their samples as the intended digit.",
+    ]
     return "\n".join(out) + "\n"
 
 
