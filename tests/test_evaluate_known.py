@@ -62,7 +62,7 @@ def test_residual_penalty_grows_with_the_distance_off_the_pca_plane(small_densit
 
 
 def test_no_discarded_directions_means_no_residual_term():
-    """PCA keeping every dimension has noise_variance_ 0: the score is the mixture's, finite."""
+    """PCA keeping every dimension: no residual term, only the whitening Jacobian, finite."""
     rng = np.random.default_rng(1)
     x = rng.standard_normal((80, 3))
     pca = PCA(n_components=3, whiten=True, svd_solver="full").fit(x)
@@ -70,7 +70,8 @@ def test_no_discarded_directions_means_no_residual_term():
     gmm = GaussianMixture(1, random_state=0).fit(pca.transform(x))
     got = ev.log_likelihood(pca, gmm, x[:5])
     assert np.isfinite(got).all()
-    np.testing.assert_allclose(got, gmm.score_samples(pca.transform(x[:5])), atol=1e-6)
+    jacobian = -0.5 * np.sum(np.log(pca.explained_variance_))  # pixel density = whitened density / prod(sqrt(lambda))
+    np.testing.assert_allclose(got, gmm.score_samples(pca.transform(x[:5])) + jacobian, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- Fréchet distance
@@ -227,7 +228,7 @@ def test_anomaly_report_by_hand():
     score = lambda images: images[:, 0, 0].astype(float)  # noqa: E731
     report = ev.anomaly_report(score, pixel(range(100)), pixel([5, 50, 60]), {"odd": pixel([1, 2, 200])}, 10.0)
     assert report["threshold"] == pytest.approx(9.9)
-    assert report["flagged_train"] == pytest.approx(0.10)
+    assert report["flagged_reference"] == pytest.approx(0.10) and report["percentile"] == 10.0
     assert report["flagged_clean_test"] == pytest.approx(1 / 3)
     # Less likely = anomalous: the odd 1 and 2 rank below all clean digits, 200 above them: AUC 6/9.
     assert report["corruptions"] == {"odd": {"flagged": pytest.approx(2 / 3), "roc_auc": pytest.approx(6 / 9)}}

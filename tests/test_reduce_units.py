@@ -40,10 +40,16 @@ def test_solver_seed_and_whitening_are_passed_on(x):
 
 def test_summary(x):
     pca = reduce.fit_pca(x[:40], None, 4, whiten=True)
-    s = reduce.summary(pca, x[:40], x[40:])
+    s = reduce.summary(pca, x[:40], x[40:45], x[45:])
     assert s["n_dims_in"] == 12 and s["n_dims_kept"] == 4
     assert s["variance_explained"] == pytest.approx(pca.explained_variance_ratio_.sum())
-    for key, part in (("reconstruction_mse_train", x[:40]), ("reconstruction_mse_test", x[40:])):
+    parts = (
+        ("reconstruction_mse_train", x[:40]),
+        ("reconstruction_mse_val", x[40:45]),
+        ("reconstruction_mse_test", x[45:]),
+    )
+    for key, part in parts:
         back = pca.inverse_transform(pca.transform(part))
         assert s[key] == pytest.approx(np.mean((back - part) ** 2))
     assert 0 < s["reconstruction_mse_train"] < s["reconstruction_mse_test"]
+    assert reduce.summary(pca, x[:40], x[40:45], x[:0])["reconstruction_mse_test"] is None  # no test digits
