@@ -105,7 +105,7 @@ def test_combinations_that_cannot_work_are_rejected_in_one_line(tmp_path, capsys
 
 def test_training_on_all_digits_without_a_test_set(tmp_path):
     """data.n_test=0 and data.n_train=null: every non-validation digit trains; the pipeline still runs."""
-    cfg = compose_cfg(tmp_path, [*TINY, "data.n_test=0", "data.n_train=null"])
+    cfg = compose_cfg(tmp_path, [*TINY, "data.n_test=0", "data.n_train=null", "sweep.n_components=[2]"])
     validate(cfg)
     out = stages.run_all(cfg)
     ds = load_arrays(out["data"] / "dataset.npz")
@@ -124,7 +124,8 @@ def test_no_test_digit_reaches_any_choice(tmp_path):
 
     runs = {}
     for name in ("clean", "poisoned"):
-        cfg = compose_cfg(tmp_path / name, [*TINY, "sweep.criterion=heldout", "evaluate.class_grid=[1,2]"])
+        overrides = ["sweep.criterion=heldout", "sweep.n_components=[2,4]", "evaluate.class_grid=[1,2]"]
+        cfg = compose_cfg(tmp_path / name, [*TINY, *overrides])
         validate(cfg)
         stages.run_data(cfg)
         if name == "poisoned":
