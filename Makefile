@@ -16,10 +16,11 @@ ARGS ?=
 PORT ?= 5000
 SERVE_PORT ?= 5001
 MODEL ?= gmmgen-digit-generator
-VERSION ?= latest
+ALIAS ?= champion
+VERSION ?=
 SWEEP ?= pca.variance=0.8,0.85,0.9 sweep.covariance_types=[full],[diag]
 
-.PHONY: help install params run findings sweep ui serve test test-slow mutate bench lint format dag metrics plots lock clean clean-all
+.PHONY: help install params run exp compare findings sweep ui serve test test-slow mutate bench lint format dag metrics plots lock clean clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
@@ -27,7 +28,7 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
 	@echo
 	@echo "  Variables: ARGS='<hydra overrides>' (run), SWEEP='<multirun overrides>' (sweep), PORT=5000 (ui),"
-	@echo "             SERVE_PORT=5001 MODEL=gmmgen-digit-generator VERSION=latest (serve)"
+	@echo "             SERVE_PORT=5001 MODEL=gmmgen-digit-generator ALIAS=champion, or VERSION=<n> (serve)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required; set PYTHON=...)"; exit 1; }
@@ -42,9 +43,20 @@ params: $(STAMP) ## Compose + validate the config (with ARGS overrides) into par
 	$(BIN)/python pipelines/configure.py $(ARGS)
 
 run: params ## Reproduce the experiment: params.yaml, then `dvc repro` (only changed stages rerun)
-	$(BIN)/dvc repro
+	@# The git state and start time, recorded before the stages rewrite dvc.lock (the track stage reads them).
+	@$(BIN)/python -m gmmgen.runinfo start
+	@$(BIN)/dvc repro; rc=$$?; rm -f outputs/run_start.json; exit $$rc
 	@echo
-	@echo "Results: outputs/<stage>/ (figures, metrics.json)  |  dvc metrics show  |  make ui"
+	@echo "Results: results/metrics.json (headline, tracked by git), outputs/<stage>/  |  make compare  |  make ui"
+
+exp: $(STAMP) ## DVC experiment from the workspace (ARGS='-S pca.variance=0.9'); a failed one puts every file back
+	@keep=$$(mktemp -d); cp params.yaml dvc.lock $$keep/; cp results/metrics.json $$keep/ 2>/dev/null; \
+	if $(BIN)/dvc exp run $(ARGS); then rm -rf $$keep; else rc=$$?; \
+		cp $$keep/params.yaml $$keep/dvc.lock .; cp $$keep/metrics.json results/ 2>/dev/null; rm -rf $$keep; \
+		$(BIN)/dvc checkout --quiet; echo "exp failed (exit $$rc): params.yaml, dvc.lock, results/ and outputs/ are as they were"; exit $$rc; fi
+
+compare: $(STAMP) ## Table of the headline metrics and changed params: the workspace, main and every DVC experiment
+	@$(BIN)/python -m gmmgen.compare
 
 findings: $(STAMP) ## Rewrite the README's findings tables from the last `make run` (outputs/)
 	$(BIN)/python pipelines/findings.py
@@ -56,9 +68,9 @@ ui: $(STAMP) ## MLflow UI for outputs/mlflow.db on http://127.0.0.1:PORT (defaul
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/outputs/mlflow.db \
 		--default-artifact-root $(CURDIR)/outputs/mlartifacts --host 127.0.0.1 --port $(PORT)
 
-serve: $(STAMP) ## Serve the registered digit generator (VERSION=latest) on http://127.0.0.1:SERVE_PORT (5001)
+serve: $(STAMP) ## Serve the digit generator `make run` promoted (@champion; VERSION=<n> for another) on http://127.0.0.1:SERVE_PORT
 	MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/outputs/mlflow.db $(BIN)/mlflow models serve \
-		-m models:/$(MODEL)/$(VERSION) --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
+		-m models:/$(MODEL)$(if $(VERSION),/$(VERSION),@$(ALIAS)) --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
 
 test: $(STAMP) ## Run the test suite (fast tests; a few minutes on 2 cores)
 	$(BIN)/python -m pytest
@@ -83,8 +95,9 @@ format: $(STAMP) ## Format the code with ruff
 dag: $(STAMP) ## Show the DVC stage graph
 	$(BIN)/dvc dag
 
-metrics: $(STAMP) ## Show DVC metrics and params changes against HEAD
+metrics: $(STAMP) ## Show the headline metrics and what changed against HEAD (metrics and params)
 	$(BIN)/dvc metrics show
+	$(BIN)/dvc metrics diff
 	$(BIN)/dvc params diff
 
 plots: $(STAMP) ## Render DVC plots to outputs/dvc_plots/index.html

@@ -12,7 +12,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from gmmgen import cli, config, stages
+from gmmgen import cli, config
+from gmmgen.stages.pipeline import run_all as run_stages
 
 config.register_configs()
 
@@ -24,16 +25,17 @@ def run_all(cfg) -> float:
     run_dir = Path(cfg.paths.run_dir)
     overrides = list(hc.overrides.task)
     if not cfg.tracking.enabled:
-        stages.run_all(cfg)
+        run_stages(cfg)
         return float("nan")
     from gmmgen import tracking
 
     tags = {"hydra.overrides": " ".join(overrides)[:5000] or "(none)"}
     if hc.mode == RunMode.MULTIRUN:
         tags["hydra.job_num"] = str(hc.job.num)
-    with tracking.pipeline_run(cfg, tags) as run_id:
-        stages.run_all(cfg)
-        tracking.log_pipeline(cfg, run_id, run_dir, overrides)
+    with tracking.pipeline_run(cfg, tags, source="pipelines/run_all.py") as run_id:
+        run_stages(cfg)
+        # A sweep job never moves the served alias; it registers only if the config asks.
+        tracking.log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_sweeps))
     chosen = (run_dir / "select" / "metrics.json").read_text()
     import json
 

@@ -20,10 +20,17 @@ def track(cfg) -> None:
     out = Path(cfg.paths.run_dir) / "track"
     if not cfg.tracking.enabled:
         out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "logged.json", {"tracking": "disabled"})
         write_json(out / "run.json", {"tracking": "disabled"})
         return
     run_id = tracking.track(cfg, Path(cfg.paths.run_dir))
     out.mkdir(parents=True, exist_ok=True)
+    # Hashed by DVC: only what is the same wherever the run is logged.
+    write_json(
+        out / "logged.json",
+        {"experiment": cfg.tracking.experiment, "registered_model": cfg.tracking.registered_model},
+    )
+    # Not hashed: the run id and the store change on every run.
     write_json(
         out / "run.json",
         {"run_id": run_id, "tracking_uri": tracking.tracking_uri(cfg), "experiment": cfg.tracking.experiment},

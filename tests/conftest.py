@@ -124,8 +124,21 @@ def closed_port() -> int:
 # ----------------------------------------------------------------------------- project copies
 
 
+def link_venv(project: Path) -> None:
+    """Give a project copy this checkout's .venv (git-ignored), as `make install` would have."""
+    if not (project / ".venv").exists():
+        (project / ".venv").symlink_to(REPO / ".venv")
+
+
+def clone_project(src: Path, dest: Path) -> Path:
+    """``git clone`` of a project copy at another path, with the .venv linked (a fresh clone: no outputs)."""
+    subprocess.run(["git", "clone", "-q", str(src), str(dest)], check=True)
+    link_venv(dest)
+    return dest
+
+
 def copy_project(dest: Path) -> Path:
-    """A git clone-like copy of the project's tracked files (for DVC end-to-end runs)."""
+    """A git clone-like copy of the project's tracked files (for DVC end-to-end runs), with the .venv linked."""
     files = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPO,
@@ -141,4 +154,5 @@ def copy_project(dest: Path) -> Path:
     subprocess.run(["git", "init", "-q"], cwd=dest, check=True)
     subprocess.run(["git", "add", "-A"], cwd=dest, check=True)
     subprocess.run([*git, "commit", "-qm", "copy"], cwd=dest, check=True)
+    link_venv(dest)
     return dest

@@ -72,6 +72,8 @@ BOUNDS: dict[str, tuple[list, list]] = {
     "evaluate.n_least_likely": POSITIVE,
     "tracking.experiment": NAME,
     "tracking.registered_model": NAME,
+    "tracking.alias": (["champion", "a1"], ["", "   ", "3"]),
+    "tracking.max_digits_per_request": ([1, 10000, 1_000_000], [0, -1, 1_000_001]),
     "tracking.ui_host": (["127.0.0.1", "localhost", "::1"], ["0.0.0.0", "", "example.org"]),
     "tracking.ui_port": ([1, 5000, 65535], [0, 65536, -1]),
     "tracking.connect_timeout": ([1e-9, 10.0], [0.0, -1.0]),

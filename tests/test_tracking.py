@@ -22,6 +22,7 @@ from .conftest import PYTHON, REPO, TINY, closed_port, compose_cfg, run_py
 @pytest.fixture
 def tracked(tiny_cfg):
     validate(tiny_cfg)
+    tiny_cfg.tracking.child_runs = True
     stages.run_all(tiny_cfg)
     run_id = tracking.track(tiny_cfg, stages.stage_dir(tiny_cfg, "x").parent, overrides=["sweep.n_components=[2,4,8]"])
     return tiny_cfg, run_id, MlflowClient(tracking.tracking_uri(tiny_cfg))
@@ -41,7 +42,13 @@ def test_parent_run_has_config_tags_and_metrics(tracked, tmp_path):
     assert run.data.params["data.name"] == "digits"
     assert run.data.tags["data.source"] == "embedded"
     assert len(run.data.tags["data.sha256"]) == 64
-    assert run.data.tags["git.commit"] and run.data.tags["git.dirty"] in ("true", "false", "unknown")
+    assert run.data.tags["mlflow.source.git.commit"] and run.data.tags["git.dirty"] in ("true", "false", "unknown")
+    assert run.data.tags["mlflow.source.name"] == "dvc.yaml (track stage)"
+    assert run.data.tags["mlflow.note.content"].startswith("Chose full K=")
+    # Experiment params only: no machine paths, ports or UI settings.
+    assert not any(k.startswith(("paths.", "tracking.", "hydra.")) for k in run.data.params)
+    # Per-class numbers are one table, not single-point metrics.
+    assert not any("class_counts" in k or "per_class" in k for k in run.data.metrics)
     chosen = stages.read_sweep_csv(tmp_path / "outputs" / "select" / "sweep.csv")
     best = min(chosen, key=lambda r: r["bic"])
     assert run.data.tags["selected_model"] == f"full K={best['n_components']}"
@@ -87,6 +94,8 @@ def test_artifacts_include_every_figure_and_table(tracked):
         "config/config.yaml",
         "config/overrides.yaml",
     } <= names
+    table = client.load_table(client.get_run(run_id).info.experiment_id, "evaluate/per_class.json", run_ids=[run_id])
+    assert list(table["digit"]) == list(range(10)) and table["train_count"].sum() == 600
     local = mlflow.artifacts.download_artifacts(
         run_id=run_id, artifact_path="config/overrides.yaml", tracking_uri=tracking.tracking_uri(cfg)
     )
@@ -97,6 +106,8 @@ def test_registered_generator_draws_the_same_digits_as_the_stage(tracked):
     cfg, run_id, client = tracked
     versions = client.search_model_versions(f"name = '{cfg.tracking.registered_model}'")
     assert [str(v.version) for v in versions] == ["1"] and versions[0].run_id == run_id
+    # Not `make run` on a clean tree: registered, but the served alias is not moved.
+    assert client.get_registered_model(cfg.tracking.registered_model).aliases == {}
     mlflow.set_tracking_uri(tracking.tracking_uri(cfg))
     model = mlflow.pyfunc.load_model(f"models:/{cfg.tracking.registered_model}/1")
     images = model.predict(pd.DataFrame({"n": [5], "seed": [3]}))

@@ -59,6 +59,50 @@ def train(
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
 
+def save(model: Any, path: str | Path) -> None:
+    """Save ``model`` as a ``.keras`` file whose bytes depend only on the model.
+
+    Keras stamps the save date into ``metadata.json``, the current time into
+    the zip entry of the weights and Python object ids (``shared_object_id``)
+    into ``config.json``; the date is dropped, the times fixed and the ids
+    renumbered in order of appearance, so the same weights give the same file
+    and DVC sees no change.
+    """
+    import json
+    import tempfile
+    import zipfile
+
+    path = Path(path)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        raw = Path(tmp) / "raw.keras"
+        model.save(raw)
+        with zipfile.ZipFile(raw) as src, zipfile.ZipFile(path, "w") as dst:
+            for info in src.infolist():
+                data = src.read(info.filename)
+                if info.filename == "metadata.json":
+                    meta = json.loads(data)
+                    meta.pop("date_saved", None)
+                    data = json.dumps(meta, sort_keys=True).encode()
+                elif info.filename == "config.json":
+                    data = json.dumps(_renumber_ids(json.loads(data), {})).encode()
+                entry = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+                entry.compress_type = info.compress_type
+                entry.external_attr = 0o644 << 16
+                dst.writestr(entry, data)
+
+
+def _renumber_ids(node: Any, ids: dict[int, int]) -> Any:
+    """``node`` with every ``shared_object_id`` replaced by 0, 1, 2... in order of first appearance."""
+    if isinstance(node, dict):
+        return {
+            k: ids.setdefault(v, len(ids)) if k == "shared_object_id" else _renumber_ids(v, ids)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_renumber_ids(v, ids) for v in node]
+    return node
+
+
 def load(path: str | Path) -> Any:
     return _keras().models.load_model(path)
 

@@ -55,6 +55,8 @@ class PathsConfig:
     # multirun job writes them into its own job folder instead.
     run_dir: str = "${.outputs}"
     cache: str = "${.outputs}/cache"
+    # The headline metrics git tracks (results/metrics.json).
+    results: str = "${.root}/results"
 
 
 @dataclass
@@ -175,8 +177,17 @@ class TrackingConfig:
     uri: str | None = None
     experiment: str = "gmmgen"
     run_name: str | None = None
+    # The track stage (make run) registers its model; with a clean git tree at
+    # the start it also moves ``alias`` to it (make serve serves the alias).
     register_model: bool = True
     registered_model: str = "gmmgen-digit-generator"
+    alias: str = "champion"
+    # run_all.py jobs (sweeps) log their model to their run; register it too? (never moves the alias)
+    register_sweeps: bool = False
+    # A nested MLflow run per sweep fit (the parent run has the sweep as stepped metrics anyway).
+    child_runs: bool = False
+    # The served model refuses requests asking for more digits than this in total.
+    max_digits_per_request: int = 10000
     ui_host: str = "127.0.0.1"
     ui_port: int = 5000
     connect_timeout: float = 10.0
@@ -306,6 +317,12 @@ RULES: list[Rule] = [
     ("evaluate.n_least_likely", _positive_int, "a positive integer"),
     ("tracking.experiment", lambda v: isinstance(v, str) and v.strip() != "", "a non-empty name"),
     ("tracking.registered_model", lambda v: isinstance(v, str) and v.strip() != "", "a non-empty name"),
+    (
+        "tracking.alias",
+        lambda v: isinstance(v, str) and v.strip() != "" and not v.isdigit(),
+        "a non-empty alias name, not a number",
+    ),
+    ("tracking.max_digits_per_request", lambda v: _is_int(v) and 1 <= v <= 1_000_000, "an integer in [1, 1000000]"),
     (
         "tracking.ui_host",
         lambda v: v in ("127.0.0.1", "localhost", "::1"),

@@ -360,7 +360,13 @@ def overlaps(arrays: dict[str, np.ndarray]) -> dict[str, int]:
 
 
 def obtain(data_cfg: Any, cache_dir: Path, root: Path | None = None) -> tuple[Digits, dict[str, Any]]:
-    """Get the configured digits, following ``data.source``; return them and a provenance record."""
+    """Get the configured digits, following ``data.source``; return them and a provenance record.
+
+    What this attempt met on the way (failed origins and their errors, the
+    reason for a fallback) depends on the network and the machine, not on the
+    data: it is under the record's ``"runtime"`` key, which the data stage
+    keeps out of the files DVC hashes.
+    """
     record: dict[str, Any] = {"dataset": data_cfg.name, "requested_source": data_cfg.source}
     if data_cfg.name == "digits":
         return load_digits_8x8(), record
@@ -375,7 +381,7 @@ def obtain(data_cfg: Any, cache_dir: Path, root: Path | None = None) -> tuple[Di
             float(data_cfg.timeout),
             root,
         )
-        record["failed_origins"] = attempts
+        record["runtime"] = {"failed_origins": attempts}
         return digits, record
     except NoOriginError as exc:
         if data_cfg.source == "download":
@@ -389,7 +395,8 @@ def obtain(data_cfg: Any, cache_dir: Path, root: Path | None = None) -> tuple[Di
             exc,
             banner,
         )
-        record["fallback_reason"] = str(exc)
+        record["fallback"] = True
+        record["runtime"] = {"fallback_reason": str(exc)}
         digits = load_bundled()
         if exc.test_only is not None:  # real MNIST test digits from a local IDX folder
             digits.x_test, digits.y_test = exc.test_only.x_test, exc.test_only.y_test

@@ -20,6 +20,7 @@ import atexit
 import logging
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
@@ -86,6 +87,10 @@ class SweepTracking(Callback):
                     "gmmgen.kind": "sweep",
                     "hydra.sweep": sweep_spec[:5000],
                     "hydra.sweep_dir": str(config.hydra.sweep.dir),
+                    "mlflow.source.name": "pipelines/run_all.py -m",
+                    "mlflow.source.type": "LOCAL",
+                    "mlflow.note.content": f"Hydra multirun over {sweep_spec}"[:5000],
+                    **tracking.git_state(Path(config.paths.root)),
                 },
             )
         self.run_id, self.cfg = run.info.run_id, config

@@ -1,10 +1,18 @@
 """Everything MLflow, in one place.
 
 A pipeline run is logged from the files the stages wrote: a parent run with
-the flattened config, tags, stage metrics, the sweep stepped by K and every
-figure; a nested child run per sweep fit; and the PCA + GMM as a registered
-pyfunc model. Because it reads files, a run that DVC partly served from its
-cache is still logged whole.
+the experiment's params, MLflow's own source and git tags, a one-line
+description of what it chose, stage metrics, the sweep stepped by K, a
+per-class table and every figure; optionally a nested child run per sweep fit
+(``tracking.child_runs``); and the PCA + GMM as a self-contained pyfunc model
+(the package's code ships with it). Because it reads files, a run that DVC
+partly served from its cache is still logged whole.
+
+The registry: the ``track`` stage registers a version; when ``make run``
+recorded a clean git tree before the stages ran (committed code and config),
+it moves the alias ``tracking.alias`` (``champion``) to it, and ``make serve``
+serves that alias. Sweep jobs log their model to their run and register it
+only with ``tracking.register_sweeps=true``; they never move the alias.
 
 With the default SQLite store, every write goes through a file lock, so
 parallel multirun jobs queue for the database instead of failing with
@@ -16,8 +24,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
-import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -29,6 +37,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from gmmgen import runinfo
 from gmmgen.cli import TrackingError
 
 log = logging.getLogger(__name__)
@@ -36,6 +45,10 @@ log = logging.getLogger(__name__)
 SWEEP_RUN_ENV = "GMMGEN_SWEEP_RUN_ID"
 ARTIFACT_SUFFIXES = (".png", ".csv", ".json")
 MODEL_NAME = "digit_generator"
+# Config keys that are about this machine or the UI, not the experiment: not logged as params.
+NOT_PARAMS = ("paths.", "hydra.", "tracking.", "data.timeout", "sweep.n_jobs", "sweep.backend", "sweep.progress")
+# Per-class numbers (keyed by digit) go into one logged table, not ten single-point metrics each.
+PER_CLASS_KEYS = ("class_counts", "agreement_per_class", "n_components_per_class")
 
 
 # --------------------------------------------------------------------------- store
@@ -139,20 +152,24 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def git_state(root: Path) -> dict[str, str]:
-    """Commit and dirtiness of the repository at ``root`` ('unknown' outside git)."""
+def git_state(root: Path, state: dict[str, Any] | None = None) -> dict[str, str]:
+    """MLflow tags for the git state of ``root`` (or a state recorded earlier by :mod:`gmmgen.runinfo`).
 
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
+    ``mlflow.source.git.commit`` fills the UI's commit field; ``git.dirty`` says
+    whether tracked files differed from that commit ('unknown' outside git).
+    """
+    state = state or runinfo.git_state(root)
+    dirty = state.get("dirty")
+    return {
+        "mlflow.source.git.commit": str(state.get("commit", "unknown")),
+        "git.dirty": "unknown" if dirty is None else str(bool(dirty)).lower(),
+    }
 
-    try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-    except (OSError, subprocess.SubprocessError):
-        return {"git.commit": "unknown", "git.dirty": "unknown"}
-    return {"git.commit": commit, "git.dirty": str(dirty).lower()}
+
+def loggable_params(cfg: Any) -> dict[str, str]:
+    """The flattened config without machine paths, ports, UI and execution settings (see NOT_PARAMS)."""
+    flat = flatten(OmegaConf.to_container(cfg, resolve=True))
+    return {k: v for k, v in flat.items() if not k.startswith(NOT_PARAMS)}
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -162,6 +179,8 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _numeric(d: dict[str, Any], prefix: str) -> dict[str, float]:
     out = {}
     for k, v in d.items():
+        if k in PER_CLASS_KEYS:
+            continue
         if isinstance(v, bool):
             out[f"{prefix}{k}"] = float(v)
         elif isinstance(v, int | float):
@@ -181,9 +200,17 @@ def default_run_name(cfg: Any) -> str:
 
 
 @contextlib.contextmanager
-def pipeline_run(cfg: Any, extra_tags: dict[str, str] | None = None) -> Iterator[str]:
+def pipeline_run(
+    cfg: Any,
+    extra_tags: dict[str, str] | None = None,
+    source: str = "pipelines/run_all.py",
+    start: dict[str, Any] | None = None,
+) -> Iterator[str]:
     """Open the parent run of one pipeline execution; yield its id.
 
+    ``source`` fills the UI's Source field; ``start`` is the record
+    :mod:`gmmgen.runinfo` wrote before the stages ran (its time becomes the
+    run's start and its git state the run's tags), else now and git as it is.
     It ends FINISHED on success, KILLED on Ctrl-C or SIGTERM and FAILED on any
     other error, never left RUNNING. Inside a multirun it is nested under the
     sweep's run.
@@ -191,17 +218,28 @@ def pipeline_run(cfg: Any, extra_tags: dict[str, str] | None = None) -> Iterator
     from mlflow.entities import Param
 
     experiment_id = ensure_experiment(cfg)
-    tags = {"gmmgen.kind": "pipeline", **git_state(Path(cfg.paths.root)), **(extra_tags or {})}
+    tags = {
+        "gmmgen.kind": "pipeline",
+        "mlflow.source.name": source,
+        "mlflow.source.type": "LOCAL",
+        **git_state(Path(cfg.paths.root), start),
+        **(extra_tags or {}),
+    }
     sweep_run = os.environ.get(SWEEP_RUN_ENV)
     if sweep_run:
         tags["mlflow.parentRunId"] = sweep_run
         tags["gmmgen.sweep_run_id"] = sweep_run
     with store_lock(cfg):
         client = _client(cfg)
-        run = client.create_run(experiment_id, run_name=cfg.tracking.run_name or default_run_name(cfg), tags=tags)
+        run = client.create_run(
+            experiment_id,
+            run_name=cfg.tracking.run_name or default_run_name(cfg),
+            tags=tags,
+            start_time=start["start_ms"] if start else None,
+        )
         run_id = run.info.run_id
         # The config goes in first, so a run that fails later still shows what it was.
-        params = [Param(k, v) for k, v in flatten(OmegaConf.to_container(cfg, resolve=True)).items()]
+        params = [Param(k, v) for k, v in loggable_params(cfg).items()]
         for i in range(0, len(params), 100):
             client.log_batch(run_id, params=params[i : i + 100])
         client.log_text(run_id, OmegaConf.to_yaml(cfg), "config/config.yaml")
@@ -224,17 +262,76 @@ def pipeline_run(cfg: Any, extra_tags: dict[str, str] | None = None) -> Iterator
         log.info("MLflow run %s ended %s", run_id, status)
 
 
-def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | None = None) -> None:
-    """Log the stage folders under ``run_dir`` into the open run ``run_id``."""
+def describe(select: dict[str, Any]) -> str:
+    """One line for the run's description: what was chosen, by what, and what the other criteria preferred."""
+    chosen = select.get("chosen")
+    if not chosen:
+        return "No model chosen."
+    crit = str(select.get("criterion", "bic"))
+    label = {"bic": "BIC", "aic": "AIC", "heldout": "held-out likelihood"}
+    line = (
+        f"Chose {chosen['covariance_type']} K={chosen['n_components']} by {label.get(crit, crit)} "
+        f"among {select.get('n_fits', '?')} fits (validation {chosen.get('val_bpp', float('nan')):.4f} bits/pixel)"
+    )
+    others = [
+        f"{label.get(c, c)} would pick {r.get('covariance_type')} K={r.get('n_components')}"
+        for c, r in select.get("by_criterion", {}).items()
+        if c != crit
+        and (r.get("covariance_type"), r.get("n_components")) != (chosen["covariance_type"], chosen["n_components"])
+    ]
+    if others:
+        line += "; " + ", ".join(others)
+    if select.get("n_degenerate_fits"):
+        line += f"; {select['n_degenerate_fits']} of the fits degenerate"
+    return line + "."
+
+
+def per_class_table(run_dir: Path) -> dict[str, list[Any]]:
+    """Per-digit numbers of a run as columns (digit 0-9): generated class counts, conditional agreement and K."""
+    evaluation = _read_json(run_dir / "evaluate" / "metrics.json")
+    digits = [str(d) for d in range(10)]
+    table: dict[str, list[Any]] = {"digit": list(range(10))}
+    for crit, row in evaluation.get("by_criterion", {}).items():
+        counts = row.get("quality", {}).get("class_counts", {})
+        table[f"generated_count_{crit}"] = [int(counts.get(d, 0)) for d in digits]
+    cond = evaluation.get("conditional", {})
+    if "agreement_per_class" in cond:
+        table["conditional_agreement"] = [cond["agreement_per_class"].get(d) for d in digits]
+        table["conditional_n_components"] = [cond.get("n_components_per_class", {}).get(d) for d in digits]
+    provenance = _read_json(run_dir / "data" / "provenance.json")
+    for split, counts in provenance.get("class_counts", {}).items():
+        table[f"{split}_count"] = [int(counts.get(d, 0)) for d in digits]
+    return table if len(table) > 1 else {}
+
+
+def log_pipeline(
+    cfg: Any,
+    run_id: str,
+    run_dir: Path,
+    overrides: list[str] | None = None,
+    register: bool = False,
+    promote: bool = False,
+) -> None:
+    """Log the stage folders under ``run_dir`` into the open run ``run_id``.
+
+    The model is always logged to the run; ``register`` adds it to the
+    registry as a new version, and ``promote`` also moves ``tracking.alias``
+    to that version.
+    """
     import mlflow
     from mlflow.entities import Metric, Param, RunTag
 
-    from gmmgen.stages import read_sweep_csv
+    from gmmgen.stages.select import read_sweep_csv
 
     provenance = _read_json(run_dir / "data" / "provenance.json")
     select = _read_json(run_dir / "select" / "metrics.json")
     chosen = select.get("chosen", {})
     rows = read_sweep_csv(run_dir / "select" / "sweep.csv") if (run_dir / "select" / "sweep.csv").exists() else []
+    # Timings are not in the files DVC hashes: each stage's runtime.json (absent when DVC restored the stage).
+    timings = _read_json(run_dir / "select" / "runtime.json")
+    fit_seconds = timings.get("fit_seconds", {})
+    for row in rows:
+        row["fit_seconds"] = fit_seconds.get(f"{row['covariance_type']}-{row['n_components']}", math.nan)
     now = int(time.time() * 1000)
 
     with store_lock(cfg):
@@ -252,6 +349,7 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
         }
         if select.get("warnings"):
             tags["sweep.warnings"] = " | ".join(select["warnings"])[:5000]
+        tags["mlflow.note.content"] = describe(select)
         client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
         metrics: dict[str, float] = {}
@@ -262,9 +360,14 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
             metrics.update(_numeric(evaluation.get(part, {}), f"evaluate/{part}/"))
         for crit, row in evaluation.get("by_criterion", {}).items():
             metrics.update(_numeric(row.get("quality", {}), f"evaluate/{crit}/"))
-        for key in ("n_fits", "n_failed", "n_not_converged", "n_degenerate_fits", "sweep_seconds"):
+        for key in ("n_fits", "n_failed", "n_not_converged", "n_degenerate_fits"):
             if key in select:
                 metrics[f"select/{key}"] = float(select[key])
+        if "sweep_seconds" in timings:
+            metrics["select/sweep_seconds"] = float(timings["sweep_seconds"])
+        classifier_time = _read_json(run_dir / "classifier" / "runtime.json")
+        if "seconds" in classifier_time:
+            metrics["classifier/seconds"] = float(classifier_time["seconds"])
         if chosen:
             # Top-level names so the runs table sorts by them directly.
             # val_bpp / val_nll_nats: pixel space, comparable across runs on the same digits;
@@ -289,7 +392,7 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
         for i in range(0, len(batch), 500):
             client.log_batch(run_id, metrics=batch[i : i + 500])
 
-        for row in rows:
+        for row in rows if cfg.tracking.child_runs else []:
             child = client.create_run(
                 experiment_id,
                 run_name=f"{row['covariance_type']}-K{row['n_components']}",
@@ -331,6 +434,9 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
             for f in sorted(folder.iterdir()):
                 if f.is_file() and f.suffix in ARTIFACT_SUFFIXES:
                     client.log_artifact(run_id, str(f), artifact_path=stage)
+        table = per_class_table(run_dir)
+        if table:
+            client.log_table(run_id, data=table, artifact_file="evaluate/per_class.json")
         client.log_text(run_id, OmegaConf.to_yaml(OmegaConf.create(list(overrides or []))), "config/overrides.yaml")
         params_file = Path(cfg.paths.root) / "params.yaml"
         if params_file.exists():
@@ -338,27 +444,47 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
 
         if (run_dir / "select" / "model.joblib").exists():
             with mlflow.start_run(run_id=run_id):
-                version = log_generator(cfg, run_dir)
+                version = log_generator(cfg, run_dir, register)
             if version is not None:
                 client.set_tag(run_id, "registered_model", f"{cfg.tracking.registered_model}/{version}")
+                if promote and cfg.tracking.alias:
+                    client.set_registered_model_alias(cfg.tracking.registered_model, cfg.tracking.alias, version)
+                    client.set_tag(run_id, "registered_alias", str(cfg.tracking.alias))
+                    log.info("model version %s is now @%s", version, cfg.tracking.alias)
 
 
-def log_generator(cfg: Any, run_dir: Path) -> str | None:
-    """Log PCA + chosen GMM as a pyfunc model in the active run; register it; return the version."""
+def log_generator(cfg: Any, run_dir: Path, register: bool = False) -> str | None:
+    """Log PCA + chosen GMM as a pyfunc model in the active run; return its registered version (None if not).
+
+    The model is self-contained: the ``gmmgen`` package's code ships with it
+    (``code_paths``), so it loads where the project is not installed.
+    """
     import importlib.metadata as md
+    import shutil
     import tempfile
     import warnings
 
     import mlflow
     import pandas as pd
-    from mlflow.models import infer_signature
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
 
+    import gmmgen
     from gmmgen.generator import DigitGenerator
 
     provenance = _read_json(run_dir / "data" / "provenance.json")
     with tempfile.TemporaryDirectory() as tmp:
         meta = Path(tmp) / "meta.json"
-        meta.write_text(json.dumps({"image_shape": provenance.get("image_shape", [28, 28])}))
+        meta.write_text(
+            json.dumps(
+                {
+                    "image_shape": provenance.get("image_shape", [28, 28]),
+                    "max_digits": int(cfg.tracking.max_digits_per_request),
+                }
+            )
+        )
+        code = Path(tmp) / "code" / "gmmgen"
+        shutil.copytree(Path(gmmgen.__file__).parent, code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         artifacts = {
             "pca": str(run_dir / "reduce" / "pca.joblib"),
             "gmm": str(run_dir / "select" / "model.joblib"),
@@ -369,7 +495,12 @@ def log_generator(cfg: Any, run_dir: Path) -> str | None:
         model.load_context(SimpleNamespace(artifacts=artifacts))  # to draw the signature's output example
         with warnings.catch_warnings():  # "integer columns cannot hold missing values": n and seed never are
             warnings.simplefilter("ignore", UserWarning)
-            signature = infer_signature(example, model.predict(None, example))
+            inferred = infer_signature(example, model.predict(None, example))
+        # Inputs typed "any": MLflow would cast a JSON 2.5 to the integer 2 for a long column before the
+        # model sees it; the model checks n and seed itself and answers a bad value with one message.
+        signature = ModelSignature(
+            inputs=Schema([ColSpec(AnyType(), "n"), ColSpec(AnyType(), "seed")]), outputs=inferred.outputs
+        )
         reqs = [f"{p}=={md.version(p)}" for p in ("scikit-learn", "numpy", "pandas", "joblib", "mlflow")]
         info = mlflow.pyfunc.log_model(
             name=MODEL_NAME,
@@ -378,13 +509,25 @@ def log_generator(cfg: Any, run_dir: Path) -> str | None:
             signature=signature,
             input_example=example,
             pip_requirements=reqs,
-            registered_model_name=cfg.tracking.registered_model if cfg.tracking.register_model else None,
+            code_paths=[str(code)],
+            registered_model_name=cfg.tracking.registered_model if register else None,
         )
     return str(info.registered_model_version) if info.registered_model_version else None
 
 
-def track(cfg: Any, run_dir: Path, overrides: list[str] | None = None) -> str:
-    """Log the pipeline whose stage folders are in ``run_dir`` as one new run; return its id."""
-    with pipeline_run(cfg) as run_id:
-        log_pipeline(cfg, run_id, run_dir, overrides)
+def track(cfg: Any, run_dir: Path, overrides: list[str] | None = None, source: str = "dvc.yaml (track stage)") -> str:
+    """Log the pipeline whose stage folders are in ``run_dir`` as one new run (the ``track`` stage); return its id.
+
+    When ``make run`` recorded its start (:mod:`gmmgen.runinfo`), the run spans
+    the whole pipeline and carries the git state from before the stages ran;
+    a clean tree then promotes the model (``tracking.alias``).
+    """
+    start = runinfo.read_start(Path(cfg.paths.outputs))
+    if start is not None:
+        source = "make run"
+    promote = bool(start and start.get("dirty") is False and cfg.tracking.register_model)
+    if start is not None and not promote:
+        log.info("track: the working tree was not clean at the start, so @%s stays where it is", cfg.tracking.alias)
+    with pipeline_run(cfg, source=source, start=start) as run_id:
+        log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_model), promote=promote)
     return run_id

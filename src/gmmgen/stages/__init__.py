@@ -4,45 +4,41 @@ A stage function takes the composed config, wires it to the library functions
 and writes one folder under ``paths.run_dir`` atomically (complete or absent).
 Nothing here talks to MLflow: the ``track`` stage logs a whole run from these
 folders afterwards (see :mod:`gmmgen.tracking`).
+
+This package imports none of its stage modules eagerly: a stage's entry point
+imports exactly the modules it runs (``from gmmgen.stages.select import
+run_select``), so the code DVC lists as its dependencies is the code it runs.
+The names below are still reachable as ``gmmgen.stages.<name>`` (loaded on
+first use).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import importlib
 from typing import Any
-
-# None of these imports TensorFlow: gmmgen.classifier imports it when a model is built or loaded.
-from gmmgen.stages.classifier import run_classifier
-from gmmgen.stages.common import load_dataset, stage_dir
-from gmmgen.stages.data import run_data
-from gmmgen.stages.evaluate import run_evaluate
-from gmmgen.stages.generate import generate_images, run_generate
-from gmmgen.stages.reduce import run_reduce
-from gmmgen.stages.select import read_sweep_csv, run_select, write_sweep_csv
 
 STAGES = ("data", "reduce", "select", "generate", "classifier", "evaluate")
 
-__all__ = [
-    "STAGES",
-    "generate_images",
-    "load_dataset",
-    "read_sweep_csv",
-    "run_all",
-    "run_classifier",
-    "run_evaluate",
-    "run_data",
-    "run_generate",
-    "run_reduce",
-    "run_select",
-    "stage_dir",
-    "write_sweep_csv",
-]
+# name -> the stage module that defines it (imported on first access).
+_LAZY = {
+    "run_classifier": "classifier",
+    "load_dataset": "common",
+    "stage_dir": "common",
+    "run_data": "data",
+    "run_evaluate": "evaluate",
+    "generate_images": "generate",
+    "run_generate": "generate",
+    "run_reduce": "reduce",
+    "read_sweep_csv": "select",
+    "run_select": "select",
+    "write_sweep_csv": "select",
+    "run_all": "pipeline",
+}
+
+__all__ = ["STAGES", *_LAZY]
 
 
-def run_all(cfg: Any) -> dict[str, Path]:
-    """Every compute stage in order (the track stage is separate)."""
-    out = {"data": run_data(cfg), "reduce": run_reduce(cfg), "select": run_select(cfg), "generate": run_generate(cfg)}
-    if cfg.evaluate.enabled:
-        out["classifier"] = run_classifier(cfg)
-        out["evaluate"] = run_evaluate(cfg)
-    return out
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

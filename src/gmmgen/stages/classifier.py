@@ -33,6 +33,7 @@ def _cache_key(ds: dict[str, np.ndarray], cfg: Any) -> str:
     for name in ("x_clf", "y_clf"):
         digest.update(np.ascontiguousarray(ds[name]).tobytes())
     settings = {
+        "format": 2,  # 2: model.keras saved byte-stable (gmmgen.classifier.save)
         "epochs": int(cfg.classifier.epochs),
         "batch": int(cfg.classifier.batch_size),
         "seed": seed_for(cfg, "classifier.seed"),
@@ -61,7 +62,7 @@ def run_classifier(cfg: Any) -> Path:
         )
         try:
             with atomic_dir(cached) as tmp:
-                model.save(tmp / "model.keras")
+                classifier.save(model, tmp / "model.keras")
                 write_json(tmp / "history.json", history)
         except OSError:  # a parallel multirun job published the same classifier first: keep theirs
             if not (cached / "model.keras").exists():
@@ -86,9 +87,9 @@ def run_classifier(cfg: Any) -> Path:
                 # Identical images the judge trained on that also appear elsewhere (distinct digits can coincide).
                 "identical_images_in": shared,
                 "epochs": int(cfg.classifier.epochs),
-                "seconds": time.perf_counter() - start,
             },
         )
+        write_json(tmp / "runtime.json", {"seconds": time.perf_counter() - start})
         plots.training_curve(history, tmp / "training_curve.png")
     log.info("classifier: %.2f%% accuracy on %d %s digits", 100 * accuracy, len(ds[f"x_{scored}"]), scored)
     if accuracy < 0.97 and ds["x_train"].shape[1] == 28:

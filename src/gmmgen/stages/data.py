@@ -37,7 +37,7 @@ def run_data(cfg: Any) -> Path:
             source=digits.source,
             origin=digits.origin,
             test_origin=(digits.test_origin or digits.origin) if sizes["test"] else "",
-            fallback="fallback_reason" in record,
+            fallback=bool(record.get("fallback", False)),
             files_sha256=digits.files,
             pool_sizes={
                 "train": int(len(digits.x_train)),
@@ -61,6 +61,8 @@ def run_data(cfg: Any) -> Path:
             seed=seed,
             dataset_sha256=sha256_file(tmp / "dataset.npz"),
         )
+        # Errors met on the way name machine paths and network states: not hashed by DVC.
+        write_json(tmp / "runtime.json", record.pop("runtime", {}))
         write_json(tmp / "provenance.json", record)
         write_json(
             tmp / "metrics.json",
