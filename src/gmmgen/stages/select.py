@@ -179,7 +179,6 @@ def run_select(cfg: Any) -> Path:
             "n_not_converged": sum(r["status"] == "not_converged" for r in rows),
             "n_degenerate_fits": sum(r["n_degenerate"] > 0 for r in rows),
             "n_thin_fits": sum(r["status"] == "thin" for r in rows),
-            "sweep_seconds": float(sum(r["fit_seconds"] for r in rows)),
             "warnings": notes,
         }
         write_json(tmp / "metrics.json", metrics)
