@@ -18,16 +18,20 @@ SERVE_PORT ?= 5001
 MODEL ?= gmmgen-digit-generator
 VERSION ?= latest
 SWEEP ?= pca.variance=0.8,0.85,0.9 sweep.covariance_types=[full],[diag]
+SERVER_DIR ?= outputs/server
+SERVER_PORT ?= 5050
+REMOTE ?=
 
-.PHONY: help install params run findings sweep ui serve test test-slow mutate bench lint format dag metrics plots lock clean clean-all
+.PHONY: help install postgresql params run findings sweep ui serve server server-stop push pull test test-slow mutate bench lint format dag metrics plots lock clean clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
 	@echo
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-11s %s\n", $$1, $$2}'
 	@echo
 	@echo "  Variables: ARGS='<hydra overrides>' (run), SWEEP='<multirun overrides>' (sweep), PORT=5000 (ui),"
 	@echo "             SERVE_PORT=5001 MODEL=gmmgen-digit-generator VERSION=latest (serve)"
+	@echo "             SERVER_PORT=5050 SERVER_DIR=outputs/server (server), REMOTE=<dvc remote> (push, pull)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required; set PYTHON=...)"; exit 1; }
@@ -37,6 +41,13 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the locked packages (only when missing or the lock changed)
+
+postgresql: ## Install PostgreSQL (Debian's package, as root) when it is missing
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing PostgreSQL: apt-get install postgresql"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "error: PostgreSQL is missing: install it (sudo apt-get install postgresql)"; exit 1; fi; }
 
 params: $(STAMP) ## Compose + validate the config (with ARGS overrides) into params.yaml; check tracking
 	$(BIN)/python pipelines/configure.py $(ARGS)
@@ -60,10 +71,22 @@ serve: $(STAMP) ## Serve the registered digit generator (VERSION=latest) on http
 	MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/outputs/mlflow.db $(BIN)/mlflow models serve \
 		-m models:/$(MODEL)/$(VERSION) --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
 
-test: $(STAMP) ## Run the test suite (fast tests; a few minutes on 2 cores)
+server: $(STAMP) postgresql ## Start the team MLflow server on 127.0.0.1:SERVER_PORT (PostgreSQL, served artifacts)
+	$(BIN)/python -m gmmgen.server start --dir $(SERVER_DIR) --port $(SERVER_PORT)
+
+server-stop: $(STAMP) ## Stop the tracking server (its database and artifacts stay in SERVER_DIR)
+	$(BIN)/python -m gmmgen.server stop --dir $(SERVER_DIR)
+
+push: $(STAMP) ## Upload DVC-tracked outputs to the DVC remote (REMOTE=<name> for another than the default)
+	$(BIN)/dvc push $(if $(REMOTE),-r $(REMOTE))
+
+pull: $(STAMP) ## Download DVC-tracked outputs from the DVC remote; `make run` then recomputes nothing
+	$(BIN)/dvc pull $(if $(REMOTE),-r $(REMOTE))
+
+test: $(STAMP) postgresql ## Run the test suite (fast tests; a few minutes on 2 cores)
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP) ## Run the slow tests too (end-to-end multiruns, browser check of the UI)
+test-slow: $(STAMP) postgresql ## Run the slow tests too (end-to-end multiruns, browser check of the UI)
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 mutate: $(STAMP) ## Mutation testing of the library modules (slow; ARGS='--modules data --sample 40'): score table
