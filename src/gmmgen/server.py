@@ -84,7 +84,9 @@ def pg_bindir() -> Path:
     versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(Path(p).parts[-3]))
     if versions:
         return Path(versions[-1]).parent
-    raise ServerError("PostgreSQL is not installed (no pg_ctl found): `make server` installs it, or apt-get install postgresql")
+    raise ServerError(
+        "PostgreSQL is not installed (no pg_ctl found): `make server` installs it, or apt-get install postgresql"
+    )
 
 
 def _db_user() -> str | None:
@@ -210,7 +212,10 @@ def _start_postgres(folder: Path, bindir: Path, user: str | None, port: int) -> 
         os.chown(log, entry.pw_uid, entry.pw_gid)
     options = f"-c listen_addresses={HOST} -c port={port} -c unix_socket_directories=''"
     try:
-        _run([str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(pgdata), "-l", str(log), "-o", options], user=user)
+        _run(
+            [str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(pgdata), "-l", str(log), "-o", options],
+            user=user,
+        )
     except ServerError as exc:
         raise ServerError(f"PostgreSQL did not start: {_tail(log, 2) or exc}") from None
     return port
@@ -278,19 +283,24 @@ def _start_mlflow(folder: Path, port: int, pg_port: int, workers: int, timeout: 
         str(workers),
     ]
     env = {**os.environ, "PGPASSFILE": str((folder / "pgpass").resolve())}
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True
+    )
     log.close()
     url = f"http://{HOST}:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise ServerError(f"the MLflow server exited with status {proc.returncode}: {_tail(folder / 'mlflow.log', 3)}")
+            raise ServerError(
+                f"the MLflow server exited with status {proc.returncode}: {_tail(folder / 'mlflow.log', 3)}"
+            )
         if healthy(url, timeout=1.0):
             return proc.pid
         time.sleep(0.3)
     _kill_group(proc.pid)
-    raise ServerError(f"the MLflow server did not answer on {url} within {timeout:.0f} s: {_tail(folder / 'mlflow.log', 3)}")
+    raise ServerError(
+        f"the MLflow server did not answer on {url} within {timeout:.0f} s: {_tail(folder / 'mlflow.log', 3)}"
+    )
 
 
 def _kill_group(pid: int, grace: float = 10.0) -> None:
@@ -382,7 +392,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "start":
             state, new = start(args.dir, args.port, args.pg_port, args.workers)
             verb = "started" if new else "already running"
-            print(f"MLflow tracking server {verb} on {state.url} (PostgreSQL on port {state.pg_port}, data in {args.dir})")
+            print(
+                f"MLflow tracking server {verb} on {state.url} (PostgreSQL on port {state.pg_port}, data in {args.dir})"
+            )
             print(f'Use it: make run ARGS="tracking.uri={state.url}"   Stop it: make server-stop')
         elif args.command == "stop":
             print("Tracking server stopped." if stop(args.dir) else "Tracking server was not running.")

@@ -103,6 +103,23 @@ def check_reachable(cfg: Any) -> None:
             raise TrackingError(f"the MLflow database {db} is not writable")
 
 
+def server_lost(cfg: Any, exc: BaseException) -> bool:
+    """True when ``exc`` came from a tracking server that no longer answers.
+
+    MLflow's client retries every request to a server
+    (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR``:
+    a few minutes by default), so a server restarted meanwhile is waited for;
+    this tells an outage that outlasted the retries from other errors.
+    """
+    if urllib.parse.urlsplit(tracking_uri(cfg)).scheme not in ("http", "https") or not isinstance(exc, Exception):
+        return False
+    try:
+        check_reachable(cfg)
+    except TrackingError:
+        return True
+    return "Max retries exceeded" in str(exc)
+
+
 def _client(cfg: Any):
     import mlflow
     from mlflow import MlflowClient
@@ -205,7 +222,7 @@ def pipeline_run(cfg: Any, extra_tags: dict[str, str] | None = None) -> Iterator
         for i in range(0, len(params), 100):
             client.log_batch(run_id, params=params[i : i + 100])
         client.log_text(run_id, OmegaConf.to_yaml(cfg), "config/config.yaml")
-    status, error = "FAILED", ""
+    status, error, lost = "FAILED", "", False
     try:
         yield run_id
         status = "FINISHED"
@@ -214,14 +231,38 @@ def pipeline_run(cfg: Any, extra_tags: dict[str, str] | None = None) -> Iterator
         raise
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
+        lost = server_lost(cfg, exc)
         raise
     finally:
+        if lost:
+            _end_after_outage(cfg, run_id, error)
         with store_lock(cfg):
             client = _client(cfg)
             if error:
                 client.set_tag(run_id, "error", error[:5000])
             client.set_terminated(run_id, status)
         log.info("MLflow run %s ended %s", run_id, status)
+
+
+def _end_after_outage(cfg: Any, run_id: str, error: str) -> None:
+    """End run ``run_id`` FAILED after the server stopped answering; raise a one-line TrackingError.
+
+    When the server is still down the run cannot be ended from here: it stays
+    RUNNING until the next run of this checkout, with the server back, ends
+    the runs whose process is gone.
+    """
+    uri = tracking_uri(cfg)
+    try:
+        check_reachable(cfg)
+    except TrackingError:
+        raise TrackingError(
+            f"tracking server {uri} stopped answering during run {run_id} and is still down; "
+            "the run is ended by the next run once the server is back"
+        ) from None
+    client = _client(cfg)
+    client.set_tag(run_id, "error", f"tracking server stopped answering: {error}"[:5000])
+    client.set_terminated(run_id, "FAILED")
+    raise TrackingError(f"tracking server {uri} stopped answering during run {run_id}; the run ended FAILED") from None
 
 
 def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | None = None) -> None:
