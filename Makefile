@@ -80,7 +80,7 @@ server-stop: $(STAMP) ## Stop the tracking server (its database and artifacts st
 push: $(STAMP) ## Upload DVC-tracked outputs to the DVC remote (REMOTE=<name> for another than the default)
 	$(BIN)/dvc push $(if $(REMOTE),-r $(REMOTE))
 
-pull: $(STAMP) ## Download DVC-tracked outputs from the DVC remote; `make run` then recomputes nothing
+pull: $(STAMP) ## Download DVC-tracked outputs from the DVC remote (REMOTE=<name> for another than the default)
 	$(BIN)/dvc pull $(if $(REMOTE),-r $(REMOTE))
 
 test: $(STAMP) postgresql ## Run the test suite (fast tests; a few minutes on 2 cores)

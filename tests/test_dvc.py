@@ -70,37 +70,6 @@ def test_dvc_repro_then_noop_then_partial_reruns(project):
     assert (project / "outputs" / "dvc_plots" / "index.html").exists(), plots.stdout
 
 
-def make(target: str, project: Path, *args: str) -> subprocess.CompletedProcess:
-    """``make <target>`` in a project copy, with this checkout's installed .venv (never reinstalled there)."""
-    venv = Path(PYTHON).parent.parent
-    return sh(["make", "--no-print-directory", "-o", str(venv / ".installed"), target, f"VENV={venv}", *args], project)
-
-
-def test_a_fresh_clone_pulls_from_the_remote_and_recomputes_nothing(project, tmp_path):
-    dvc = [str(Path(PYTHON).parent / "dvc")]
-    if not (project / "dvc.lock").exists() or "up to date" not in sh([*dvc, "status"], project).stdout:
-        configure(project)
-        sh([*dvc, "repro"], project)
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
-    sh(["git", "add", "-A"], project)
-    sh([*git, "commit", "-qm", "results", "--allow-empty"], project)
-    pushed = make("push", project)
-    assert "pushed" in pushed.stdout
-    remote = project / "outputs" / "dvc-remote"  # the default remote: .dvc/config, relative to the checkout
-    assert any(remote.rglob("*"))
-
-    clone = tmp_path / "clone"
-    sh(["git", "clone", "-q", str(project), str(clone)], tmp_path)
-    # The README's team override: a remote of one's own, the default in .dvc/config.local.
-    sh([*dvc, "remote", "add", "--local", "-d", "team", str(remote)], clone)
-    make("pull", clone)
-    assert "in sync" in sh([*dvc, "status", "-c"], clone).stdout
-    for out in ("select/model.joblib", "generate/generated.png", "reduce/pca.joblib"):
-        assert (clone / "outputs" / out).read_bytes() == (project / "outputs" / out).read_bytes()
-    again = sh([*dvc, "repro"], clone)
-    assert ran(again.stdout) == [] and "Data and pipelines are up to date" in again.stdout
-
-
 @pytest.mark.slow
 def test_dvc_exp_run_set_param_reaches_every_seed(tmp_path):
     """`dvc exp run -S seed=1` edits params.yaml; parts whose seed is null follow it."""

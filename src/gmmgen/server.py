@@ -354,7 +354,9 @@ def start(folder: Path, port: int, pg_port: int = 0, workers: int = 1, timeout: 
 
 
 def _port_free(port: int) -> bool:
+    """True when a server could listen on ``port`` (as uvicorn does: connections in TIME_WAIT do not count)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((HOST, port))
         except OSError:
