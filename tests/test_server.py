@@ -81,7 +81,7 @@ def test_submitit_sweep_logs_every_job_whole_through_the_server(submitit_sweep, 
     for job in jobs:
         assert job.info.status == "FINISHED"
         assert job.data.tags["mlflow.parentRunId"] == sweep.info.run_id
-        assert {"bic", "aic", "heldout_ll"} <= set(job.data.metrics)
+        assert {"bic", "aic", "val_bpp"} <= set(job.data.metrics)
         # Artifacts went to the server, not to a folder this job could write.
         assert job.info.artifact_uri.startswith("mlflow-artifacts:/")
         job_folder = sweep_dir / job.data.tags["hydra.job_num"]
@@ -98,8 +98,8 @@ def test_submitit_sweep_jobs_have_their_own_folders_logs_and_results(submitit_sw
     root, sweep_dir, client = submitit_sweep
     job_folders = [p for p in (sweep_dir / ".submitit").iterdir() if p.name != "%j"]
     assert len(job_folders) == 4
-    bic_by_job = {
-        r.data.tags["hydra.job_num"]: r.data.metrics["bic"] for r in runs_of(client, "team-sweep")["pipeline"]
+    bpp_by_job = {
+        r.data.tags["hydra.job_num"]: r.data.metrics["val_bpp"] for r in runs_of(client, "team-sweep")["pipeline"]
     }
     returned = {}
     for folder in job_folders:
@@ -110,7 +110,7 @@ def test_submitit_sweep_jobs_have_their_own_folders_logs_and_results(submitit_sw
         assert outcome == "success"
         assert job_return.hydra_cfg["hydra"]["job"]["id"] == job_id  # submitit's job id reached Hydra
         returned[str(job_return.hydra_cfg["hydra"]["job"]["num"])] = job_return.return_value
-    assert returned == pytest.approx(bic_by_job)
+    assert returned == pytest.approx(bpp_by_job)  # what each job returned: its validation bits/pixel
     assert sorted(p.name for p in sweep_dir.iterdir() if p.name.isdigit()) == ["0", "1", "2", "3"]
 
 
