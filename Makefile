@@ -22,6 +22,7 @@ SERVER_DIR ?= outputs/server
 SERVER_PORT ?= 5050
 REMOTE ?=
 
+.PHONY: tutorial
 .PHONY: help install postgresql params run findings sweep ui serve server server-stop push pull test test-slow mutate bench lint format dag metrics plots lock clean clean-all
 
 help: ## List the targets
@@ -59,6 +60,9 @@ run: params ## Reproduce the experiment: params.yaml, then `dvc repro` (only cha
 
 findings: $(STAMP) ## Rewrite the README's findings tables from the last `make run` (outputs/)
 	$(BIN)/python pipelines/findings.py
+
+tutorial: params ## The tutorial's other sections (EM by hand, clustering, sampling, segmentation, anomalies): outputs/tutorial/
+	$(BIN)/dvc repro pipelines/tutorial/dvc.yaml
 
 sweep: $(STAMP) ## Hydra multirun of the whole pipeline, jobs in parallel (SWEEP='...' to change the grid)
 	$(BIN)/python pipelines/run_all.py -m hydra/launcher=parallel $(SWEEP) $(ARGS)
@@ -123,7 +127,7 @@ lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock (needs 
 
 clean: ## Remove generated outputs (keeps .venv, the MLflow store and the download cache)
 	rm -rf outputs/data outputs/reduce outputs/select outputs/generate outputs/classifier outputs/evaluate \
-		outputs/track outputs/logs \
+		outputs/track outputs/logs outputs/tutorial \
 		outputs/multirun outputs/dvc_plots outputs/bench outputs/mutation
 
 clean-all: clean ## Also remove the MLflow store, the download cache, DVC's cache and .venv

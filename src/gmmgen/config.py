@@ -17,6 +17,9 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from gmmgen.tutorial.config import TutorialConfig
+from gmmgen.tutorial.config import iter_problems as _tutorial_problems
+
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 CRITERIA = ("bic", "aic", "heldout")
 DATA_NAMES = ("mnist", "digits")
@@ -196,6 +199,8 @@ class Config:
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    # The tutorial's other sections (EM by hand, clustering, ...): `make tutorial`.
+    tutorial: TutorialConfig = field(default_factory=TutorialConfig)
 
 
 def register_configs() -> None:
@@ -343,6 +348,7 @@ def iter_problems(cfg: DictConfig | Config) -> Iterator[str]:
         if not _lookup(cfg, "data.origins"):
             yield "data.origins=[]: must list at least one origin when data.source='download'"
     yield from _split_problems(cfg)
+    yield from _tutorial_problems(cfg.tutorial)
 
 
 def known_pool(cfg: DictConfig | Config) -> int | None:
