@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -303,3 +304,78 @@ def test_em_stage_is_deterministic(sections, tmp_path):
     for name in ("metrics.json", "history.csv", "em_iterations.png", "log_likelihood.png"):
         a = (outputs / "tutorial" / "em" / name).read_bytes()
         assert a == (tmp_path / "outputs" / "tutorial" / "em" / name).read_bytes(), name
+
+
+# --------------------------------------------------------------------------- slow: MLflow and DVC end to end
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="no MNIST test IDX folder")
+def test_sections_are_logged_to_their_own_experiment(sections):
+    from mlflow import MlflowClient
+
+    from gmmgen import tracking
+    from gmmgen.tutorial.track import log_tutorial
+
+    cfg, outputs = sections
+    run_id, uri = log_tutorial(cfg, outputs / "tutorial")
+    client = MlflowClient(uri)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["gmmgen.kind"] == "tutorial"
+    assert client.get_experiment(run.info.experiment_id).name == "gmmgen-tutorial"
+    assert run.data.params["tutorial.em.n_steps"] == "10"
+    children = client.search_runs([run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
+    by_name = {c.info.run_name: c for c in children}
+    assert set(by_name) == set(tstages.SECTIONS)
+    anomaly_metrics = json.loads((outputs / "tutorial" / "anomaly" / "metrics.json").read_text())
+    assert by_name["anomaly"].data.metrics["recall"] == pytest.approx(anomaly_metrics["recall"])
+    assert "sklearn_max_abs_diff/means" in by_name["em"].data.metrics
+    artifacts = {a.path for a in client.list_artifacts(by_name["clustering"].info.run_id)}
+    assert {"clusters.png", "criteria.png", "criteria.csv", "metrics.json"} <= artifacts
+    assert tracking.tracking_uri(cfg) == uri  # the pipeline's store, another experiment
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="no MNIST test IDX folder")
+def test_make_tutorial_runs_every_stage_without_tensorflow(tmp_path):
+    """`dvc repro pipelines/tutorial/dvc.yaml` (what `make tutorial` runs) on a copy, with TensorFlow unimportable."""
+    import os
+    import re
+    import subprocess
+
+    from .conftest import PYTHON, copy_project
+
+    project = copy_project(tmp_path / "project")
+    blocker = tmp_path / "blocker"
+    for name in ("tensorflow", "keras"):
+        (blocker / name).mkdir(parents=True)
+        (blocker / name / "__init__.py").write_text(f"raise ImportError('the tutorial must not import {name}')\n")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(PYTHON).parent}:{os.environ['PATH']}",
+        "PYTHONHASHSEED": "0",
+        "PYTHONPATH": str(blocker),
+    }
+
+    def sh(*cmd: str) -> str:
+        res = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=900, env=env)
+        assert res.returncode == 0, f"{cmd}:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+        return res.stdout
+
+    dvc = str(Path(PYTHON).parent / "dvc")
+    sh(PYTHON, "pipelines/configure.py", *SMALL)
+    first = sh(dvc, "repro", "pipelines/tutorial/dvc.yaml")
+    ran = re.findall(r"Running stage '[^']*:(\w+)'", first)
+    assert sorted(ran) == sorted([f"tutorial_{s}" for s in tstages.SECTIONS] + ["tutorial_track"])
+    assert ran[-1] == "tutorial_track"
+    run = json.loads((project / "outputs" / "tutorial" / "track" / "run.json").read_text())
+    assert run["experiment"] == "gmmgen-tutorial" and len(run["run_id"]) == 32
+    for section in tstages.SECTIONS:
+        assert (project / "outputs" / "tutorial" / section / "metrics.json").exists()
+    again = sh(dvc, "repro", "pipelines/tutorial/dvc.yaml")
+    assert "Running stage" not in again
+    sh(PYTHON, "pipelines/configure.py", *SMALL, "tutorial.sampling.n_draws=200")
+    third = sh(dvc, "repro", "pipelines/tutorial/dvc.yaml")
+    assert re.findall(r"Running stage '[^']*:(\w+)'", third) == ["tutorial_sampling", "tutorial_track"]
+    # The MNIST pipeline is untouched: `make run`'s stages never ran.
+    assert not (project / "outputs" / "data").exists()

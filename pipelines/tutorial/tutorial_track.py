@@ -24,7 +24,8 @@ def track(cfg) -> None:
 
     run_id, uri = log_tutorial(cfg, Path(cfg.paths.run_dir) / "tutorial")
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "run.json", {"run_id": run_id, "tracking_uri": uri, "experiment": cfg.tutorial.experiment})
+    # No tracking URI here: DVC hashes this file, and the URI is an absolute path.
+    write_json(out / "run.json", {"run_id": run_id, "experiment": cfg.tutorial.experiment})
     print(f"MLflow run {run_id} in experiment '{cfg.tutorial.experiment}' ({uri})")
 
 
