@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from pathlib import Path
 
@@ -279,7 +278,6 @@ def test_each_stage_writes_what_dvc_yaml_declares(sections):
     em = json.loads((outputs / "tutorial" / "em" / "metrics.json").read_text())
     assert em["monotone"] and em["sklearn_agrees_1e-6"]
     assert (outputs / "tutorial" / "segmentation" / "images" / "mri.png").stat().st_size > 10_000
-    assert "tensorflow" not in sys.modules or "gmmgen.classifier" in sys.modules
 
 
 def test_dvc_yaml_points_at_real_files_and_params(default_cfg):
