@@ -348,7 +348,7 @@ def iter_problems(cfg: DictConfig | Config) -> Iterator[str]:
         if not _lookup(cfg, "data.origins"):
             yield "data.origins=[]: must list at least one origin when data.source='download'"
     yield from _split_problems(cfg)
-    yield from _tutorial_problems(cfg.tutorial)
+    yield from _tutorial_problems(_lookup(cfg, "tutorial"))
 
 
 def known_pool(cfg: DictConfig | Config) -> int | None:

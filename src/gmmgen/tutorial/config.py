@@ -194,17 +194,20 @@ RULES: list[tuple[str, Any, str]] = [
 
 
 def _get(cfg: Any, dotted: str) -> Any:
-    node = OmegaConf.select(cfg, dotted) if isinstance(cfg, DictConfig) else cfg
-    if not isinstance(cfg, DictConfig):
-        for part in dotted.split("."):
-            node = getattr(node, part)
+    """``cfg``'s value at ``dotted``, for a DictConfig, a plain dict or the dataclasses; lists as plain lists."""
+    node = cfg
+    for part in dotted.split("."):
+        node = node[part] if isinstance(node, dict | DictConfig) else getattr(node, part)
     if isinstance(node, ListConfig | DictConfig):
         return OmegaConf.to_container(node, resolve=True)
     return node
 
 
 def iter_problems(cfg: Any) -> Iterator[str]:
-    """Yield ``tutorial.<key>=<value>: must be <allowed>`` for every bad value of the ``tutorial`` node ``cfg``."""
+    """Yield ``tutorial.<key>=<value>: must be <allowed>`` for every bad value of the ``tutorial`` node ``cfg``.
+
+    ``cfg`` is that node as a DictConfig, a plain dict or a :class:`TutorialConfig`.
+    """
     for key, ok, allowed in RULES:
         value = _get(cfg, key)
         try:
