@@ -1,7 +1,8 @@
 """What every ``pipelines/`` entry point shares: validation, clear errors, signals.
 
-A config error prints one line naming the key, the value and what is allowed,
-and exits with status 2 before any work; a known failure (no data, every fit
+A config error (a compute setting this machine cannot provide included: a
+namespace that is not installed, cuda without a GPU) prints one line naming the
+key, the value and what is allowed, and exits with status 2 before any work; a known failure (no data, every fit
 failed, tracking unreachable) prints one line and exits with status 1. Inside a
 Hydra multirun the error is raised instead, so Hydra reports the failing job
 and the other jobs still run.
@@ -15,6 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
+from gmmgen.compute import Compute, ComputeError
 from gmmgen.config import ConfigError, validate
 from gmmgen.data import DataError
 from gmmgen.mixture import SweepError
@@ -57,8 +59,9 @@ def run(cfg: Any, fn: Callable[[Any], T]) -> T:
     multirun = _in_multirun()
     try:
         validate(cfg)
+        Compute.from_config(cfg).check()  # the namespace imports, the GPU is there
         return fn(cfg)
-    except ConfigError as exc:
+    except (ConfigError, ComputeError) as exc:
         if multirun:
             raise
         fail(f"config error: {exc}", 2)
