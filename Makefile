@@ -23,7 +23,7 @@ SERVER_PORT ?= 5050
 REMOTE ?=
 
 .PHONY: tutorial
-.PHONY: help install postgresql params run findings sweep ui serve server server-stop push pull test test-slow mutate bench lint format dag metrics plots lock clean clean-all
+.PHONY: help install install-gpu postgresql params run findings sweep ui serve server server-stop push pull test test-slow mutate bench bench-gpu lint format dag metrics plots lock clean clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
@@ -49,6 +49,10 @@ postgresql: ## Install PostgreSQL (Debian's package, as root) when it is missing
 	    echo "Installing PostgreSQL: apt-get install postgresql"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo "error: PostgreSQL is missing: install it (sudo apt-get install postgresql)"; exit 1; fi; }
+
+install-gpu: $(STAMP) ## Add the GPU extra to .venv (torch, CuPy, CUDA 13 libraries) from requirements-gpu.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-gpu.lock
+	@echo "GPU extra installed: make run ARGS='compute.namespace=torch compute.device=cuda'"
 
 params: $(STAMP) ## Compose + validate the config (with ARGS overrides) into params.yaml; check tracking
 	$(BIN)/python pipelines/configure.py $(ARGS)
@@ -98,6 +102,9 @@ mutate: $(STAMP) ## Mutation testing of the library modules (slow; ARGS='--modul
 
 bench: $(STAMP) ## Benchmarks: sweep speed-up, stage times and memory, fit-cost scaling (outputs/bench/)
 	$(BIN)/python bench/bench.py $(ARGS)
+
+bench-gpu: $(STAMP) ## numpy on every core vs the GPU path (torch on cuda when present), per N and K (ARGS='--tiny')
+	$(BIN)/python bench/gpu.py --out outputs/bench/gpu.md $(ARGS)
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check src pipelines tests bench mutation

