@@ -151,6 +151,8 @@ def _inside_report(names: list[str]) -> None:
             if name not in wanted:
                 continue
             status = status_by_exit_code[code]
+            if status == "check was interrupted by user":  # a campaign stopped early (Ctrl-C): not run
+                status = "not checked"
             entry = {"status": status}
             if status not in ("killed", "timeout"):
                 entry["diff"] = get_diff_for_mutant(name, path=path)
