@@ -60,7 +60,7 @@ params: $(STAMP) ## Compose + validate the config (with ARGS overrides) into par
 run: params ## Reproduce the experiment: params.yaml, then `dvc repro` (only changed stages rerun)
 	$(BIN)/dvc repro
 	@echo
-	@echo "Results: outputs/<stage>/ (figures, metrics.json)  |  dvc metrics show  |  make ui"
+	@$(BIN)/python -m gmmgen.summary outputs
 
 findings: $(STAMP) ## Rewrite the README's findings tables from the last `make run` (outputs/)
 	$(BIN)/python pipelines/findings.py
@@ -72,6 +72,7 @@ sweep: $(STAMP) ## Hydra multirun of the whole pipeline, jobs in parallel (SWEEP
 	$(BIN)/python pipelines/run_all.py -m hydra/launcher=parallel $(SWEEP) $(ARGS)
 
 ui: $(STAMP) ## MLflow UI for outputs/mlflow.db on http://127.0.0.1:PORT (default 5000)
+	@$(BIN)/python -m gmmgen.summary --ui $(PORT) outputs
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/outputs/mlflow.db \
 		--default-artifact-root $(CURDIR)/outputs/mlartifacts --host 127.0.0.1 --port $(PORT)
 
@@ -121,8 +122,8 @@ metrics: $(STAMP) ## Show DVC metrics and params changes against HEAD
 	$(BIN)/dvc metrics show
 	$(BIN)/dvc params diff
 
-plots: $(STAMP) ## Render DVC plots to outputs/dvc_plots/index.html
-	$(BIN)/dvc plots show -o outputs/dvc_plots
+plots: $(STAMP) ## Render DVC plots to outputs/dvc_plots/index.html (offline: the chart library is in vendor/vega)
+	$(BIN)/dvc plots show
 
 lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock (needs the package index)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock

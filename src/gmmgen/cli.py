@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
+from gmmgen import console
 from gmmgen.compute import Compute, ComputeError
 from gmmgen.config import ConfigError, validate
 from gmmgen.data import DataError
@@ -23,6 +24,8 @@ from gmmgen.mixture import SweepError
 
 log = logging.getLogger("gmmgen")
 T = TypeVar("T")
+
+console.quiet_libraries()  # before any entry point imports TensorFlow or MLflow
 
 
 class TrackingError(RuntimeError):
@@ -53,13 +56,20 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def run(cfg: Any, fn: Callable[[Any], T]) -> T:
-    """Validate ``cfg`` then call ``fn(cfg)``, turning known failures into one-line errors."""
+def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True) -> T:
+    """Validate ``cfg`` then call ``fn(cfg)``, turning known failures into one-line errors.
+
+    With ``banner``, a line names the stage (``fn``'s name without ``run_``)
+    and what it does (its docstring's first line) before it starts.
+    """
     signal.signal(signal.SIGTERM, _on_sigterm)
+    console.quiet_libraries()  # again: Hydra's logging setup reset the loggers' levels
     multirun = _in_multirun()
     try:
         validate(cfg)
         Compute.from_config(cfg).check()  # the namespace imports, the GPU is there
+        if banner:
+            console.banner(fn.__name__.removeprefix("run_"), console.describe(fn))
         return fn(cfg)
     except (ConfigError, ComputeError) as exc:
         if multirun:

@@ -292,9 +292,10 @@ def sweep(
     The fits then run side by side, largest first so the workers finish
     together: in threads (``backend="threads"``: no start-up cost, shared
     memory; NumPy releases the GIL in the heavy operations) or in worker
-    processes (``"processes"``, joblib's loky). ``warn`` logs a warning for
-    each fit that failed, did not converge or is degenerate (thin fits are
-    only recorded: at small n they are the rule, not the exception).
+    processes (``"processes"``, joblib's loky). ``warn`` logs one warning
+    naming the fits that failed, did not converge or are degenerate (thin
+    fits are only recorded: at small n they are the rule, not the
+    exception); each flagged fit's reason goes to the debug log.
 
     When ``x`` and ``x_val`` are of another Array API namespace (a GPU),
     ``n_jobs`` and ``backend`` are ignored: the fits run one after another on
@@ -302,7 +303,9 @@ def sweep(
     """
     from joblib import Parallel, delayed
     from threadpoolctl import threadpool_limits
-    from tqdm.auto import tqdm
+
+    from gmmgen.console import bar_safe_logging
+    from gmmgen.console import progress as progress_bar
 
     if backend not in ("threads", "processes"):
         raise ValueError(f"backend={backend!r}: must be 'threads' or 'processes'")
@@ -322,15 +325,28 @@ def sweep(
         else:
             parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
             results = parallel(delayed(_fit_limited)(x, x_val, k, cov, params, thin) for cov, k in order)
-        bar = tqdm(results, total=len(order), desc="GMM sweep", unit="fit", disable=not progress)
-        for row, model in bar:
-            key = (row["covariance_type"], row["n_components"])
-            rows[key] = row
-            if model is not None:
-                models[key] = model
-            bar.set_postfix_str(f"{key[0]} K={key[1]} {row['status']}")
-            if warn and row["status"] not in ("sound", "thin"):
-                log.warning("fit %s K=%d: %s (%s)", key[0], key[1], row["status"], row["reason"])
+        bar = progress_bar(results, total=len(order), desc="GMM sweep", unit="fit", disable=not progress)
+        with bar_safe_logging():  # warnings print above the bar instead of breaking it
+            for row, model in bar:
+                key = (row["covariance_type"], row["n_components"])
+                rows[key] = row
+                if model is not None:
+                    models[key] = model
+                bar.set_postfix_str(f"{key[0]} K={key[1]} {row['status']}")
+                if row["status"] not in ("sound", "thin"):  # the log file gets each one; the console one line
+                    log.debug("fit %s K=%d: %s (%s)", key[0], key[1], row["status"], row["reason"])
+            bar.close()
+    flagged = [g for g in grid if rows[g]["status"] not in ("sound", "thin")]
+    if warn and flagged:
+        by_status: dict[str, list[str]] = {}
+        for cov, k in flagged:
+            by_status.setdefault(rows[(cov, k)]["status"], []).append(f"{cov} K={k}")
+        log.warning(
+            "%d of %d fits flagged: %s (reasons in sweep.csv and the log file)",
+            len(flagged),
+            len(grid),
+            "; ".join(f"{status}: {', '.join(fits)}" for status, fits in by_status.items()),
+        )
     return [rows[g] for g in grid], models
 
 

@@ -12,7 +12,7 @@ from gmmgen import plots, reduce, sampling
 from gmmgen.compute import Compute, dispatch_for
 from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, write_json
-from gmmgen.stages.common import load_dataset, require, stage_dir
+from gmmgen.stages.common import figure_context, load_dataset, require, stage_dir
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +45,32 @@ def run_generate(cfg: Any) -> Path:
     shown = "test" if len(ds["x_test"]) else "validation"  # for the eye only: nothing is chosen here
     real = ds["x_test" if len(ds["x_test"]) else "x_val"][: int(cfg.sample.n_real)]
     cols, k = int(cfg.sample.grid_cols), gmm.n_components
+    context = figure_context(cfg, len(ds["x_train"]), pca.n_components_, gmm.covariance_type)
     out = stage_dir(cfg, "generate")
     with atomic_dir(out) as tmp:
         np.save(tmp / "samples.npy", images)
         np.save(tmp / "sample_components.npy", labels.astype(np.int32))
         plots.image_grid(
-            images, tmp / "generated.png", cols=cols, title=f"{len(images)} digits drawn from the GMM (K={k})"
+            images,
+            tmp / "generated.png",
+            cols=cols,
+            title=f"{len(images)} digits drawn from the GMM (K={k})",
+            subtitle=context,
         )
         plots.image_grid(
             means,
             tmp / "component_means.png",
             cols=10,
             title=f"component means, heaviest first ({len(heaviest)} of {k})",
+            subtitle=context,
         )
         plots.side_by_side(
-            images[:100], real[:100], tmp / "generated_vs_real.png", ("generated", f"real {shown} digits"), cols=cols
+            images[:100],
+            real[:100],
+            tmp / "generated_vs_real.png",
+            (f"drawn from the GMM ({gmm.covariance_type} K={k})", f"real {shown} digits"),
+            cols=cols,
+            subtitle=context,
         )
         used = np.bincount(labels, minlength=k)
         write_json(

@@ -12,7 +12,7 @@ import numpy as np
 from gmmgen import plots, reduce
 from gmmgen.compute import Compute, estimator_to_numpy, to_numpy
 from gmmgen.io import atomic_dir, save_arrays, write_json
-from gmmgen.stages.common import load_dataset, stage_dir
+from gmmgen.stages.common import figure_context, load_dataset, stage_dir
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,11 @@ def run_reduce(cfg: Any) -> Path:
             w = csv.writer(fh)
             w.writerow(["n_components", "cumulative_variance"])
             w.writerows((i + 1, f"{v:.6f}") for i, v in enumerate(np.cumsum(full_ratio)))
-        plots.explained_variance(full_ratio, cfg.pca.variance, metrics["n_dims_kept"], tmp / "explained_variance.png")
-        plots.reconstructions(originals, recon, tmp / "reconstructions.png", metrics["n_dims_kept"])
+        context = figure_context(cfg, len(x_tr), metrics["n_dims_kept"], covariance="")
+        plots.explained_variance(
+            full_ratio, cfg.pca.variance, metrics["n_dims_kept"], tmp / "explained_variance.png", title=context
+        )
+        plots.reconstructions(originals, recon, tmp / "reconstructions.png", metrics["n_dims_kept"], subtitle=context)
     log.info(
         "reduce: %d -> %d dims, %.3f of the variance",
         metrics["n_dims_in"],

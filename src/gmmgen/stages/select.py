@@ -14,7 +14,7 @@ from gmmgen import likelihood, mixture, plots
 from gmmgen.compute import Compute, estimator_to_numpy
 from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, write_json
-from gmmgen.stages.common import load_dataset, require, stage_dir
+from gmmgen.stages.common import figure_context, load_dataset, require, stage_dir
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,8 @@ def run_select(cfg: Any) -> Path:
             "warnings": notes,
         }
         write_json(tmp / "metrics.json", metrics)
-        plots.sweep_criteria(rows, chosen, cfg.sweep.criterion, tmp / "sweep.png")
+        context = figure_context(cfg, len(z_train), z_train.shape[1])
+        plots.sweep_criteria(rows, by_criterion, cfg.sweep.criterion, tmp / "sweep.png", title=context)
     log.info(
         "select: %s chose %s K=%d (%s; BIC %.1f, validation %.4f bits/pixel); "
         "%d fits, %d failed, %d thin, %d degenerate",
