@@ -75,7 +75,7 @@ marking its own choice); the sweep by K is also a chart (`sweep/bic_full` etc., 
 MODEL_DESCRIPTION = """\
 Digit generator: PCA (whitened) + Gaussian mixture fitted by the gmmgen pipeline. \
 Input: a table with columns `n` (how many digits, 1 to 10000) and `seed` (>= 0). \
-Output: uint8 images of shape (sum of n, 28, 28), white digits on black. \
+Output: uint8 images of shape (sum of n, height, width) (28 x 28 for MNIST), white digits on black. \
 Each version's source run holds the config, the model-selection sweep and the sample-quality numbers.
 """
 
