@@ -81,7 +81,8 @@ def ui_server(tiny_cfg):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
+        deadline = time.monotonic() + 240  # the UI server starts slowly on a busy machine
+        while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(base + "/health", timeout=2) as r:
                     if r.status == 200:
