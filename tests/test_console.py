@@ -19,20 +19,14 @@ NOISE = (
     "cpu_feature_guard",
     "use_unbounded_threadpool",  # "NodeDef mentions attribute" when the judge CNN is loaded
     "retracing",  # tf.function retraced on a new batch shape
+    "LinAlgWarning",  # the Fréchet distance's matrix square root (now an eigenvalue-based trace)
+    "Matrix is singular",
     "type hint",  # MLflow on PythonModel.predict
     "cloudpickle",  # MLflow on how it pickled the model
     "Downloading artifacts",  # MLflow reading the logged model back
     "Downloading data from",  # Keras's download lines and bars
     "git add dvc.lock",  # DVC's hint after a repro
     "To enable auto staging",
-)
-
-
-NOISE_FIXED_ELSEWHERE = (
-    # The Fréchet distance's matrix square root on near-singular covariances: issue 9 replaces it with an
-    # eigenvalue-based trace; when that lands, these two move into NOISE.
-    "LinAlgWarning",
-    "Matrix is singular",
 )
 
 
@@ -66,7 +60,7 @@ def test_a_small_run_prints_banners_and_a_summary_and_no_noise(tmp_path):
     # The summary: what was chosen, by which criterion, the numbers, where the figures are.
     summary = result.stdout[result.stdout.index("gmmgen summary") :]
     assert re.search(r"chosen: full K=\d+ by BIC \(sweep.criterion=bic", summary)
-    assert re.search(r"^  BIC \(used\)\s+full K=\d+\s+[\d,]+", summary, flags=re.M)
+    assert re.search(r"^  BIC \(used\)\s+full K=\d+\s+\w+\s+[\d,]+\s+\d\.\d{4}", summary, flags=re.M)
     assert "held-out likelihood" in summary and "outputs/select/sweep.png" in summary
     # Details stay in the log file.
     log = (tmp_path / "outputs" / "logs" / "run_all" / "run_all.log").read_text()

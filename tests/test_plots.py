@@ -8,26 +8,27 @@ from PIL import Image
 from gmmgen import mixture, plots, style
 
 
-def _row(cov, k, bic, aic, test_ll, status="ok"):
+def _row(cov, k, bic, aic, val_ll, val_bpp, status="sound"):
     return {
         "covariance_type": cov,
         "n_components": k,
         "bic": bic,
         "aic": aic,
-        "test_ll": test_ll,
+        "val_ll": val_ll,
+        "val_bpp": val_bpp,
         "train_ll": 0.0,
         "status": status,
         "converged": status != "not_converged",
-        "reason": "" if status == "ok" else "collapsed components",
-        "n_degenerate": 0 if status == "ok" else k,
+        "reason": "" if status == "sound" else "collapsed components",
+        "n_degenerate": 0 if status == "sound" else k,
     }
 
 
 ROWS = [
-    _row("full", 2, 100.0, 90.0, -70.0),
-    _row("full", 4, 110.0, 80.0, -65.0),
-    _row("full", 8, 130.0, 75.0, -68.0),
-    _row("full", 16, 400.0, -5000.0, -3.6e6, status="degenerate"),
+    _row("full", 2, 100.0, 90.0, -70.0, 1.50),
+    _row("full", 4, 110.0, 80.0, -65.0, 1.30),
+    _row("full", 8, 130.0, 75.0, -68.0, 1.40),
+    _row("full", 16, 400.0, -5000.0, -3.6e6, 5000.0, status="degenerate"),
 ]
 
 
@@ -40,7 +41,7 @@ def test_sweep_figure_marks_each_criterion_own_choice(tmp_path):
     assert "AIC chooses full K=8" in svg and "AIC chooses full K=8 (used)" not in svg
     assert "held-out likelihood chooses full K=4" in svg
     assert "MNIST, N=2,000" in svg  # the title names the data
-    assert "1 off scale (triangles), down to -3.6e+06" in svg  # drawn on the edge, not squashing the panel
+    assert "1 off scale (triangles), up to 5,000" in svg  # drawn on the edge, not squashing the panel
     assert path.exists() and Image.open(path).size[0] >= 15 * style.DPI
 
 
@@ -54,13 +55,14 @@ def test_sweep_figure_says_none_when_a_criterion_has_no_choice(tmp_path):
 def test_zero_values_are_drawn_and_labelled(tmp_path):
     rows = [
         {"criterion": c, "covariance_type": "full", "n_components": k, "frechet_distance": fd,
-         "inception_score": 4.0, "near_copy_share": 0.0, "heldout_ll": -70.0}
+         "inception_score": 4.0, "near_copy_share": 0.0, "test_bpp": 1.3}
         for c, k, fd in (("bic", 3, 88.8), ("aic", 12, 67.8), ("heldout", 6, 74.7))
     ]  # fmt: skip
-    plots.criteria_comparison(rows, {"frechet_floor": 3.8, "near_copy_expected": 0.01}, tmp_path / "criteria.png")
+    reference = {"frechet_floor": 3.8, "frechet_n": 500, "near_copy_expected": 0.01}
+    plots.criteria_comparison(rows, reference, tmp_path / "criteria.png")
     svg = (tmp_path / "criteria.svg").read_text()
     assert svg.count(">0.0%<") >= 3  # every zero bar carries its label (and the axis its 0.0% tick)
-    assert "88.8" in svg and "(dashed: real vs real, 3.80)" in svg
+    assert "88.8" in svg and "(dashed: real vs real, 500 digits, 3.80)" in svg
     report = {
         "flagged_clean_test": 0.026,
         "corruptions": {"noise": {"flagged": 1.0, "roc_auc": 1.0}, "blank": {"flagged": 0.0, "roc_auc": 0.0}},

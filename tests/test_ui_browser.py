@@ -115,7 +115,7 @@ def test_runs_table_shows_the_headline_columns_and_no_fit_runs(ui_server, tmp_pa
     page = mlflow_ui.runs_table_url(base, exp)
     dom = chromium(page, tmp_path / "profile", "--dump-dom")
     assert run.info.run_name in dom, "the runs table does not list the pipeline run"
-    for column in ("sweep.criterion", "selected_model", "n_components", "heldout_ll", "bic", "pca_dims"):
+    for column in ("sweep.criterion", "selected_model", "n_components", "val_bpp", "bic", "pca_dims"):
         assert f">{column}<" in dom or f'"{column}"' in dom, f"no {column} column"
     assert "full-K2" not in dom, "the per-fit child runs crowd the table"
     assert "Gaussian mixture models fitted to PCA-whitened MNIST" in dom, "no experiment description"

@@ -55,6 +55,7 @@ class _DropNoise(logging.Filter):
         text = record.getMessage()
         return not any(marker in text for marker in NOISY_WARNINGS)
 
+
 NOISY_LOGGERS = {
     "absl": logging.ERROR,
     "tensorflow": logging.ERROR,

@@ -36,7 +36,7 @@ HEADLINE_METRICS = {
     "judge_accuracy": ("classifier/metrics.json", ("test_accuracy",)),
     "pca_dims": ("reduce/metrics.json", ("n_dims_kept",)),
 }
-"""Headline numbers logged under short top-level names, beside ``bic``, ``aic``, ``heldout_ll``, ``n_components``."""
+"""Headline numbers logged under short top-level names, beside ``bic``, ``val_bpp``, ``test_bpp``, ``n_components``."""
 
 COLUMNS = [
     "attributes.`Run Name`",
@@ -45,9 +45,9 @@ COLUMNS = [
     "tags.`selected_model`",
     "metrics.`n_components`",
     "metrics.`pca_dims`",
-    "metrics.`heldout_ll`",
+    "metrics.`val_bpp`",
+    "metrics.`test_bpp`",
     "metrics.`bic`",
-    "metrics.`aic`",
     "metrics.`frechet_distance`",
     "metrics.`inception_score`",
     "metrics.`near_copy_share`",
@@ -64,10 +64,11 @@ EXPERIMENT_DESCRIPTION = """\
 
 - One **pipeline run** per `make run` (or per multirun job, nested under its **sweep** run).
 - Columns: `sweep.criterion` and `selected_model` (what was chosen, by what), `n_components` (K), \
-`pca_dims`, `heldout_ll` (mean held-out log-likelihood per digit in PCA space, higher is better), \
-`bic`/`aic` (lower is better), and sample quality of the chosen model: `frechet_distance` (lower is better), \
+`pca_dims`, `val_bpp`/`test_bpp` (validation/test bits per pixel, a pixel-space likelihood \
+comparable across runs on the same digits; lower is better), `bic` (this run's PCA space only), \
+and sample quality of the chosen model: `frechet_distance` (lower is better), \
 `inception_score` (max 10), `near_copy_share` (generated digits closer to a training digit than unseen digits are).
-- BIC, AIC and log-likelihoods live in each run's PCA space: compare them only between runs with the same `pca_dims`.
+- BIC, AIC and `train_ll` live in each run's PCA space: compare them only within a run.
 - Each run's figures are under Artifacts (`select/sweep.png`: the three criteria against K, each panel \
 marking its own choice); the sweep by K is also a chart (`sweep/bic_full` etc., step = K).
 """

@@ -52,6 +52,8 @@ def fmt(value: Any, kind: str = "") -> str:
         return "-"
     if kind == "%":
         return f"{100 * v:.1f}%"
+    if kind == "bpp":
+        return f"{v:.4f}"
     if abs(v) >= 1e6:
         return f"{v:.3g}"
     if abs(v) >= 1000:
@@ -110,7 +112,7 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
     evaluation = _json(run_dir / "evaluate" / "metrics.json")
     reference = evaluation.get("reference", {})
 
-    header = ["chosen by", "model", "BIC", "AIC", "held-out LL", "Fréchet", "IS", "near-copies"]
+    header = ["chosen by", "model", "status", "BIC", "val bits/px", "test bits/px", "Fréchet", "IS", "near-copies"]
     rows = []
     by_criterion = select.get("by_criterion", {})
     order = list(CRITERION_LABEL)
@@ -123,9 +125,10 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
             [
                 label,
                 f"{key[0]} K={key[1]}",
+                str(info.get("status", fit.get("status", ""))),
                 fmt(fit.get("bic")),
-                fmt(fit.get("aic")),
-                fmt(fit.get("test_ll")),
+                fmt(info.get("val_bpp", fit.get("val_bpp")), "bpp"),
+                fmt(info.get("test_bpp"), "bpp"),
                 fmt(q.get("frechet_distance")),
                 fmt(q.get("inception_score")),
                 fmt(q.get("near_copy_share"), "%"),
@@ -135,6 +138,7 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
         rows.append(
             [
                 "real digits",
+                "",
                 "",
                 "",
                 "",
@@ -203,7 +207,8 @@ def job_line(job_dir: str | Path, seconds: float | None = None) -> str:
         return f"job {job_dir.name} [{_job_overrides(job_dir)}]: no result{took}"
     return (
         f"job {job_dir.name} [{_job_overrides(job_dir)}]: {chosen.get('covariance_type')} "
-        f"K={chosen.get('n_components')} by {select.get('criterion')}, held-out LL {fmt(chosen.get('test_ll'))}{took}"
+        f"K={chosen.get('n_components')} by {select.get('criterion')}, "
+        f"validation {fmt(chosen.get('val_bpp'), 'bpp')} bits/pixel{took}"
     )
 
 
@@ -211,7 +216,8 @@ def sweep_summary(sweep_dir: str | Path) -> str:
     """A table of the jobs of the multirun in ``sweep_dir``, in job order, with where their files are."""
     sweep_dir = Path(sweep_dir)
     jobs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
-    header = ["job", "overrides", "chosen", "criterion", "dims", "BIC", "held-out LL", "Fréchet", "IS", "status"]
+    header = ["job", "overrides", "chosen", "criterion", "dims", "val bits/px", "test bits/px"]
+    header += ["Fréchet", "IS", "status"]
     rows = []
     for job in jobs:
         select = _json(job / "select" / "metrics.json")
@@ -228,8 +234,8 @@ def sweep_summary(sweep_dir: str | Path) -> str:
                 f"{chosen.get('covariance_type')} K={chosen.get('n_components')}" if chosen else "-",
                 str(select.get("criterion", "-")),
                 str(red.get("n_dims_kept", "-")),
-                fmt(chosen.get("bic")),
-                fmt(chosen.get("test_ll")),
+                fmt(chosen.get("val_bpp"), "bpp"),
+                fmt(chosen.get("test_bpp"), "bpp"),
                 fmt(ev.get("frechet_distance")),
                 fmt(ev.get("inception_score")),
                 status,
@@ -242,7 +248,7 @@ def sweep_summary(sweep_dir: str | Path) -> str:
             "",
             table(header, rows),
             "",
-            "  BIC and held-out LL live in each job's PCA space: compare them only between jobs with the same dims.",
+            "  bits/pixel are pixel-space likelihoods: comparable across jobs on the same digits (lower is better).",
             f"  files: {sweep_dir}/<job>/ (stage folders, figures; the job's log in <job>/run_all.log)",
         ]
     )
