@@ -47,8 +47,8 @@ MUTMUT = [sys.executable, "-m", "mutmut"]
 # Module -> its focused tests. Tests that start a subprocess (which would import
 # the unmutated package) or train the CNN (minutes per mutant) are left out.
 TARGETS: dict[str, list[str]] = {
-    "mixture": ["tests/test_mixture.py", "tests/test_selection.py"],
-    "sampling": ["tests/test_mixture.py"],
+    "mixture": ["tests/test_mixture.py", "tests/test_selection.py", "tests/test_compute.py", "-k", "not stages"],
+    "sampling": ["tests/test_mixture.py", "tests/test_compute.py", "-k", "not stages"],
     "evaluate": ["tests/test_evaluate.py", "tests/test_evaluate_known.py", "-k", "not stages"],
     "config": [
         "tests/test_config.py",
@@ -66,7 +66,7 @@ TARGETS: dict[str, list[str]] = {
         "-k",
         "not no_test_digit_reaches and not training_on_all_digits",
     ],
-    "reduce": ["tests/test_reduce.py", "tests/test_reduce_units.py"],
+    "reduce": ["tests/test_reduce.py", "tests/test_reduce_units.py", "tests/test_compute.py", "-k", "not stages"],
     "likelihood": ["tests/test_likelihood.py", "tests/test_likelihood_edges.py", "tests/test_evaluate_known.py"],
 }
 # Folders and files the tests read beside tests/ and src/.
