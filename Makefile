@@ -19,16 +19,21 @@ MODEL ?= gmmgen-digit-generator
 ALIAS ?= champion
 VERSION ?=
 SWEEP ?= pca.variance=0.8,0.85,0.9 sweep.covariance_types=[full],[diag]
+SERVER_DIR ?= outputs/server
+SERVER_PORT ?= 5050
+REMOTE ?=
 
-.PHONY: help install params run exp compare findings sweep ui serve test test-slow mutate bench lint format dag metrics plots lock clean clean-all
+.PHONY: tutorial
+.PHONY: help install install-gpu postgresql params run exp compare findings sweep ui serve server server-stop push pull test test-slow mutate bench bench-gpu lint format dag metrics plots lock clean clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
 	@echo
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-11s %s\n", $$1, $$2}'
 	@echo
 	@echo "  Variables: ARGS='<hydra overrides>' (run), SWEEP='<multirun overrides>' (sweep), PORT=5000 (ui),"
 	@echo "             SERVE_PORT=5001 MODEL=gmmgen-digit-generator ALIAS=champion, or VERSION=<n> (serve)"
+	@echo "             SERVER_PORT=5050 SERVER_DIR=outputs/server (server), REMOTE=<dvc remote> (push, pull)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required; set PYTHON=...)"; exit 1; }
@@ -39,6 +44,17 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP) ## Create .venv and install the locked packages (only when missing or the lock changed)
 
+postgresql: ## Install PostgreSQL (Debian's package, as root) when it is missing
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing PostgreSQL: apt-get install postgresql"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "error: PostgreSQL is missing: install it (sudo apt-get install postgresql)"; exit 1; fi; }
+
+install-gpu: $(STAMP) ## Add the GPU extra to .venv (torch, CuPy, CUDA 13 libraries) from requirements-gpu.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-gpu.lock
+	@echo "GPU extra installed: make run ARGS='compute.namespace=torch compute.device=cuda'"
+
 params: $(STAMP) ## Compose + validate the config (with ARGS overrides) into params.yaml; check tracking
 	$(BIN)/python pipelines/configure.py $(ARGS)
 
@@ -47,6 +63,7 @@ run: params ## Reproduce the experiment: params.yaml, then `dvc repro` (only cha
 	@$(BIN)/python -m gmmgen.runinfo start
 	@$(BIN)/dvc repro; rc=$$?; rm -f outputs/run_start.json; exit $$rc
 	@echo
+	@$(BIN)/python -m gmmgen.summary outputs
 	@echo "Results: results/metrics.json (headline, tracked by git), outputs/<stage>/  |  make compare  |  make ui"
 
 exp: $(STAMP) ## DVC experiment from the workspace (ARGS='-S pca.variance=0.9'); a failed one puts every file back
@@ -61,10 +78,14 @@ compare: $(STAMP) ## Table of the headline metrics and changed params: the works
 findings: $(STAMP) ## Rewrite the README's findings tables from the last `make run` (outputs/)
 	$(BIN)/python pipelines/findings.py
 
+tutorial: params ## The tutorial's other sections (EM by hand, clustering, sampling, segmentation, anomalies): outputs/tutorial/
+	$(BIN)/dvc repro pipelines/tutorial/dvc.yaml
+
 sweep: $(STAMP) ## Hydra multirun of the whole pipeline, jobs in parallel (SWEEP='...' to change the grid)
 	$(BIN)/python pipelines/run_all.py -m hydra/launcher=parallel $(SWEEP) $(ARGS)
 
 ui: $(STAMP) ## MLflow UI for outputs/mlflow.db on http://127.0.0.1:PORT (default 5000)
+	@$(BIN)/python -m gmmgen.summary --ui $(PORT) outputs
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/outputs/mlflow.db \
 		--default-artifact-root $(CURDIR)/outputs/mlartifacts --host 127.0.0.1 --port $(PORT)
 
@@ -72,10 +93,22 @@ serve: $(STAMP) ## Serve the digit generator `make run` promoted (@champion; VER
 	MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/outputs/mlflow.db $(BIN)/mlflow models serve \
 		-m models:/$(MODEL)$(if $(VERSION),/$(VERSION),@$(ALIAS)) --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
 
-test: $(STAMP) ## Run the test suite (fast tests; a few minutes on 2 cores)
+server: $(STAMP) postgresql ## Start the team MLflow server on 127.0.0.1:SERVER_PORT (PostgreSQL, served artifacts)
+	$(BIN)/python -m gmmgen.server start --dir $(SERVER_DIR) --port $(SERVER_PORT)
+
+server-stop: $(STAMP) ## Stop the tracking server (its database and artifacts stay in SERVER_DIR)
+	$(BIN)/python -m gmmgen.server stop --dir $(SERVER_DIR)
+
+push: $(STAMP) ## Upload DVC-tracked outputs to the DVC remote (REMOTE=<name> for another than the default)
+	$(BIN)/dvc push $(if $(REMOTE),-r $(REMOTE))
+
+pull: $(STAMP) ## Download DVC-tracked outputs from the DVC remote (REMOTE=<name> for another than the default)
+	$(BIN)/dvc pull $(if $(REMOTE),-r $(REMOTE))
+
+test: $(STAMP) postgresql ## Run the test suite (fast tests; a few minutes on 2 cores)
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP) ## Run the slow tests too (end-to-end multiruns, browser check of the UI)
+test-slow: $(STAMP) postgresql ## Run the slow tests too (end-to-end multiruns, browser check of the UI)
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 mutate: $(STAMP) ## Mutation testing of the library modules (slow; ARGS='--modules data --sample 40'): score table
@@ -83,6 +116,9 @@ mutate: $(STAMP) ## Mutation testing of the library modules (slow; ARGS='--modul
 
 bench: $(STAMP) ## Benchmarks: sweep speed-up, stage times and memory, fit-cost scaling (outputs/bench/)
 	$(BIN)/python bench/bench.py $(ARGS)
+
+bench-gpu: $(STAMP) ## numpy on every core vs the GPU path (torch on cuda when present), per N and K (ARGS='--tiny')
+	$(BIN)/python bench/gpu.py --out outputs/bench/gpu.md $(ARGS)
 
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check src pipelines tests bench mutation
@@ -100,8 +136,8 @@ metrics: $(STAMP) ## Show the headline metrics and what changed against HEAD (me
 	$(BIN)/dvc metrics diff
 	$(BIN)/dvc params diff
 
-plots: $(STAMP) ## Render DVC plots to outputs/dvc_plots/index.html
-	$(BIN)/dvc plots show -o outputs/dvc_plots
+plots: $(STAMP) ## Render DVC plots to outputs/dvc_plots/index.html (offline: the chart library is in vendor/vega)
+	$(BIN)/dvc plots show
 
 lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock (needs the package index)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
@@ -113,7 +149,7 @@ lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock (needs 
 
 clean: ## Remove generated outputs (keeps .venv, the MLflow store and the download cache)
 	rm -rf outputs/data outputs/reduce outputs/select outputs/generate outputs/classifier outputs/evaluate \
-		outputs/track outputs/logs \
+		outputs/track outputs/logs outputs/tutorial \
 		outputs/multirun outputs/dvc_plots outputs/bench outputs/mutation
 
 clean-all: clean ## Also remove the MLflow store, the download cache, DVC's cache and .venv

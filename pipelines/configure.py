@@ -17,6 +17,7 @@ config.register_configs()
 
 
 def configure(cfg) -> Path:
+    """Compose and validate the config, check the tracking store, write params.yaml."""
     from gmmgen.tracking import check_reachable
 
     config.check_full_pipeline(cfg)

@@ -6,13 +6,15 @@ folder and logs its own MLflow run, nested under the sweep's run.
   python pipelines/run_all.py -m hydra/launcher=parallel seed=0,1,2,3
 """
 
+import time
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from gmmgen import cli, config
+from gmmgen import cli, config, console, summary
+from gmmgen.io import read_json
 from gmmgen.stages.pipeline import run_all as run_stages
 
 config.register_configs()
@@ -20,31 +22,36 @@ config.register_configs()
 
 def run_all(cfg) -> float:
     hc = HydraConfig.get()
-    if hc.mode == RunMode.MULTIRUN:
+    multirun = hc.mode == RunMode.MULTIRUN
+    if multirun:
         cfg.paths.run_dir = hc.runtime.output_dir  # this job's own folder
+        console.job_console_off()  # parallel jobs write their own log files; one line each here
     run_dir = Path(cfg.paths.run_dir)
     overrides = list(hc.overrides.task)
+    start = time.perf_counter()
     if not cfg.tracking.enabled:
         run_stages(cfg)
-        return float("nan")
-    from gmmgen import tracking
+    else:
+        from gmmgen import tracking
 
-    tags = {"hydra.overrides": " ".join(overrides)[:5000] or "(none)"}
-    if hc.mode == RunMode.MULTIRUN:
-        tags["hydra.job_num"] = str(hc.job.num)
-    with tracking.pipeline_run(cfg, tags, source="pipelines/run_all.py") as run_id:
-        run_stages(cfg)
-        # A sweep job never moves the served alias; it registers only if the config asks.
-        tracking.log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_sweeps))
-    chosen = (run_dir / "select" / "metrics.json").read_text()
-    import json
-
-    return float(json.loads(chosen)["chosen"]["val_bpp"])  # pixel-space validation bits/pixel
+        tags = {"hydra.overrides": " ".join(overrides)[:5000] or "(none)"}
+        if multirun:
+            tags["hydra.job_num"] = str(hc.job.num)
+        with tracking.pipeline_run(cfg, tags, source="pipelines/run_all.py") as run_id:
+            run_stages(cfg)
+            # A sweep job never moves the served alias; it registers only if the config asks.
+            tracking.log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_sweeps))
+    if multirun:
+        print(summary.job_line(run_dir, time.perf_counter() - start), flush=True)
+    else:
+        print("\n" + summary.pipeline_summary(run_dir), flush=True)
+    chosen = read_json(run_dir / "select" / "metrics.json")["chosen"]
+    return float(chosen["val_bpp"])  # pixel-space validation bits/pixel
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg) -> float:
-    return cli.run(cfg, run_all)
+    return cli.run(cfg, run_all, banner=False)
 
 
 if __name__ == "__main__":

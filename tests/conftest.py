@@ -156,3 +156,43 @@ def copy_project(dest: Path) -> Path:
     subprocess.run([*git, "commit", "-qm", "copy"], cwd=dest, check=True)
     link_venv(dest)
     return dest
+
+
+# ----------------------------------------------------------------------------- the team tracking server
+
+
+class TrackingServer:
+    """The real MLflow + PostgreSQL server of ``make server``, in a folder of its own."""
+
+    def __init__(self, folder: Path, port: int) -> None:
+        self.folder, self.port = folder, port
+        self.url = f"http://127.0.0.1:{port}"
+
+    def make(self, target: str, check: bool = True) -> subprocess.CompletedProcess:
+        """``make <target>`` with this server's folder and port, exactly as the README runs it."""
+        cmd = ["make", "-C", str(REPO), "--no-print-directory", target]
+        cmd += [f"SERVER_DIR={self.folder}", f"SERVER_PORT={self.port}"]
+        result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        if check:
+            assert result.returncode == 0, f"make {target} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        return result
+
+
+@pytest.fixture(scope="session")
+def tracking_server():
+    """One server for the session: ``make server`` on a free port, ``make server-stop`` at the end.
+
+    Its folder is under /tmp rather than pytest's tmp_path: as root, PostgreSQL
+    runs as an unprivileged user, who cannot enter pytest's private folders.
+    """
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="gmmgen-server-"))
+    folder.chmod(0o755)
+    server = TrackingServer(folder, closed_port())
+    try:
+        server.make("server")
+        yield server
+    finally:
+        server.make("server-stop", check=False)
+        shutil.rmtree(folder, ignore_errors=True)

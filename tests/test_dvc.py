@@ -33,6 +33,7 @@ PLAIN_ENV = {
 }
 PLAIN_ENV["PATH"] = "/usr/local/bin:/usr/bin:/bin"
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
+from .test_console import noise_in
 
 
 def sh(cmd: list[str], cwd: Path, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
@@ -85,6 +86,9 @@ def test_make_run_on_a_fresh_clone_reproduces_the_committed_lock(projects):
     a, b, first_a, changed, first_b, second_b = projects
     stages = ["data", "reduce", "select", "generate", "classifier", "evaluate", "summary", "track"]
     assert ran(first_a.stdout) == stages
+    # TensorFlow, MLflow and DVC keep quiet; each stage announces itself.
+    assert noise_in(first_a.stdout + first_a.stderr) == []
+    assert re.findall(r"^== (\w+):", first_a.stdout, flags=re.M) == stages
     # A's run changed only what a new config changes: the lock and the headline metrics.
     assert changed == {"dvc.lock", "results/metrics.json"}
     # B: another path, another time, an empty DVC cache, a fresh classifier: the same bytes. (The
@@ -94,7 +98,8 @@ def test_make_run_on_a_fresh_clone_reproduces_the_committed_lock(projects):
     assert (b / "dvc.lock").read_bytes() == (a / "dvc.lock").read_bytes()
     assert ran(second_b.stdout) == [] and "Data and pipelines are up to date" in second_b.stdout
     assert not (b / "outputs" / "run_start.json").exists()
-    assert "up to date" in sh([DVC, "status"], b).stdout
+    # The MNIST pipeline (dvc.yaml); a bare `dvc status` also lists the tutorial's (pipelines/tutorial/dvc.yaml).
+    assert "up to date" in sh([DVC, "status", "dvc.yaml"], b).stdout
 
 
 def test_hashed_outputs_hold_no_timing_path_or_date(projects):
@@ -142,7 +147,7 @@ def test_failed_experiment_leaves_nothing_modified(projects):
     assert "pca.variance=1.5" in result.stderr + result.stdout
     assert git_status(b) == ""
     assert {p: (b / p).read_bytes() for p in before} == before
-    assert "up to date" in sh([DVC, "status"], b).stdout
+    assert "up to date" in sh([DVC, "status", "dvc.yaml"], b).stdout
 
 
 def test_dvc_exp_run_from_a_plain_shell_compares_with_main(projects):
@@ -298,6 +303,24 @@ def test_champion_loads_with_the_package_hidden_and_is_served_with_checked_input
             answer = json.loads(body)
             assert expected in answer["message"], f"{what}: {answer['message'][:500]}"
             assert "stack_trace" not in answer and "Traceback" not in body, f"{what}: {body[:500]}"
+
+
+def test_dag_and_offline_plots(projects):
+    _, b, *_ = projects
+    dag = sh([DVC, "dag", "dvc.yaml"], b)
+    stages = ("data", "reduce", "select", "generate", "classifier", "evaluate", "summary", "track")
+    assert all(s in dag.stdout for s in stages)
+    plots = sh([DVC, "plots", "show"], b)
+    index = b / "outputs" / "dvc_plots" / "index.html"
+    assert index.exists(), plots.stdout
+    # Offline: every script the page loads ships with the project; no image or chart twice.
+    html = index.read_text()
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    assert len(scripts) == 3 and all((index.parent / s).resolve().is_file() for s in scripts), scripts
+    assert "://" not in " ".join(scripts)
+    images = re.findall(r'<img src="([^"]+)"', html)
+    assert images and len(images) == len(set(images))
+    assert len(re.findall(r"vegaEmbed\(", html)) == 4
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """What every ``pipelines/`` entry point shares: validation, clear errors, signals.
 
-A config error prints one line naming the key, the value and what is allowed,
-and exits with status 2 before any work; a known failure (no data, every fit
+A config error (a compute setting this machine cannot provide included: a
+namespace that is not installed, cuda without a GPU) prints one line naming the
+key, the value and what is allowed, and exits with status 2 before any work; a known failure (no data, every fit
 failed, tracking unreachable) prints one line and exits with status 1. Inside a
 Hydra multirun the error is raised instead, so Hydra reports the failing job
 and the other jobs still run.
@@ -15,12 +16,16 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
+from gmmgen import console
+from gmmgen.compute import Compute, ComputeError
 from gmmgen.config import ConfigError, validate
 from gmmgen.data import DataError
 from gmmgen.mixture import SweepError
 
 log = logging.getLogger("gmmgen")
 T = TypeVar("T")
+
+console.quiet_libraries()  # before any entry point imports TensorFlow or MLflow
 
 
 class TrackingError(RuntimeError):
@@ -51,14 +56,22 @@ def fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def run(cfg: Any, fn: Callable[[Any], T]) -> T:
-    """Validate ``cfg`` then call ``fn(cfg)``, turning known failures into one-line errors."""
+def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True) -> T:
+    """Validate ``cfg`` then call ``fn(cfg)``, turning known failures into one-line errors.
+
+    With ``banner``, a line names the stage (``fn``'s name without ``run_``)
+    and what it does (its docstring's first line) before it starts.
+    """
     signal.signal(signal.SIGTERM, _on_sigterm)
+    console.quiet_libraries()  # again: Hydra's logging setup reset the loggers' levels
     multirun = _in_multirun()
     try:
         validate(cfg)
+        Compute.from_config(cfg).check()  # the namespace imports, the GPU is there
+        if banner:
+            console.banner(fn.__name__.removeprefix("run_"), console.describe(fn))
         return fn(cfg)
-    except ConfigError as exc:
+    except (ConfigError, ComputeError) as exc:
         if multirun:
             raise
         fail(f"config error: {exc}", 2)

@@ -17,6 +17,10 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from gmmgen import compute
+from gmmgen.tutorial.config import TutorialConfig
+from gmmgen.tutorial.config import iter_problems as _tutorial_problems
+
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 CRITERIA = ("bic", "aic", "heldout")
 DATA_NAMES = ("mnist", "digits")
@@ -194,6 +198,16 @@ class TrackingConfig:
 
 
 @dataclass
+class ComputeConfig:
+    """Where reduce, the sweep, sampling and likelihood scoring compute (files always get numpy)."""
+
+    # numpy (CPU, fits side by side) | torch | cupy | array_api_strict: scikit-learn's Array API path.
+    namespace: str = "numpy"
+    device: str = "cpu"  # cpu | cuda
+    dtype: str = "float64"  # float64 | float32
+
+
+@dataclass
 class Config:
     """The whole experiment."""
 
@@ -207,6 +221,9 @@ class Config:
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    # The tutorial's other sections (EM by hand, clustering, ...): `make tutorial`.
+    tutorial: TutorialConfig = field(default_factory=TutorialConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
 
 def register_configs() -> None:
@@ -356,10 +373,14 @@ def iter_problems(cfg: DictConfig | Config) -> Iterator[str]:
     count = _lookup(cfg, "pca.n_components")
     if (variance is None) == (count is None):
         yield (f"pca.variance={variance!r}, pca.n_components={count!r}: set exactly one of them (the other null)")
+    yield from compute.rule_problems(
+        _lookup(cfg, "compute.namespace"), _lookup(cfg, "compute.device"), _lookup(cfg, "compute.dtype")
+    )
     if _lookup(cfg, "data.name") == "mnist" and _lookup(cfg, "data.source") == "download":
         if not _lookup(cfg, "data.origins"):
             yield "data.origins=[]: must list at least one origin when data.source='download'"
     yield from _split_problems(cfg)
+    yield from _tutorial_problems(_lookup(cfg, "tutorial"))
 
 
 def known_pool(cfg: DictConfig | Config) -> int | None:

@@ -22,6 +22,7 @@ parallel multirun jobs queue for the database instead of failing with
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import math
@@ -43,7 +44,7 @@ from gmmgen.cli import TrackingError
 log = logging.getLogger(__name__)
 
 SWEEP_RUN_ENV = "GMMGEN_SWEEP_RUN_ID"
-ARTIFACT_SUFFIXES = (".png", ".csv", ".json")
+ARTIFACT_SUFFIXES = (".png", ".svg", ".csv", ".json")
 MODEL_NAME = "digit_generator"
 # Config keys that are about this machine or the UI, not the experiment: not logged as params.
 NOT_PARAMS = ("paths.", "hydra.", "tracking.", "data.timeout", "sweep.n_jobs", "sweep.backend", "sweep.progress")
@@ -116,6 +117,23 @@ def check_reachable(cfg: Any) -> None:
             raise TrackingError(f"the MLflow database {db} is not writable")
 
 
+def server_lost(cfg: Any, exc: BaseException) -> bool:
+    """True when ``exc`` came from a tracking server that no longer answers.
+
+    MLflow's client retries every request to a server
+    (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR``:
+    a few minutes by default), so a server restarted meanwhile is waited for;
+    this tells an outage that outlasted the retries from other errors.
+    """
+    if urllib.parse.urlsplit(tracking_uri(cfg)).scheme not in ("http", "https") or not isinstance(exc, Exception):
+        return False
+    try:
+        check_reachable(cfg)
+    except TrackingError:
+        return True
+    return "Max retries exceeded" in str(exc)
+
+
 def _client(cfg: Any):
     import mlflow
     from mlflow import MlflowClient
@@ -128,13 +146,18 @@ def _client(cfg: Any):
 def ensure_experiment(cfg: Any) -> str:
     """Create the store and the experiment if needed; return the experiment id."""
     check_reachable(cfg)
+    from gmmgen import mlflow_ui
+
     with store_lock(cfg):
         client = _client(cfg)
         exp = client.get_experiment_by_name(cfg.tracking.experiment)
         if exp is not None:
-            return exp.experiment_id
-        location = artifact_location(cfg)
-        return client.create_experiment(cfg.tracking.experiment, artifact_location=location)
+            experiment_id = exp.experiment_id
+        else:
+            location = artifact_location(cfg)
+            experiment_id = client.create_experiment(cfg.tracking.experiment, artifact_location=location)
+        mlflow_ui.describe_experiment(client, experiment_id)  # description and the runs table's columns
+        return experiment_id
 
 
 # --------------------------------------------------------------------------- helpers
@@ -243,7 +266,7 @@ def pipeline_run(
         for i in range(0, len(params), 100):
             client.log_batch(run_id, params=params[i : i + 100])
         client.log_text(run_id, OmegaConf.to_yaml(cfg), "config/config.yaml")
-    status, error = "FAILED", ""
+    status, error, lost = "FAILED", "", False
     try:
         yield run_id
         status = "FINISHED"
@@ -252,14 +275,38 @@ def pipeline_run(
         raise
     except BaseException as exc:
         error = f"{type(exc).__name__}: {exc}"
+        lost = server_lost(cfg, exc)
         raise
     finally:
+        if lost:
+            _end_after_outage(cfg, run_id, error)
         with store_lock(cfg):
             client = _client(cfg)
             if error:
                 client.set_tag(run_id, "error", error[:5000])
             client.set_terminated(run_id, status)
         log.info("MLflow run %s ended %s", run_id, status)
+
+
+def _end_after_outage(cfg: Any, run_id: str, error: str) -> None:
+    """End run ``run_id`` FAILED after the server stopped answering; raise a one-line TrackingError.
+
+    When the server is still down the run cannot be ended from here: it stays
+    RUNNING until the next run of this checkout, with the server back, ends
+    the runs whose process is gone.
+    """
+    uri = tracking_uri(cfg)
+    try:
+        check_reachable(cfg)
+    except TrackingError:
+        raise TrackingError(
+            f"tracking server {uri} stopped answering during run {run_id} and is still down; "
+            "the run is ended by the next run once the server is back"
+        ) from None
+    client = _client(cfg)
+    client.set_tag(run_id, "error", f"tracking server stopped answering: {error}"[:5000])
+    client.set_terminated(run_id, "FAILED")
+    raise TrackingError(f"tracking server {uri} stopped answering during run {run_id}; the run ended FAILED") from None
 
 
 def describe(select: dict[str, Any]) -> str:
@@ -321,6 +368,7 @@ def log_pipeline(
     import mlflow
     from mlflow.entities import Metric, Param, RunTag
 
+    from gmmgen import mlflow_ui
     from gmmgen.stages.select import read_sweep_csv
 
     provenance = _read_json(run_dir / "data" / "provenance.json")
@@ -383,6 +431,7 @@ def log_pipeline(
             for key in ("test_bpp", "test_nll_nats"):
                 if chosen.get(key) is not None:
                     metrics[key] = chosen[key]
+        metrics.update(mlflow_ui.headline_metrics(run_dir))
         batch = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v == v]
         for row in rows:
             if row["status"] == "failed":
@@ -437,6 +486,7 @@ def log_pipeline(
         table = per_class_table(run_dir)
         if table:
             client.log_table(run_id, data=table, artifact_file="evaluate/per_class.json")
+        mlflow_ui.log_sweep_figure(client, run_id, run_dir)  # the sweep against K, among the run's charts
         client.log_text(run_id, OmegaConf.to_yaml(OmegaConf.create(list(overrides or []))), "config/overrides.yaml")
         params_file = Path(cfg.paths.root) / "params.yaml"
         if params_file.exists():
@@ -447,6 +497,7 @@ def log_pipeline(
                 version = log_generator(cfg, run_dir, register)
             if version is not None:
                 client.set_tag(run_id, "registered_model", f"{cfg.tracking.registered_model}/{version}")
+                mlflow_ui.describe_model(client, cfg.tracking.registered_model)
                 if promote and cfg.tracking.alias:
                     client.set_registered_model_alias(cfg.tracking.registered_model, cfg.tracking.alias, version)
                     client.set_tag(run_id, "registered_alias", str(cfg.tracking.alias))
@@ -502,16 +553,19 @@ def log_generator(cfg: Any, run_dir: Path, register: bool = False) -> str | None
             inputs=Schema([ColSpec(AnyType(), "n"), ColSpec(AnyType(), "seed")]), outputs=inferred.outputs
         )
         reqs = [f"{p}=={md.version(p)}" for p in ("scikit-learn", "numpy", "pandas", "joblib", "mlflow")]
-        info = mlflow.pyfunc.log_model(
-            name=MODEL_NAME,
-            python_model=model,
-            artifacts=artifacts,
-            signature=signature,
-            input_example=example,
-            pip_requirements=reqs,
-            code_paths=[str(code)],
-            registered_model_name=cfg.tracking.registered_model if register else None,
-        )
+        chatter = io.StringIO()  # MLflow prints "Registered model ... already exists" etc. to stderr
+        with contextlib.redirect_stderr(chatter):
+            info = mlflow.pyfunc.log_model(
+                name=MODEL_NAME,
+                python_model=model,
+                artifacts=artifacts,
+                signature=signature,
+                input_example=example,
+                pip_requirements=reqs,
+                code_paths=[str(code)],
+                registered_model_name=cfg.tracking.registered_model if register else None,
+            )
+    log.debug("MLflow: %s", chatter.getvalue().strip())
     return str(info.registered_model_version) if info.registered_model_version else None
 
 
