@@ -23,6 +23,7 @@ import yaml
 from mlflow import MlflowClient
 
 from .conftest import PYTHON, REPO, TINY, clone_project, copy_project
+from .test_console import noise_in
 
 BIN = Path(PYTHON).parent
 DVC = str(BIN / "dvc")
@@ -33,7 +34,6 @@ PLAIN_ENV = {
 }
 PLAIN_ENV["PATH"] = "/usr/local/bin:/usr/bin:/bin"
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
-from .test_console import noise_in
 
 
 def sh(cmd: list[str], cwd: Path, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
