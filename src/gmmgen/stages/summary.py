@@ -69,7 +69,7 @@ def headline(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | 
 
 
 def run_summary(cfg: Any) -> Path:
-    """Write ``<paths.results>/metrics.json`` from the stages' metrics files; return its path."""
+    """Copy the headline numbers of the stages into results/metrics.json (tracked by git); return its path."""
     stages = sorted({stage for stage, _ in HEADLINE.values()})
     metrics = {s: read_json(require(stage_dir(cfg, s) / "metrics.json", s)) for s in stages}
     target = Path(cfg.paths.results) / "metrics.json"
