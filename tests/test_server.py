@@ -48,6 +48,9 @@ def submitit_sweep(tracking_server, tmp_path_factory):
             f"tracking.uri={tracking_server.url}",
             "tracking.experiment=team-sweep",
             "tracking.registered_model=team-sweep-generator",
+            # Sweep jobs register and log per-fit child runs only when asked.
+            "tracking.register_sweeps=true",
+            "tracking.child_runs=true",
             "seed=0,1,2,3",
         ],
         cwd=root,
@@ -167,6 +170,7 @@ def start_job(tmp_path: Path, url: str, experiment: str, retries: int) -> subpro
         f"tracking.uri={url}",
         f"tracking.experiment={experiment}",
         f"tracking.registered_model={experiment}-generator",
+        "tracking.register_sweeps=true",  # run_all.py registers only when asked
     ]
     return subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
