@@ -13,6 +13,7 @@ export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
 ARGS ?=
+WAIT ?=
 PORT ?= 5000
 SERVE_PORT ?= 5001
 MODEL ?= gmmgen-digit-generator
@@ -22,14 +23,14 @@ SERVER_DIR ?= outputs/server
 SERVER_PORT ?= 5050
 REMOTE ?=
 
-.PHONY: help install postgresql params run findings sweep ui serve server server-stop push pull test test-slow mutate bench lint format dag metrics plots lock clean clean-all
+.PHONY: help install postgresql params run findings sweep ui serve server server-stop push pull test test-slow mutate bench lint format dag metrics plots lock clean clean-cache clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
 	@echo
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-11s %s\n", $$1, $$2}'
 	@echo
-	@echo "  Variables: ARGS='<hydra overrides>' (run), SWEEP='<multirun overrides>' (sweep), PORT=5000 (ui),"
+	@echo "  Variables: ARGS='<hydra overrides>' and WAIT=1 (run), SWEEP='<multirun overrides>' (sweep), PORT=5000 (ui),"
 	@echo "             SERVE_PORT=5001 MODEL=gmmgen-digit-generator VERSION=latest (serve)"
 	@echo "             SERVER_PORT=5050 SERVER_DIR=outputs/server (server), REMOTE=<dvc remote> (push, pull)"
 
@@ -52,8 +53,9 @@ postgresql: ## Install PostgreSQL (Debian's package, as root) when it is missing
 params: $(STAMP) ## Compose + validate the config (with ARGS overrides) into params.yaml; check tracking
 	$(BIN)/python pipelines/configure.py $(ARGS)
 
-run: params ## Reproduce the experiment: params.yaml, then `dvc repro` (only changed stages rerun)
-	$(BIN)/dvc repro
+run: $(STAMP) ## Reproduce the experiment: params.yaml, then `dvc repro`; one run per checkout (WAIT=1: wait in line)
+	@$(BIN)/python -m gmmgen.runlock $(if $(filter 1,$(WAIT)),--wait) -- \
+		$(BIN)/python pipelines/configure.py $(ARGS) -- $(BIN)/dvc repro
 	@echo
 	@echo "Results: outputs/<stage>/ (figures, metrics.json)  |  dvc metrics show  |  make ui"
 
@@ -121,10 +123,15 @@ lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock (needs 
 	  .venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^gmmgen'; } > requirements.lock
 	rm -rf .venv-lock
 
-clean: ## Remove generated outputs (keeps .venv, the MLflow store and the download cache)
+clean: ## Remove the stage outputs and logs; keeps .venv, the MLflow store and the caches (says so)
 	rm -rf outputs/data outputs/reduce outputs/select outputs/generate outputs/classifier outputs/evaluate \
 		outputs/track outputs/logs \
 		outputs/multirun outputs/dvc_plots outputs/bench outputs/mutation
+	@echo "kept: outputs/mlflow.db + outputs/mlartifacts (MLflow runs; make clean-all), outputs/cache/datasets"
+	@echo "      (downloads; make clean-cache), outputs/cache/classifier (trained judges), .dvc/cache, .venv"
 
-clean-all: clean ## Also remove the MLflow store, the download cache, DVC's cache and .venv
+clean-cache: ## Remove the download cache alone (outputs/cache/datasets): the next run downloads again
+	rm -rf outputs/cache/datasets
+
+clean-all: clean ## Also remove the MLflow store, every cache (downloads, classifiers, DVC's) and .venv
 	rm -rf outputs/mlflow.db outputs/mlflow.db.lock outputs/mlartifacts outputs/cache .dvc/cache $(VENV)

@@ -18,4 +18,4 @@ def main(cfg) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.main(main)

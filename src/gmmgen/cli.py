@@ -1,26 +1,49 @@
-"""What every ``pipelines/`` entry point shares: validation, clear errors, signals.
+"""What every ``pipelines/`` entry point shares: validation, one exit status per kind of error, signals, the lock.
 
-A config error prints one line naming the key, the value and what is allowed,
-and exits with status 2 before any work; a known failure (no data, every fit
-failed, tracking unreachable) prints one line and exits with status 1. Inside a
-Hydra multirun the error is raised instead, so Hydra reports the failing job
-and the other jobs still run.
+An entry point is ``cli.main(app)`` around a ``@hydra.main`` function whose
+body is ``cli.run(cfg, fn)``. Every failure the pipeline knows prints one line,
+``gmmgen: <kind>: <what is wrong and what to do>``, with credentials masked,
+and exits with the status of its kind, the same from every entry point:
+
+====  ==========================================================================
+0     success
+1     an unexpected error (a bug): Python's traceback
+2     config error: a bad value, combination, override or credential in the
+      config; found before any work, nothing written
+3     data error: no origin gave the digits, or they failed verification
+4     model error: every fit of the sweep failed
+5     upstream error: a file an earlier stage wrote is missing or unreadable
+6     tracking error: the MLflow store cannot be reached or used
+7     busy: another run holds this checkout (see :mod:`gmmgen.runlock`)
+130   interrupted by Ctrl-C (SIGINT); 143: terminated by SIGTERM
+====  ==========================================================================
+
+Inside a Hydra multirun a job's error is raised instead, so Hydra reports the
+failing job and the other jobs still run; the multirun then exits with the
+status of the first failed job.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 from gmmgen.config import ConfigError, validate
-from gmmgen.data import DataError
-from gmmgen.mixture import SweepError
+from gmmgen.errors import CheckoutBusy, UpstreamError
+from gmmgen.redact import redact
 
 log = logging.getLogger("gmmgen")
 T = TypeVar("T")
+
+EXIT_BUG, EXIT_CONFIG, EXIT_DATA, EXIT_MODEL, EXIT_UPSTREAM, EXIT_TRACKING, EXIT_BUSY = 1, 2, 3, 4, 5, 6, 7
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+# Set by gmmgen.runlock: a file where a failing entry point leaves its status, so
+# `make run` can report a stage's status through DVC (which exits 1 for any failure).
+STATUS_FILE_ENV = "GMMGEN_STATUS_FILE"
 
 
 class TrackingError(RuntimeError):
@@ -31,11 +54,64 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C so that runs end as KILLED and temp files go."""
 
 
-KNOWN_ERRORS: tuple[type[BaseException], ...] = (DataError, SweepError, TrackingError, FileNotFoundError)
-
-
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise Terminated(f"signal {signum}")
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM raises :class:`Terminated` (a KeyboardInterrupt), so cleanup code runs as for Ctrl-C."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def exit_status(exc: BaseException) -> int | None:
+    """The exit status of a known kind of error, or None for a bug."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from gmmgen.data import DataError
+    from gmmgen.mixture import SweepError
+
+    kinds: list[tuple[tuple[type[BaseException], ...], int]] = [
+        ((Terminated,), EXIT_TERMINATED),
+        ((KeyboardInterrupt,), EXIT_INTERRUPTED),
+        ((ConfigError, HydraException, OmegaConfBaseException), EXIT_CONFIG),
+        ((DataError,), EXIT_DATA),
+        ((SweepError,), EXIT_MODEL),
+        ((UpstreamError,), EXIT_UPSTREAM),
+        ((TrackingError,), EXIT_TRACKING),
+        ((CheckoutBusy,), EXIT_BUSY),
+    ]
+    for types, status in kinds:
+        if isinstance(exc, types):
+            return status
+    return None
+
+
+def _describe(exc: BaseException, status: int) -> str:
+    if status == EXIT_INTERRUPTED:
+        return "interrupted (Ctrl-C): no partial stage folder was kept; open MLflow runs ended KILLED"
+    if status == EXIT_TERMINATED:
+        return "terminated (SIGTERM): no partial stage folder was kept; open MLflow runs ended KILLED"
+    text = str(exc)
+    cause = exc.__cause__
+    if status == EXIT_CONFIG and not isinstance(exc, ConfigError) and isinstance(cause, Exception):
+        text = f"{text.strip().splitlines()[0] if text.strip() else ''} {str(cause).strip().splitlines()[0]}"
+    text = " ".join(text.split())
+    kind = "config error" if status == EXIT_CONFIG else "busy" if status == EXIT_BUSY else "error"
+    return f"{kind}: {text}"
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """Print ``gmmgen: <message>`` (credentials masked) on stderr and exit with ``code``."""
+    print(f"gmmgen: {redact(message)}", file=sys.stderr, flush=True)
+    status_file = os.environ.get(STATUS_FILE_ENV)
+    if status_file:
+        try:
+            with open(status_file, "w") as fh:
+                fh.write(f"{code}\n")
+        except OSError:
+            pass
+    sys.exit(code)
 
 
 def _in_multirun() -> bool:
@@ -45,28 +121,75 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def fail(message: str, code: int) -> NoReturn:
-    """Print ``gmmgen: <message>`` on stderr and exit with ``code``."""
-    print(f"gmmgen: {message}", file=sys.stderr, flush=True)
-    sys.exit(code)
+class JobFailed(BaseException):
+    """Carries a single run's error past Hydra's job runner (which only catches Exception) to :func:`main`.
+
+    Hydra would otherwise print its own "Error executing job" line before ours.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 def run(cfg: Any, fn: Callable[[Any], T]) -> T:
-    """Validate ``cfg`` then call ``fn(cfg)``, turning known failures into one-line errors."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    multirun = _in_multirun()
+    """Validate ``cfg`` then return ``fn(cfg)``; errors go up to :func:`main` (or to Hydra, in a multirun job)."""
+    install_signal_handlers()
     try:
         validate(cfg)
         return fn(cfg)
-    except ConfigError as exc:
-        if multirun:
-            raise
-        fail(f"config error: {exc}", 2)
-    except KNOWN_ERRORS as exc:
-        if multirun:
-            raise
-        fail(f"error: {exc}", 1)
-    except KeyboardInterrupt:
-        if not multirun:
-            fail("interrupted; no partial stage folder was kept", 130)
+    except (KeyboardInterrupt, SystemExit):
         raise
+    except BaseException as exc:
+        if _in_multirun():
+            raise
+        raise JobFailed(exc) from exc
+
+
+_INFO_FLAGS = ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc")
+
+
+def _argv_root(argv: list[str]) -> str:
+    """``paths.root`` as given on the command line (the last one wins), or the current folder."""
+    root = os.getcwd()
+    for arg in argv:
+        key, eq, value = arg.lstrip("+~").partition("=")
+        if eq and key == "paths.root":
+            root = value
+    return root
+
+
+def main(app: Callable[[], Any], lock: bool = True, check_argv: Callable[[list[str]], None] | None = None) -> None:
+    """Run the ``@hydra.main`` function ``app`` as a command: one line and one status per kind of error.
+
+    Unless it is a multirun or only prints information (``--cfg``, ``--help``),
+    it first takes the checkout's run lock (:mod:`gmmgen.runlock`), so a
+    second run fails at once, before Hydra writes anything; a process started
+    by the lock's holder (``make run``'s configure step and DVC's stages)
+    shares its hold. ``check_argv(argv)`` may refuse overrides (ConfigError)
+    before anything happens.
+    """
+    import contextlib
+
+    from gmmgen import runlock
+
+    # Hydra's own reporter prints a traceback and exits 1 whatever the error;
+    # with this set it hands the exception to us instead.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    install_signal_handlers()
+    argv = sys.argv[1:]
+    multirun = "-m" in argv or "--multirun" in argv
+    locking = lock and not multirun and not any(a in _INFO_FLAGS for a in argv)
+    try:
+        if check_argv is not None:
+            check_argv(argv)
+        with runlock.hold(_argv_root(argv)) if locking else contextlib.nullcontext():
+            app()
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        error = exc.error if isinstance(exc, JobFailed) else exc
+        status = exit_status(error)
+        if status is None:
+            raise error from None
+        fail(_describe(error, status), status)

@@ -11,7 +11,7 @@ import numpy as np
 from gmmgen import plots, reduce, sampling
 from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, write_json
-from gmmgen.stages.common import load_dataset, require, stage_dir
+from gmmgen.stages.common import load_dataset, load_joblib, stage_dir
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,11 @@ def generate_images(pca: Any, gmm: Any, n: int, seed: int, shape: tuple[int, int
 
 def run_generate(cfg: Any) -> Path:
     """Draw digits from the chosen model; write them and the digit grids."""
-    import joblib
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
 
-    pca = joblib.load(require(stage_dir(cfg, "reduce") / "pca.joblib", "reduce"))
-    gmm = joblib.load(require(stage_dir(cfg, "select") / "model.joblib", "select"))
+    pca = load_joblib(stage_dir(cfg, "reduce") / "pca.joblib", "reduce", PCA)
+    gmm = load_joblib(stage_dir(cfg, "select") / "model.joblib", "select", GaussianMixture)
     ds = load_dataset(cfg)
     shape = tuple(ds["x_train"].shape[1:])
     images, labels = generate_images(pca, gmm, int(cfg.sample.n), seed_for(cfg, "sample.seed"), shape)

@@ -13,7 +13,7 @@ import numpy as np
 from gmmgen import likelihood, mixture, plots
 from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, write_json
-from gmmgen.stages.common import load_dataset, require, stage_dir
+from gmmgen.stages.common import load_dataset, load_joblib, stage_dir
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,9 @@ def run_select(cfg: Any) -> Path:
     import joblib
 
     ds = load_dataset(cfg)
-    pca = joblib.load(require(stage_dir(cfg, "reduce") / "pca.joblib", "reduce"))
+    from sklearn.decomposition import PCA
+
+    pca = load_joblib(stage_dir(cfg, "reduce") / "pca.joblib", "reduce", PCA)
     d = int(pca.n_features_in_)
     seed = dequantization_seed(cfg)
     x_train = ds["x_train"].reshape(len(ds["x_train"]), d).astype(np.float64) / likelihood.PIXEL_SCALE
