@@ -23,7 +23,8 @@ SERVER_DIR ?= outputs/server
 SERVER_PORT ?= 5050
 REMOTE ?=
 
-.PHONY: help install postgresql params run findings sweep ui serve server server-stop push pull test test-slow mutate bench lint format dag metrics plots lock clean clean-cache clean-all
+.PHONY: tutorial
+.PHONY: help install install-gpu postgresql params run findings sweep ui serve server server-stop push pull test test-slow mutate bench bench-gpu lint format dag metrics plots lock clean clean-cache clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
@@ -50,6 +51,10 @@ postgresql: ## Install PostgreSQL (Debian's package, as root) when it is missing
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo "error: PostgreSQL is missing: install it (sudo apt-get install postgresql)"; exit 1; fi; }
 
+install-gpu: $(STAMP) ## Add the GPU extra to .venv (torch, CuPy, CUDA 13 libraries) from requirements-gpu.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-gpu.lock
+	@echo "GPU extra installed: make run ARGS='compute.namespace=torch compute.device=cuda'"
+
 params: $(STAMP) ## Compose + validate the config (with ARGS overrides) into params.yaml; check tracking
 	$(BIN)/python pipelines/configure.py $(ARGS)
 
@@ -57,15 +62,19 @@ run: $(STAMP) ## Reproduce the experiment: params.yaml, then `dvc repro`; one ru
 	@$(BIN)/python -m gmmgen.runlock $(if $(filter 1,$(WAIT)),--wait) -- \
 		$(BIN)/python pipelines/configure.py $(ARGS) -- $(BIN)/dvc repro
 	@echo
-	@echo "Results: outputs/<stage>/ (figures, metrics.json)  |  dvc metrics show  |  make ui"
+	@$(BIN)/python -m gmmgen.summary outputs
 
 findings: $(STAMP) ## Rewrite the README's findings tables from the last `make run` (outputs/)
 	$(BIN)/python pipelines/findings.py
+
+tutorial: params ## The tutorial's other sections (EM by hand, clustering, sampling, segmentation, anomalies): outputs/tutorial/
+	$(BIN)/dvc repro pipelines/tutorial/dvc.yaml
 
 sweep: $(STAMP) ## Hydra multirun of the whole pipeline, jobs in parallel (SWEEP='...' to change the grid)
 	$(BIN)/python pipelines/run_all.py -m hydra/launcher=parallel $(SWEEP) $(ARGS)
 
 ui: $(STAMP) ## MLflow UI for outputs/mlflow.db on http://127.0.0.1:PORT (default 5000)
+	@$(BIN)/python -m gmmgen.summary --ui $(PORT) outputs
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/outputs/mlflow.db \
 		--default-artifact-root $(CURDIR)/outputs/mlartifacts --host 127.0.0.1 --port $(PORT)
 
@@ -97,6 +106,9 @@ mutate: $(STAMP) ## Mutation testing of the library modules (slow; ARGS='--modul
 bench: $(STAMP) ## Benchmarks: sweep speed-up, stage times and memory, fit-cost scaling (outputs/bench/)
 	$(BIN)/python bench/bench.py $(ARGS)
 
+bench-gpu: $(STAMP) ## numpy on every core vs the GPU path (torch on cuda when present), per N and K (ARGS='--tiny')
+	$(BIN)/python bench/gpu.py --out outputs/bench/gpu.md $(ARGS)
+
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check src pipelines tests bench mutation
 	$(BIN)/ruff format --check src pipelines tests bench mutation
@@ -112,8 +124,8 @@ metrics: $(STAMP) ## Show DVC metrics and params changes against HEAD
 	$(BIN)/dvc metrics show
 	$(BIN)/dvc params diff
 
-plots: $(STAMP) ## Render DVC plots to outputs/dvc_plots/index.html
-	$(BIN)/dvc plots show -o outputs/dvc_plots
+plots: $(STAMP) ## Render DVC plots to outputs/dvc_plots/index.html (offline: the chart library is in vendor/vega)
+	$(BIN)/dvc plots show
 
 lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock (needs the package index)
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
@@ -125,7 +137,7 @@ lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock (needs 
 
 clean: ## Remove the stage outputs and logs; keeps .venv, the MLflow store and the caches (says so)
 	rm -rf outputs/data outputs/reduce outputs/select outputs/generate outputs/classifier outputs/evaluate \
-		outputs/track outputs/logs \
+		outputs/track outputs/logs outputs/tutorial \
 		outputs/multirun outputs/dvc_plots outputs/bench outputs/mutation
 	@echo "kept: outputs/mlflow.db + outputs/mlartifacts (MLflow runs; make clean-all), outputs/cache/datasets"
 	@echo "      (downloads; make clean-cache), outputs/cache/classifier (trained judges), .dvc/cache, .venv"

@@ -51,6 +51,7 @@ def _check_paths(cfg) -> None:
 
 
 def configure(cfg) -> Path:
+    """Compose and validate the config, check the tracking store, write params.yaml."""
     from gmmgen.tracking import check_reachable
 
     config.check_full_pipeline(cfg)

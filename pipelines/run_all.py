@@ -6,43 +6,50 @@ folder and logs its own MLflow run, nested under the sweep's run.
   python pipelines/run_all.py -m hydra/launcher=parallel seed=0,1,2,3
 """
 
+import time
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from gmmgen import cli, config, stages
+from gmmgen import cli, config, console, stages, summary
+from gmmgen.io import read_json
 
 config.register_configs()
 
 
 def run_all(cfg) -> float:
     hc = HydraConfig.get()
-    if hc.mode == RunMode.MULTIRUN:
+    multirun = hc.mode == RunMode.MULTIRUN
+    if multirun:
         cfg.paths.run_dir = hc.runtime.output_dir  # this job's own folder
+        console.job_console_off()  # parallel jobs write their own log files; one line each here
     run_dir = Path(cfg.paths.run_dir)
     overrides = list(hc.overrides.task)
+    start = time.perf_counter()
     if not cfg.tracking.enabled:
         stages.run_all(cfg)
-        return float("nan")
-    from gmmgen import tracking
+    else:
+        from gmmgen import tracking
 
-    tags = {"hydra.overrides": " ".join(overrides)[:5000] or "(none)"}
-    if hc.mode == RunMode.MULTIRUN:
-        tags["hydra.job_num"] = str(hc.job.num)
-    with tracking.pipeline_run(cfg, tags) as run_id:
-        stages.run_all(cfg)
-        tracking.log_pipeline(cfg, run_id, run_dir, overrides)
-    chosen = (run_dir / "select" / "metrics.json").read_text()
-    import json
-
-    return float(json.loads(chosen)["chosen"]["val_bpp"])  # pixel-space validation bits/pixel
+        tags = {"hydra.overrides": " ".join(overrides)[:5000] or "(none)"}
+        if multirun:
+            tags["hydra.job_num"] = str(hc.job.num)
+        with tracking.pipeline_run(cfg, tags) as run_id:
+            stages.run_all(cfg)
+            tracking.log_pipeline(cfg, run_id, run_dir, overrides)
+    if multirun:
+        print(summary.job_line(run_dir, time.perf_counter() - start), flush=True)
+    else:
+        print("\n" + summary.pipeline_summary(run_dir), flush=True)
+    chosen = read_json(run_dir / "select" / "metrics.json")["chosen"]
+    return float(chosen["val_bpp"])  # pixel-space validation bits/pixel
 
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg) -> float:
-    return cli.run(cfg, run_all)
+    return cli.run(cfg, run_all, banner=False)
 
 
 if __name__ == "__main__":

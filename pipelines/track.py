@@ -15,6 +15,7 @@ config.register_configs()
 
 
 def track(cfg) -> None:
+    """Log the whole run to MLflow (config, metrics, figures, models) and register the digit generator."""
     from gmmgen import tracking
 
     out = Path(cfg.paths.run_dir) / "track"
@@ -26,7 +27,12 @@ def track(cfg) -> None:
     out.mkdir(parents=True, exist_ok=True)
     write_json(
         out / "run.json",
-        {"run_id": run_id, "tracking_uri": tracking.tracking_uri(cfg), "experiment": cfg.tracking.experiment},
+        {
+            "run_id": run_id,
+            "tracking_uri": tracking.tracking_uri(cfg),
+            "experiment": cfg.tracking.experiment,
+            "experiment_id": tracking.ensure_experiment(cfg),
+        },
     )
     print(f"MLflow run {run_id} in experiment '{cfg.tracking.experiment}' ({tracking.tracking_uri(cfg)})")
 

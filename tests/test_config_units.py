@@ -104,3 +104,30 @@ def test_list_values_are_checked_after_interpolation(tmp_path):
     assert [p for p in iter_problems(cfg) if p.startswith("evaluate.class_grid")] == []
     cfg = compose_cfg(tmp_path, ["seed=0", "evaluate.class_grid=[1,'${seed}']"])
     assert [p.split(":")[0] for p in iter_problems(cfg)] == ["evaluate.class_grid=[1, 0]"]
+
+
+def _problems(tmp_path, *overrides):
+    return [p for p in iter_problems(compose_cfg(tmp_path, list(overrides))) if p.startswith("data.n_")]
+
+
+def test_split_sizes_against_known_pools(tmp_path):
+    assert _problems(tmp_path, "data=digits") == []
+    assert _problems(tmp_path, "data=digits", "data.n_train=null", "data.n_val=200", "data.n_test=1597") == [
+        "data.n_train=None + data.n_val=200 + data.n_test=1597: needs 1798 digits, the digits pool has 1797"
+    ]
+    assert _problems(tmp_path, "data.source=bundled", "data.n_train=4000", "data.n_val=500", "data.n_test=501") == [
+        "data.n_train=4000 + data.n_val=500 + data.n_test=501: needs 5001 digits, the bundled pool has 5000"
+    ]
+    assert _problems(tmp_path, "data=digits", "data.n_test=0") == [
+        "data.n_test=0, evaluate.enabled=true: the evaluation reports on test digits and this source has none; "
+        "give data.n_test > 0 or set evaluate.enabled=false (pipelines/run_all.py)"
+    ]
+    assert _problems(tmp_path, "data=digits", "data.n_test=0", "evaluate.enabled=false") == []
+
+
+def test_make_run_needs_test_digits(tmp_path):
+    gconfig.check_full_pipeline(compose_cfg(tmp_path))  # MNIST download: its own test set
+    gconfig.check_full_pipeline(compose_cfg(tmp_path, ["data=digits", "data.n_test=5"]))
+    for overrides in (["data.n_test=0"], ["data=digits", "data.n_test=null"]):
+        with pytest.raises(gconfig.ConfigError, match=r"^data.n_test=(0|None): `make run` always runs the evaluate"):
+            gconfig.check_full_pipeline(compose_cfg(tmp_path, overrides))

@@ -245,3 +245,24 @@ def test_clustering_counts_the_clusters_used():
 def test_a_class_predicted_once_is_covered():
     cov = ev.label_coverage(np.eye(10)[[0, 0, 5]])
     assert cov["classes_covered"] == 2 and cov["class_counts"]["5"] == 1
+
+
+def test_digits_exactly_at_the_threshold_are_not_flagged():
+    def pixel(v):
+        images = np.zeros((len(v), 2, 2), np.uint8)
+        images[:, 0, 0] = v
+        return images
+
+    score = lambda images: images[:, 0, 0].astype(float)  # noqa: E731
+    report = ev.anomaly_report(score, pixel([0, 10, 10, 10, 20]), pixel([10, 9]), {"same": pixel([10])}, 50.0)
+    assert report["threshold"] == 10.0
+    assert report["flagged_reference"] == pytest.approx(0.2) and report["flagged_clean_test"] == 0.5
+    assert report["corruptions"]["same"]["flagged"] == 0.0
+
+
+def test_inception_score_splits_with_one_digit_per_split():
+    probs = np.repeat(np.eye(10)[[0, 1]], 5, axis=0)
+    split = ev.inception_score_splits(probs, n_splits=10)
+    assert split == {"mean": pytest.approx(1.0), "std": pytest.approx(0.0), "n_splits": 10}
+    with pytest.raises(ValueError, match="9 samples cannot make 10 splits"):
+        ev.inception_score_splits(probs[:9], n_splits=10)

@@ -91,10 +91,11 @@ def test_auto_mode_does_not_take_test_digits_from_a_folder_that_fails_its_hash(t
     out = run_data(cfg)
     prov = json.loads((out / "provenance.json").read_text())
     assert prov["source"] == "bundled" and prov["fallback"] is True
+    assert prov["dataset"] == "mnist" and prov["requested_source"] == "auto"
     assert prov["test_origin"] != str(folder) and prov["pool_sizes"]["test"] == 0
     assert "t10k-images-idx3-ubyte: decompressed sha256" in prov["fallback_reason"]
     assert prov["files_sha256"] == {}
-    assert "NO MNIST ORIGIN ANSWERED: falling back to the 5,000 real training digits" in caplog.text
+    assert "!" * 78 + "\nNO MNIST ORIGIN ANSWERED: falling back to the 5,000 real training digits" in caplog.text
     assert "Results are NOT comparable with\nruns on the full MNIST download. Reason: no MNIST origin" in caplog.text
 
 

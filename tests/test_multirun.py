@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 from mlflow import MlflowClient
 
 from .conftest import PYTHON, REPO, TINY, run_py
+from .test_console import noise_in
 
 RUN_ALL = str(REPO / "pipelines" / "run_all.py")
 
@@ -46,6 +48,12 @@ def test_parallel_jobs_lose_nothing(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert "database is locked" not in result.stderr
+    # The console: one line per job (no job's banners or bars), then the sweep's summary table.
+    assert noise_in(result.stdout + result.stderr) == []
+    assert len(re.findall(r"^job \d \[.*seed=\d.*\]: full K=\d+ by bic", result.stdout, flags=re.M)) == 4
+    assert "== data" not in result.stdout and "GMM sweep" not in result.stderr
+    summary = result.stdout[result.stdout.index("gmmgen sweep summary: 4 jobs, 4 finished, 0 failed") :]
+    assert len(re.findall(r"^  [0-3]  ", summary, flags=re.M)) == 4
     client, kinds = runs_by_kind(tmp_path)
     (sweep,) = kinds["sweep"]
     jobs = kinds["pipeline"]

@@ -70,7 +70,8 @@ def test_same_config_same_numbers_and_images(tmp_path):
         assert (outs[0]["generate"] / f).read_bytes() == (outs[1]["generate"] / f).read_bytes(), f
     for f in ("dataset.npz",):
         assert (outs[0]["data"] / f).read_bytes() == (outs[1]["data"] / f).read_bytes()
-    assert (outs[0]["select"] / "sweep.png").read_bytes() == (outs[1]["select"] / "sweep.png").read_bytes()
+    for f in ("sweep.png", "sweep.svg"):  # figures are byte-identical too, the papers' SVG included
+        assert (outs[0]["select"] / f).read_bytes() == (outs[1]["select"] / f).read_bytes(), f
 
 
 def test_another_seed_draws_other_digits(tmp_path):

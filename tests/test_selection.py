@@ -266,7 +266,7 @@ def test_a_failed_row_says_why_and_scores_nothing():
     r, model = mixture.fit_one(x, x, 4, "full", PARAMS)
     assert model is None and r["status"] == "failed"
     assert r["reason"] == "n_components=4 is more than the 3 training points"
-    assert r["converged"] is False and r["n_iter"] == 0 and r["n_degenerate"] == 0
+    assert r["converged"] is False and r["n_iter"] == 0 and r["n_degenerate"] == 0 and r.get("n_thin", 0) == 0
     assert r["n_parameters"] == mixture.n_parameters(4, 3, "full") and r["fit_seconds"] >= 0
     assert all(math.isnan(r[k]) for k in ("bic", "aic", "train_ll", "min_effective_points"))
     assert list(r) == list(mixture.FIELDS)
@@ -329,3 +329,18 @@ def test_collapse_note_only_for_fits_that_stopped_within_two_iterations():
 def test_parameter_counts_are_integers(cov):
     count = mixture.n_parameters(5, 7, cov)
     assert type(count) is int and count > 0
+
+
+def test_covariance_parameters_per_component():
+    assert [mixture.covariance_parameters(4, c) for c in ("full", "tied", "diag", "spherical")] == [10, 10, 4, 1]
+    for cov in ("full", "diag", "spherical"):
+        per = mixture.covariance_parameters(4, cov)
+        assert mixture.n_parameters(3, 4, cov) == 3 * per + 3 * 4 + 3 - 1
+
+
+def test_progress_is_on_by_default(capsys):
+    x, x_test = _blobs(20, 0), _blobs(5, 1)
+    mixture.sweep(x, x_test, [2], ["diag"], PARAMS, n_jobs=1)
+    default = capsys.readouterr().err
+    mixture.sweep(x, x_test, [2], ["diag"], PARAMS, n_jobs=1, progress=True)
+    assert bool(default) == bool(capsys.readouterr().err)

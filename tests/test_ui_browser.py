@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gmmgen import stages, tracking
+from gmmgen import mlflow_ui, stages, tracking
 from gmmgen.config import validate
 
 from .conftest import PYTHON, closed_port
@@ -81,7 +81,8 @@ def ui_server(tiny_cfg):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(120):
+        deadline = time.monotonic() + 240  # the UI server starts slowly on a busy machine
+        while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(base + "/health", timeout=2) as r:
                     if r.status == 200:
@@ -94,6 +95,34 @@ def ui_server(tiny_cfg):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def keep_screenshot(shot: Path, name: str) -> None:
+    """Copy a screenshot to $GMMGEN_UI_SCREENSHOTS/<name> when that folder is set (to look at it)."""
+    folder = os.environ.get("GMMGEN_UI_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(folder) / name)
+
+
+def test_runs_table_shows_the_headline_columns_and_no_fit_runs(ui_server, tmp_path):
+    base, run_id, cfg = ui_server
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking.tracking_uri(cfg))
+    run = client.get_run(run_id)
+    exp = run.info.experiment_id
+    page = mlflow_ui.runs_table_url(base, exp)
+    dom = chromium(page, tmp_path / "profile", "--dump-dom")
+    assert run.info.run_name in dom, "the runs table does not list the pipeline run"
+    for column in ("sweep.criterion", "selected_model", "n_components", "val_bpp", "bic", "pca_dims"):
+        assert f">{column}<" in dom or f'"{column}"' in dom, f"no {column} column"
+    assert "full-K2" not in dom, "the per-fit child runs crowd the table"
+    assert "Gaussian mixture models fitted to PCA-whitened MNIST" in dom, "no experiment description"
+    shot = tmp_path / "runs.png"
+    chromium(page, tmp_path / "profile2", f"--screenshot={shot}")
+    assert shot.exists() and shot.stat().st_size > 20_000
+    keep_screenshot(shot, "runs_table.png")
 
 
 def test_ui_shows_the_run_and_its_generated_digits(ui_server, tmp_path):
@@ -109,6 +138,4 @@ def test_ui_shows_the_run_and_its_generated_digits(ui_server, tmp_path):
     shot = tmp_path / "run.png"
     chromium(page, tmp_path / "profile2", f"--screenshot={shot}")
     assert shot.exists() and shot.stat().st_size > 20_000
-    keep = os.environ.get("GMMGEN_UI_SCREENSHOT")
-    if keep:
-        shutil.copy(shot, keep)
+    keep_screenshot(shot, "run_page.png")

@@ -7,7 +7,6 @@ TensorFlow's deterministic ops, so the same data and seed give the same model.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,9 @@ FEATURES_LAYER = "features"
 
 
 def _keras():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from gmmgen.console import quiet_tensorflow
+
+    quiet_tensorflow()  # before TensorFlow's first import: its C++ and absl logs stay quiet
     import keras
 
     return keras
@@ -43,10 +44,32 @@ def build(input_shape: tuple[int, int], n_classes: int = 10, width: int = 32) ->
     return model
 
 
+def _epoch_bar(keras: Any, epochs: int, progress: bool) -> Any:
+    """A Keras callback that shows training as one bar, a step per epoch, with loss and accuracy."""
+    from gmmgen.console import progress as progress_bar
+
+    class EpochBar(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):  # noqa: ANN001
+            self.bar = progress_bar(total=epochs, desc="judge CNN", unit="epoch", disable=not progress)
+
+        def on_epoch_end(self, epoch, logs=None):  # noqa: ANN001
+            logs = logs or {}
+            self.bar.set_postfix_str(f"loss {logs.get('loss', float('nan')):.3f} acc {logs.get('accuracy', 0):.3f}")
+            self.bar.update(1)
+
+        def on_train_end(self, logs=None):  # noqa: ANN001
+            self.bar.close()
+
+    return EpochBar()
+
+
 def train(
-    images: np.ndarray, labels: np.ndarray, seed: int, epochs: int, batch_size: int
+    images: np.ndarray, labels: np.ndarray, seed: int, epochs: int, batch_size: int, progress: bool = True
 ) -> tuple[Any, dict[str, list[float]]]:
-    """Fit the CNN on uint8 images (n, h, w); return the model and its per-epoch history."""
+    """Fit the CNN on uint8 images (n, h, w); return the model and its per-epoch history.
+
+    ``progress`` shows one bar with a step per epoch (Keras's own output is off).
+    """
     keras = _keras()
     import tensorflow as tf
 
@@ -54,7 +77,13 @@ def train(
     tf.config.experimental.enable_op_determinism()
     model = build(tuple(images.shape[1:]))
     history = model.fit(
-        images[..., None], labels.astype(np.int64), epochs=epochs, batch_size=batch_size, shuffle=True, verbose=2
+        images[..., None],
+        labels.astype(np.int64),
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[_epoch_bar(keras, epochs, progress)],
     )
     return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
@@ -63,9 +92,25 @@ def load(path: str | Path) -> Any:
     return _keras().models.load_model(path)
 
 
+def _two_headed(model: Any) -> Any:
+    """The judge with its features as a second output, built once per model (so traced once)."""
+    both = getattr(model, "_gmmgen_two_headed", None)
+    if both is None:
+        keras = _keras()
+        both = keras.Model(model.inputs, [model.outputs[0], model.get_layer(FEATURES_LAYER).output])
+        model._gmmgen_two_headed = both
+    return both
+
+
 def predict(model: Any, images: np.ndarray, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
-    """Class probabilities (n, 10) and penultimate features (n, 128) of uint8 images."""
-    keras = _keras()
-    both = keras.Model(model.inputs, [model.outputs[0], model.get_layer(FEATURES_LAYER).output])
-    probs, feats = both.predict(images[..., None], batch_size=batch_size, verbose=0)
-    return probs.astype(np.float64), feats.astype(np.float64)
+    """Class probabilities (n, 10) and penultimate features (n, 128) of uint8 images (n, h, w).
+
+    Every batch the model sees has exactly ``batch_size`` rows (the last one is
+    padded with blank images, whose outputs are dropped): one input shape, so
+    TensorFlow traces the prediction function once, not once per input size.
+    """
+    n = len(images)
+    padded = np.zeros((-(-max(n, 1) // batch_size) * batch_size, *images.shape[1:]), images.dtype)
+    padded[:n] = images
+    probs, feats = _two_headed(model).predict(padded[..., None], batch_size=batch_size, verbose=0)
+    return probs[:n].astype(np.float64), feats[:n].astype(np.float64)

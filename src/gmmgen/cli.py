@@ -9,7 +9,9 @@ and exits with the status of its kind, the same from every entry point:
 0     success
 1     an unexpected error (a bug): Python's traceback
 2     config error: a bad value, combination, override or credential in the
-      config; found before any work, nothing written
+      config, or a compute setting this machine cannot provide (a namespace
+      that is not installed, cuda without a GPU); found before any work,
+      nothing written
 3     data error: no origin gave the digits, or they failed verification
 4     model error: every fit of the sweep failed
 5     upstream error: a file an earlier stage wrote is missing or unreadable
@@ -32,6 +34,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
+from gmmgen import console
+from gmmgen.compute import Compute, ComputeError
 from gmmgen.config import ConfigError, validate
 from gmmgen.errors import CheckoutBusy, UpstreamError
 from gmmgen.redact import redact
@@ -44,6 +48,8 @@ EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 # Set by gmmgen.runlock: a file where a failing entry point leaves its status, so
 # `make run` can report a stage's status through DVC (which exits 1 for any failure).
 STATUS_FILE_ENV = "GMMGEN_STATUS_FILE"
+
+console.quiet_libraries()  # before any entry point imports TensorFlow or MLflow
 
 
 class TrackingError(RuntimeError):
@@ -74,7 +80,7 @@ def exit_status(exc: BaseException) -> int | None:
     kinds: list[tuple[tuple[type[BaseException], ...], int]] = [
         ((Terminated,), EXIT_TERMINATED),
         ((KeyboardInterrupt,), EXIT_INTERRUPTED),
-        ((ConfigError, HydraException, OmegaConfBaseException), EXIT_CONFIG),
+        ((ConfigError, ComputeError, HydraException, OmegaConfBaseException), EXIT_CONFIG),
         ((DataError,), EXIT_DATA),
         ((SweepError,), EXIT_MODEL),
         ((UpstreamError,), EXIT_UPSTREAM),
@@ -94,7 +100,7 @@ def _describe(exc: BaseException, status: int) -> str:
         return "terminated (SIGTERM): no partial stage folder was kept; open MLflow runs ended KILLED"
     text = str(exc)
     cause = exc.__cause__
-    if status == EXIT_CONFIG and not isinstance(exc, ConfigError) and isinstance(cause, Exception):
+    if status == EXIT_CONFIG and not isinstance(exc, (ConfigError, ComputeError)) and isinstance(cause, Exception):
         text = f"{text.strip().splitlines()[0] if text.strip() else ''} {str(cause).strip().splitlines()[0]}"
     text = " ".join(text.split())
     kind = "config error" if status == EXIT_CONFIG else "busy" if status == EXIT_BUSY else "error"
@@ -132,11 +138,20 @@ class JobFailed(BaseException):
         self.error = error
 
 
-def run(cfg: Any, fn: Callable[[Any], T]) -> T:
-    """Validate ``cfg`` then return ``fn(cfg)``; errors go up to :func:`main` (or to Hydra, in a multirun job)."""
+def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True) -> T:
+    """Validate ``cfg`` (and that this machine provides its compute setting) then return ``fn(cfg)``.
+
+    Errors go up to :func:`main` (or to Hydra, in a multirun job). With
+    ``banner``, a line names the stage (``fn``'s name without ``run_``) and
+    what it does (its docstring's first line) before it starts.
+    """
     install_signal_handlers()
+    console.quiet_libraries()  # again: Hydra's logging setup reset the loggers' levels
     try:
         validate(cfg)
+        Compute.from_config(cfg).check()  # the namespace imports, the GPU is there
+        if banner:
+            console.banner(fn.__name__.removeprefix("run_"), console.describe(fn))
         return fn(cfg)
     except (KeyboardInterrupt, SystemExit):
         raise

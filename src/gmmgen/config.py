@@ -19,7 +19,10 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from gmmgen import compute
 from gmmgen.redact import credentials_in, redact
+from gmmgen.tutorial.config import TutorialConfig
+from gmmgen.tutorial.config import iter_problems as _tutorial_problems
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 CRITERIA = ("bic", "aic", "heldout")
@@ -185,6 +188,16 @@ class TrackingConfig:
 
 
 @dataclass
+class ComputeConfig:
+    """Where reduce, the sweep, sampling and likelihood scoring compute (files always get numpy)."""
+
+    # numpy (CPU, fits side by side) | torch | cupy | array_api_strict: scikit-learn's Array API path.
+    namespace: str = "numpy"
+    device: str = "cpu"  # cpu | cuda
+    dtype: str = "float64"  # float64 | float32
+
+
+@dataclass
 class Config:
     """The whole experiment."""
 
@@ -198,6 +211,9 @@ class Config:
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    # The tutorial's other sections (EM by hand, clustering, ...): `make tutorial`.
+    tutorial: TutorialConfig = field(default_factory=TutorialConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
 
 def register_configs() -> None:
@@ -352,6 +368,9 @@ def _problems(cfg: DictConfig | Config) -> Iterator[str]:
         yield f"pca.n_components={count}: must be at most the {pixels} pixels of data.name={name!r}"
     elif _positive_int(count) and _positive_int(n_train) and count > n_train:
         yield f"pca.n_components={count}: must be at most data.n_train={n_train} (PCA keeps at most one axis per digit)"
+    yield from compute.rule_problems(
+        _lookup(cfg, "compute.namespace"), _lookup(cfg, "compute.device"), _lookup(cfg, "compute.dtype")
+    )
     if _lookup(cfg, "data.name") == "mnist" and _lookup(cfg, "data.source") == "download":
         if not _lookup(cfg, "data.origins"):
             yield "data.origins=[]: must list at least one origin when data.source='download'"
@@ -359,6 +378,7 @@ def _problems(cfg: DictConfig | Config) -> Iterator[str]:
     problem = tracking_uri_problem(_lookup(cfg, "tracking.uri"))
     if problem:
         yield problem
+    yield from _tutorial_problems(_lookup(cfg, "tutorial"))
 
 
 def known_pool(cfg: DictConfig | Config) -> int | None:

@@ -112,9 +112,10 @@ def fetch(url: str, fname: str, cache_dir: Path, sha256: str | None, timeout: fl
     A file whose hash does not match is deleted (Keras would keep it) and
     :class:`DataError` is raised.
     """
-    import os
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter quiet
+    from gmmgen.console import quiet_tensorflow
+
+    quiet_tensorflow()  # before TensorFlow's first import: its start-up chatter stays quiet
     from keras.utils import get_file  # heavy import: only when downloading
 
     # Keras silently switches to /tmp/.keras when the cache folder is missing.

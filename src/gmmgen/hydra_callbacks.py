@@ -143,6 +143,13 @@ class SweepTracking(Callback):
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         self._finish(completed=True)
+        from pathlib import Path
+
+        from gmmgen.summary import sweep_summary
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        if sweep_dir.is_dir():
+            print("\n" + sweep_summary(sweep_dir), flush=True)
 
     def _finish(self, completed: bool) -> None:
         """Log the job table and close the sweep run.

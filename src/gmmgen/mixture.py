@@ -7,10 +7,18 @@ per component, see :func:`points_per_parameter`) or ``degenerate`` (too few
 points for the covariance to be estimable at all, see :func:`min_points`).
 Log-likelihoods here live in the coordinates the mixture was fitted in;
 :mod:`gmmgen.likelihood` turns them into a density on pixels that compares
-across PCA settings. Fits run side by side
+across PCA settings. On numpy arrays the fits run side by side
 with BLAS limited to one thread each, so the cores are shared out without
 oversubscription and every fit gives the same numbers as a lone fit with one
 BLAS thread.
+
+On arrays of another Array API namespace (torch or cupy on a GPU,
+array_api_strict in tests; see :mod:`gmmgen.compute`) the fits run one after
+another through scikit-learn's own Array API path. That path refuses the
+k-means initialisation, so the start is computed on the CPU exactly as the
+numpy path computes it and handed over as ``weights_init`` / ``means_init`` /
+``precisions_init``: both paths then run the same EM from the same start and
+agree to rounding.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
+
+from gmmgen.compute import dispatch_for, like, to_numpy
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +109,87 @@ def points_per_parameter(effective: np.ndarray, d: int, covariance_type: str) ->
     return effective / params
 
 
+def kmeans_start(
+    x: np.ndarray, k: int, covariance_type: str, params: dict[str, Any], random_state: np.random.RandomState
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The start the numpy path's ``fit`` computes: (weights (K,), means (K, d), precisions).
+
+    ``x`` is numpy (n, d) on the CPU; ``random_state`` is the RandomState the
+    fit would draw from (successive calls continue its stream, as ``n_init``
+    does). Precisions have the covariance type's shape: (K, d, d) full,
+    (d, d) tied, (K, d) diag, (K,) spherical. Raises what the fit would.
+    """
+    import sklearn
+
+    gmm = GaussianMixture(
+        n_components=k,
+        covariance_type=covariance_type,
+        reg_covar=params.get("reg_covar", 1e-6),
+        init_params=params.get("init_params", "kmeans"),
+    )
+    with sklearn.config_context(array_api_dispatch=False):
+        # The library's own (private) initialisation step: what fit() runs before its first EM step.
+        gmm._initialize_parameters(x, random_state)
+    chol = gmm.precisions_cholesky_
+    if covariance_type == "full":
+        precisions = np.matmul(chol, np.transpose(chol, (0, 2, 1)))
+    elif covariance_type == "tied":
+        precisions = chol @ chol.T
+    else:
+        precisions = chol**2
+    return gmm.weights_, gmm.means_, precisions
+
+
+def _fit_dispatched(x: Any, x_cpu: np.ndarray, k: int, covariance_type: str, params: dict[str, Any]) -> GaussianMixture:
+    """Fit on a non-numpy ``x`` from the numpy path's start; the best of ``n_init`` starts, as sklearn picks it."""
+    from sklearn.utils import check_random_state
+
+    random_state = check_random_state(params.get("random_state"))
+    best = None
+    for _ in range(int(params.get("n_init", 1))):
+        weights, means, precisions = kmeans_start(x_cpu, k, covariance_type, params, random_state)
+        gmm = GaussianMixture(
+            n_components=k,
+            covariance_type=covariance_type,
+            **{**params, "n_init": 1, "init_params": "random"},  # init_params unused: the start is given
+            weights_init=like(weights, x),
+            means_init=like(means, x),
+            precisions_init=like(precisions, x),
+        )
+        with dispatch_for(x):
+            gmm.fit(x)
+        if best is None or gmm.lower_bound_ > best.lower_bound_:
+            best = gmm
+    assert best is not None
+    return best
+
+
+def _is_fit_failure(exc: BaseException) -> bool:
+    # numpy/scipy raise LinAlgError or ValueError; torch its own torch.linalg.LinAlgError.
+    return isinstance(exc, ValueError | FloatingPointError | np.linalg.LinAlgError) or (
+        type(exc).__name__ == "LinAlgError"
+    )
+
+
 def fit_one(
-    x: np.ndarray,
-    x_val: np.ndarray,
+    x: Any,
+    x_val: Any,
     k: int,
     covariance_type: str,
     params: dict[str, Any],
     thin: float = THIN_POINTS_PER_PARAMETER,
+    x_cpu: np.ndarray | None = None,
 ) -> tuple[dict[str, Any], GaussianMixture | None]:
     """Fit one mixture on ``x`` (n, d) and score it, with ``x_val`` (m, d) as the validation set.
 
     Never raises for a failed fit: the row says why. ``val_nll_nats`` and
     ``val_bpp`` (pixel space) are left NaN for the caller, who knows the PCA.
+    ``x`` and ``x_val`` are numpy, or both of one other Array API namespace
+    (then the fit runs there, from the numpy path's start computed on
+    ``x_cpu``, numpy ``x`` on the CPU; computed here when not given). The
+    row holds plain Python values; the model's arrays are in ``x``'s namespace.
     """
-    n, d = x.shape
+    n, d = (int(s) for s in x.shape)
     row: dict[str, Any] = dict.fromkeys(FIELDS, math.nan)
     row.update(
         covariance_type=covariance_type,
@@ -131,8 +208,13 @@ def fit_one(
         try:
             if k > n:
                 raise ValueError(f"n_components={k} is more than the {n} training points")
-            gmm.fit(x)
-        except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
+            if isinstance(x, np.ndarray):
+                gmm.fit(x)
+            else:
+                gmm = _fit_dispatched(x, to_numpy(x) if x_cpu is None else x_cpu, k, covariance_type, params)
+        except Exception as exc:
+            if not _is_fit_failure(exc):
+                raise
             row.update(
                 status="failed",
                 fit_seconds=time.perf_counter() - start,
@@ -140,24 +222,28 @@ def fit_one(
             )
             return row, None
     row["fit_seconds"] = time.perf_counter() - start
-    effective = gmm.weights_ * n
+    effective = to_numpy(gmm.weights_) * n
     need = min_points(d, covariance_type)
     degenerate = effective < need
     per_param = points_per_parameter(effective, d, covariance_type)
     n_degenerate = int(np.sum(degenerate))
     n_thin = int(np.sum((per_param < thin) & ~degenerate))
-    row.update(
-        bic=float(gmm.bic(x)),
-        aic=float(gmm.aic(x)),
-        train_ll=float(gmm.score(x)),
-        val_ll=float(gmm.score(x_val)) if len(x_val) else math.nan,
-        converged=bool(gmm.converged_),
-        n_iter=int(gmm.n_iter_),
-        n_degenerate=n_degenerate,
-        n_thin=n_thin,
-        min_effective_points=float(effective.min()),
-        min_points_per_parameter=float(per_param.min()),
-    )
+    with dispatch_for(x):
+        row.update(
+            bic=float(gmm.bic(x)),
+            aic=float(gmm.aic(x)),
+            train_ll=float(gmm.score(x)),
+            val_ll=float(gmm.score(x_val)) if int(x_val.shape[0]) else math.nan,
+            converged=bool(gmm.converged_),
+            n_iter=int(gmm.n_iter_),
+            n_degenerate=n_degenerate,
+            n_thin=n_thin,
+            min_effective_points=float(effective.min()),
+            min_points_per_parameter=float(per_param.min()),
+        )
+    if not math.isfinite(row["train_ll"]):  # e.g. cupy's Cholesky gives NaN where numpy raises
+        row.update(status="failed", reason="non-finite log-likelihood (a covariance is not positive definite)")
+        return row, None
     reasons = []
     if not gmm.converged_:
         reasons.append(f"did not converge in max_iter={params.get('max_iter')} iterations")
@@ -188,8 +274,8 @@ def _fit_limited(x, x_val, k, cov, params, thin):
 
 
 def sweep(
-    x: np.ndarray,
-    x_val: np.ndarray,
+    x: Any,
+    x_val: Any,
     n_components: Sequence[int],
     covariance_types: Sequence[str],
     params: dict[str, Any],
@@ -206,13 +292,20 @@ def sweep(
     The fits then run side by side, largest first so the workers finish
     together: in threads (``backend="threads"``: no start-up cost, shared
     memory; NumPy releases the GIL in the heavy operations) or in worker
-    processes (``"processes"``, joblib's loky). ``warn`` logs a warning for
-    each fit that failed, did not converge or is degenerate (thin fits are
-    only recorded: at small n they are the rule, not the exception).
+    processes (``"processes"``, joblib's loky). ``warn`` logs one warning
+    naming the fits that failed, did not converge or are degenerate (thin
+    fits are only recorded: at small n they are the rule, not the
+    exception); each flagged fit's reason goes to the debug log.
+
+    When ``x`` and ``x_val`` are of another Array API namespace (a GPU),
+    ``n_jobs`` and ``backend`` are ignored: the fits run one after another on
+    the device, in grid order, with the same progress bar and the same rows.
     """
     from joblib import Parallel, delayed
     from threadpoolctl import threadpool_limits
-    from tqdm.auto import tqdm
+
+    from gmmgen.console import bar_safe_logging
+    from gmmgen.console import progress as progress_bar
 
     if backend not in ("threads", "processes"):
         raise ValueError(f"backend={backend!r}: must be 'threads' or 'processes'")
@@ -221,22 +314,39 @@ def sweep(
     order = sorted(grid, key=lambda g: -cost[g[0]] * g[1])
     rows: dict[tuple[str, int], dict[str, Any]] = {}
     models: dict[tuple[str, int], GaussianMixture] = {}
-    with threadpool_limits(limits=1):
-        if backend == "threads":
+    on_device = not isinstance(x, np.ndarray)
+    x_cpu = to_numpy(x) if on_device else None  # for the k-means starts, moved once
+    with threadpool_limits(limits=None if on_device else 1):
+        if on_device:
+            results = (fit_one(x, x_val, k, cov, params, thin, x_cpu=x_cpu) for cov, k in grid)
+        elif backend == "threads":
             parallel = Parallel(n_jobs=n_jobs, prefer="threads", return_as="generator_unordered")
             results = parallel(delayed(fit_one)(x, x_val, k, cov, params, thin) for cov, k in order)
         else:
             parallel = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
             results = parallel(delayed(_fit_limited)(x, x_val, k, cov, params, thin) for cov, k in order)
-        bar = tqdm(results, total=len(order), desc="GMM sweep", unit="fit", disable=not progress)
-        for row, model in bar:
-            key = (row["covariance_type"], row["n_components"])
-            rows[key] = row
-            if model is not None:
-                models[key] = model
-            bar.set_postfix_str(f"{key[0]} K={key[1]} {row['status']}")
-            if warn and row["status"] not in ("sound", "thin"):
-                log.warning("fit %s K=%d: %s (%s)", key[0], key[1], row["status"], row["reason"])
+        bar = progress_bar(results, total=len(order), desc="GMM sweep", unit="fit", disable=not progress)
+        with bar_safe_logging():  # warnings print above the bar instead of breaking it
+            for row, model in bar:
+                key = (row["covariance_type"], row["n_components"])
+                rows[key] = row
+                if model is not None:
+                    models[key] = model
+                bar.set_postfix_str(f"{key[0]} K={key[1]} {row['status']}")
+                if row["status"] not in ("sound", "thin"):  # the log file gets each one; the console one line
+                    log.debug("fit %s K=%d: %s (%s)", key[0], key[1], row["status"], row["reason"])
+            bar.close()
+    flagged = [g for g in grid if rows[g]["status"] not in ("sound", "thin")]
+    if warn and flagged:
+        by_status: dict[str, list[str]] = {}
+        for cov, k in flagged:
+            by_status.setdefault(rows[(cov, k)]["status"], []).append(f"{cov} K={k}")
+        log.warning(
+            "%d of %d fits flagged: %s (reasons in sweep.csv and the log file)",
+            len(flagged),
+            len(grid),
+            "; ".join(f"{status}: {', '.join(fits)}" for status, fits in by_status.items()),
+        )
     return [rows[g] for g in grid], models
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import io
 import json
 import logging
 import os
@@ -39,7 +40,7 @@ from gmmgen.redact import redact
 log = logging.getLogger(__name__)
 
 SWEEP_RUN_ENV = "GMMGEN_SWEEP_RUN_ID"
-ARTIFACT_SUFFIXES = (".png", ".csv", ".json")
+ARTIFACT_SUFFIXES = (".png", ".svg", ".csv", ".json")
 MODEL_NAME = "digit_generator"
 FIT_METRICS = (
     "bic",
@@ -195,13 +196,18 @@ def _client(cfg: Any):
 def ensure_experiment(cfg: Any) -> str:
     """Create the store and the experiment if needed; return the experiment id."""
     check_reachable(cfg)
+    from gmmgen import mlflow_ui
+
     with store_lock(cfg):
         client = _client(cfg)
         exp = client.get_experiment_by_name(cfg.tracking.experiment)
         if exp is not None:
-            return exp.experiment_id
-        location = artifact_location(cfg)
-        return client.create_experiment(cfg.tracking.experiment, artifact_location=location)
+            experiment_id = exp.experiment_id
+        else:
+            location = artifact_location(cfg)
+            experiment_id = client.create_experiment(cfg.tracking.experiment, artifact_location=location)
+        mlflow_ui.describe_experiment(client, experiment_id)  # description and the runs table's columns
+        return experiment_id
 
 
 # --------------------------------------------------------------------------- helpers
@@ -430,6 +436,7 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
     import mlflow
     from mlflow.entities import Metric, Param, RunTag
 
+    from gmmgen import mlflow_ui
     from gmmgen.stages import read_sweep_csv
 
     provenance = _read_json(run_dir / "data" / "provenance.json")
@@ -481,6 +488,7 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
             for key in ("test_bpp", "test_nll_nats"):
                 if chosen.get(key) is not None:
                     metrics[key] = chosen[key]
+        metrics.update(mlflow_ui.headline_metrics(run_dir))
         batch = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v == v]
         for row in rows:
             if row["status"] == "failed":
@@ -526,6 +534,7 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
             for f in sorted(folder.iterdir()):
                 if f.is_file() and f.suffix in ARTIFACT_SUFFIXES:
                     client.log_artifact(run_id, str(f), artifact_path=stage)
+        mlflow_ui.log_sweep_figure(client, run_id, run_dir)  # the sweep against K, among the run's charts
         client.log_text(run_id, OmegaConf.to_yaml(OmegaConf.create(list(overrides or []))), "config/overrides.yaml")
         params_file = Path(cfg.paths.root) / "params.yaml"
         if params_file.exists():
@@ -536,6 +545,7 @@ def log_pipeline(cfg: Any, run_id: str, run_dir: Path, overrides: list[str] | No
                 version = log_generator(cfg, run_dir)
             if version is not None:
                 client.set_tag(run_id, "registered_model", f"{cfg.tracking.registered_model}/{version}")
+                mlflow_ui.describe_model(client, cfg.tracking.registered_model)
 
 
 def log_generator(cfg: Any, run_dir: Path) -> str | None:
@@ -566,15 +576,18 @@ def log_generator(cfg: Any, run_dir: Path) -> str | None:
             warnings.simplefilter("ignore", UserWarning)
             signature = infer_signature(example, model.predict(None, example))
         reqs = [f"{p}=={md.version(p)}" for p in ("scikit-learn", "numpy", "pandas", "joblib", "mlflow")]
-        info = mlflow.pyfunc.log_model(
-            name=MODEL_NAME,
-            python_model=model,
-            artifacts=artifacts,
-            signature=signature,
-            input_example=example,
-            pip_requirements=reqs,
-            registered_model_name=cfg.tracking.registered_model if cfg.tracking.register_model else None,
-        )
+        chatter = io.StringIO()  # MLflow prints "Registered model ... already exists" etc. to stderr
+        with contextlib.redirect_stderr(chatter):
+            info = mlflow.pyfunc.log_model(
+                name=MODEL_NAME,
+                python_model=model,
+                artifacts=artifacts,
+                signature=signature,
+                input_example=example,
+                pip_requirements=reqs,
+                registered_model_name=cfg.tracking.registered_model if cfg.tracking.register_model else None,
+            )
+    log.debug("MLflow: %s", chatter.getvalue().strip())
     return str(info.registered_model_version) if info.registered_model_version else None
 
 

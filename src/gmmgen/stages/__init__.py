@@ -40,9 +40,15 @@ __all__ = [
 
 
 def run_all(cfg: Any) -> dict[str, Path]:
-    """Every compute stage in order (the track stage is separate)."""
-    out = {"data": run_data(cfg), "reduce": run_reduce(cfg), "select": run_select(cfg), "generate": run_generate(cfg)}
+    """Every compute stage in order, each announced by a banner (the track stage is separate)."""
+    from gmmgen import console
+
+    steps = [run_data, run_reduce, run_select, run_generate]
     if cfg.evaluate.enabled:
-        out["classifier"] = run_classifier(cfg)
-        out["evaluate"] = run_evaluate(cfg)
+        steps += [run_classifier, run_evaluate]
+    out = {}
+    for fn in steps:
+        name = fn.__name__.removeprefix("run_")
+        console.banner(name, console.describe(fn))
+        out[name] = fn(cfg)
     return out

@@ -23,7 +23,7 @@ import numpy as np
 from gmmgen import classifier, plots
 from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, write_json
-from gmmgen.stages.common import load_dataset, require, stage_dir
+from gmmgen.stages.common import DATA_NAMES, load_dataset, require, stage_dir
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,7 @@ def run_classifier(cfg: Any) -> Path:
             seed_for(cfg, "classifier.seed"),
             int(cfg.classifier.epochs),
             int(cfg.classifier.batch_size),
+            progress=bool(cfg.sweep.progress),
         )
         try:
             with atomic_dir(cached) as tmp:
@@ -95,7 +96,12 @@ def run_classifier(cfg: Any) -> Path:
                 "seconds": time.perf_counter() - start,
             },
         )
-        plots.training_curve(history, tmp / "training_curve.png")
+        data = DATA_NAMES.get(str(cfg.data.name), str(cfg.data.name))
+        context = (
+            f"{data}, N={len(ds['x_clf']):,} training digits, batch {cfg.classifier.batch_size}; "
+            f"{scored} accuracy {accuracy:.1%} on {len(ds[f'x_{scored}']):,} digits"
+        )
+        plots.training_curve(history, tmp / "training_curve.png", title=context)
     log.info("classifier: %.2f%% accuracy on %d %s digits", 100 * accuracy, len(ds[f"x_{scored}"]), scored)
     if accuracy < 0.97 and ds["x_train"].shape[1] == 28:
         log.warning(

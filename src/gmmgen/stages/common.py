@@ -66,10 +66,31 @@ def load_npz(path: Path, stage: str) -> dict[str, np.ndarray]:
 
 
 def load_dataset(cfg: Any) -> dict[str, np.ndarray]:
-    """The arrays the data stage wrote (x_train, y_train, x_test, y_test, x_clf, y_clf)."""
+    """The arrays the data stage wrote (x_<split>, y_<split> for train, val, test, clf; test may be empty)."""
     path = stage_dir(cfg, "data") / "dataset.npz"
     ds = load_npz(path, "data")
-    missing = sorted({"x_train", "y_train", "x_test", "y_test"} - set(ds))
+    missing = sorted({"x_train", "y_train", "x_val", "y_val", "x_test", "y_test"} - set(ds))
     if missing:
         raise UpstreamError(f"{path} lacks the arrays {missing}; {_rebuild('data')}")
     return ds
+
+
+DATA_NAMES = {"mnist": "MNIST", "digits": "8x8 digits"}
+
+
+def figure_context(cfg: Any, n_train: int, n_dims: int | None = None, covariance: str | None = None) -> str:
+    """One line naming the data, N, the PCA setting and the covariance type, for figure titles.
+
+    ``covariance`` defaults to the sweep's covariance types joined by "+"; "" leaves it out.
+    """
+    data = DATA_NAMES.get(str(cfg.data.name), str(cfg.data.name))
+    if cfg.pca.variance is not None:
+        pca = f"PCA {float(cfg.pca.variance):.0%} of variance"
+    else:
+        pca = f"PCA {int(cfg.pca.n_components)} components"
+    if n_dims is not None:
+        pca += f" → {n_dims} dims"
+    if cfg.pca.whiten:
+        pca += ", whitened"
+    cov = "+".join(cfg.sweep.covariance_types) if covariance is None else covariance
+    return f"{data}, N={n_train:,} training digits, {pca}" + (f", {cov} covariance" if cov else "")

@@ -6,11 +6,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from gmmgen import data as data_mod
 from gmmgen import plots
 from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, save_arrays, sha256_file, write_json
-from gmmgen.stages.common import stage_dir
+from gmmgen.stages.common import DATA_NAMES, stage_dir
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +74,17 @@ def run_data(cfg: Any) -> Path:
                 "mean_pixel_train": float(arrays["x_train"].mean()),
             },
         )
+        name = DATA_NAMES.get(str(cfg.data.name), str(cfg.data.name))
+        classes = [int(c) for c in np.unique(arrays["y_train"])]
+        per_class = [np.flatnonzero(arrays["y_train"] == c)[:10] for c in classes]  # the split may be ordered by class
+        shown = np.concatenate([arrays["x_train"][idx] for idx in per_class])
         plots.image_grid(
-            arrays["x_train"][:100], tmp / "train_digits.png", cols=10, title=f"training digits ({digits.source})"
+            shown,
+            tmp / "train_digits.png",
+            cols=10,
+            title=f"{name} training digits: the first of each class (N={len(arrays['x_train']):,} in all)",
+            subtitle=f"source: {digits.source}",
+            row_labels=[str(c) for c in classes] if all(len(i) == 10 for i in per_class) else None,
         )
     log.info(
         "data: %d train / %d validation / %d test / %d judge digits %s from %s (%s)",

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gmmgen import classifier, mixture, plots, reduce
+from gmmgen import classifier, console, mixture, plots, reduce, style
 from gmmgen import evaluate as ev
 from gmmgen.config import seed_for
 from gmmgen.data import DataError
 from gmmgen.io import atomic_dir, write_json
-from gmmgen.stages.common import load_dataset, load_joblib, load_json, load_upstream, stage_dir
+from gmmgen.stages.common import figure_context, load_dataset, load_joblib, load_json, load_upstream, stage_dir
 from gmmgen.stages.generate import generate_images
 from gmmgen.stages.select import model_params
 
@@ -125,6 +126,17 @@ def _class_conditional(pca, models, ds, judge, cfg) -> tuple[np.ndarray, dict[st
 
 def run_evaluate(cfg: Any) -> Path:
     """Measure every use of the fitted mixtures; write metrics, the criteria table and figures."""
+    n_criteria = len(load_json(stage_dir(cfg, "select") / "metrics.json", "select")["by_criterion"])
+    bar = console.progress(total=n_criteria + 2, desc="evaluate", unit="step", disable=not cfg.sweep.progress)
+    with console.bar_safe_logging():
+        try:
+            return _evaluate(cfg, lambda: bar.update(1))
+        finally:
+            bar.close()
+
+
+def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
+    """:func:`run_evaluate`'s work; ``step()`` after each criterion, the anomaly scores and the figures."""
     from sklearn.decomposition import PCA
     from sklearn.mixture import GaussianMixture
 
@@ -176,6 +188,7 @@ def run_evaluate(cfg: Any) -> Path:
             **clusters,
         }
         rows.append(row)
+        step()
         details[crit] = {"quality": quality, "clustering": clusters}
         if crit == cfg.sweep.criterion:
             neighbours = (images[:10], ds["x_train"][mem["_nearest_index"][:10]])
@@ -198,6 +211,7 @@ def run_evaluate(cfg: Any) -> Path:
     anomaly = ev.anomaly_report(score, ds["x_val"], ds["x_test"], corrupted, percentile)
     anomaly["pca_space_only"] = ev.anomaly_report(score_pca_only, ds["x_val"], ds["x_test"], corrupted, percentile)
     test_ll = score(ds["x_test"])
+    step()
     least = np.argsort(test_ll, kind="stable")[: int(cfg.evaluate.n_least_likely)]
     class_models, class_record = class_mixtures(
         z_train, ds["y_train"], z_val, ds["y_val"], selected["covariance_type"], cfg
@@ -205,6 +219,11 @@ def run_evaluate(cfg: Any) -> Path:
     conditional, agreement = _class_conditional(pca, class_models, ds, judge, cfg)
     conditional_metrics = {**agreement, **class_record}
 
+    n_dims = int(pca.n_components_)
+    context = figure_context(cfg, len(ds["x_train"]), n_dims)
+    selected_context = figure_context(cfg, len(ds["x_train"]), n_dims, selected["covariance_type"])
+    by = style.CRITERION_LABEL.get(cfg.sweep.criterion, cfg.sweep.criterion)
+    selected_name = f"{selected['covariance_type']} K={selected['n_components']} (chosen by {by})"
     out = stage_dir(cfg, "evaluate")
     with atomic_dir(out) as tmp:
         with open(tmp / "criteria.csv", "w", newline="") as fh:
@@ -220,13 +239,16 @@ def run_evaluate(cfg: Any) -> Path:
             "conditional": conditional_metrics,
         }
         write_json(tmp / "metrics.json", metrics)
-        plots.criteria_comparison(rows, reference, tmp / "criteria.png")
+        plots.criteria_comparison(
+            rows, reference, tmp / "criteria.png", title=f"{context}; {int(cfg.evaluate.n_samples):,} samples each"
+        )
         gen, near = neighbours
         plots.image_grid(
             np.concatenate([gen, near]),
             tmp / "nearest_neighbours.png",
             cols=len(gen),
-            title="generated (top) and their nearest training digits (bottom)",
+            title=f"digits from {selected_name} (top) and their nearest training digits (bottom)",
+            subtitle=selected_context,
         )
         heaviest = np.argsort(-selected_gmm.weights_, kind="stable")[:100]
         means = reduce.to_images(pca.inverse_transform(selected_gmm.means_[heaviest]), shape)
@@ -234,22 +256,27 @@ def run_evaluate(cfg: Any) -> Path:
             means,
             [f"k{k}: {majority[k]}" for k in heaviest],
             tmp / "cluster_means.png",
-            title="component means with their majority digit",
+            title=f"component means of {selected_name}, heaviest first, with their majority digit",
+            subtitle=selected_context,
         )
         plots.image_grid(
             ds["x_test"][least],
             tmp / "least_likely.png",
             cols=10,
-            title="least likely test digits under the selected model (pixel-space density)",
+            title=f"least likely test digits under {selected_name} (pixel-space density)",
+            subtitle=selected_context,
         )
         plots.image_grid(
             conditional,
             tmp / "conditional.png",
             cols=int(cfg.evaluate.class_samples),
-            title="one mixture per class: a row per digit",
+            title="class-conditional generation: one mixture per digit, a row per digit",
+            subtitle=figure_context(cfg, len(ds["x_train"]), n_dims, conditional_metrics["covariance_type"])
+            + f", K per digit by {by}",
             row_labels=[str(d) for d in range(10)],
         )
-        plots.anomaly_bars(anomaly, tmp / "anomaly.png")
+        plots.anomaly_bars(anomaly, tmp / "anomaly.png", title=f"{selected_name}; {selected_context}")
+    step()
     log.info(
         "evaluate: FD %.2f (floor %.2f), IS %.2f (real %.2f), near-copies %.3f, ARI %.3f, conditional agreement %.2f",
         selected["frechet_distance"],

@@ -10,31 +10,44 @@ from typing import Any
 import numpy as np
 
 from gmmgen import plots, reduce
+from gmmgen.compute import Compute, estimator_to_numpy, to_numpy
 from gmmgen.io import atomic_dir, save_arrays, write_json
-from gmmgen.stages.common import load_dataset, stage_dir
+from gmmgen.stages.common import figure_context, load_dataset, stage_dir
 
 log = logging.getLogger(__name__)
 
 
 def run_reduce(cfg: Any) -> Path:
-    """Fit PCA on the training digits; write the model, projections, metrics and figures."""
+    """Fit PCA on the training digits; write the model, projections, metrics and figures.
+
+    The PCA is fitted and applied in ``cfg.compute``'s namespace; the files get numpy.
+    """
     import joblib
 
+    cmp = Compute.from_config(cfg)
     ds = load_dataset(cfg)
-    x_tr, x_va, x_te = (reduce.to_features(ds[k]) for k in ("x_train", "x_val", "x_test"))
+    x_tr, x_va, x_te = (cmp.asarray(reduce.to_features(ds[k])) for k in ("x_train", "x_val", "x_test"))
     pca = reduce.fit_pca(x_tr, cfg.pca.variance, cfg.pca.n_components, cfg.pca.whiten, cfg.pca.svd_solver, cfg.seed)
     # The whole spectrum, for the explained-variance figure.
-    full_ratio = reduce.fit_pca(x_tr, None, min(x_tr.shape), False, cfg.pca.svd_solver).explained_variance_ratio_
+    full = reduce.fit_pca(x_tr, None, min(int(s) for s in x_tr.shape), False, cfg.pca.svd_solver)
+    full_ratio = to_numpy(full.explained_variance_ratio_)
     metrics = reduce.summary(pca, x_tr, x_va, x_te)
     shape = tuple(ds["x_train"].shape[1:])
+    originals = ds["x_val"][:10]
+    with cmp.context():
+        z_train, z_val = to_numpy(pca.transform(x_tr)), to_numpy(pca.transform(x_va))
+        n_kept = int(to_numpy(pca.n_components_))
+        z_test = to_numpy(pca.transform(x_te)) if int(x_te.shape[0]) else np.zeros((0, n_kept))
+        x_orig = cmp.asarray(reduce.to_features(originals))
+        recon = reduce.to_images(pca.inverse_transform(pca.transform(x_orig)), shape)
     out = stage_dir(cfg, "reduce")
     with atomic_dir(out) as tmp:
-        joblib.dump(pca, tmp / "pca.joblib")
+        joblib.dump(estimator_to_numpy(pca), tmp / "pca.joblib")
         save_arrays(
             tmp / "projected.npz",
-            z_train=pca.transform(x_tr),
-            z_val=pca.transform(x_va),
-            z_test=pca.transform(x_te) if len(x_te) else np.zeros((0, pca.n_components_)),
+            z_train=z_train,
+            z_val=z_val,
+            z_test=z_test,
             y_train=ds["y_train"],
             y_val=ds["y_val"],
             y_test=ds["y_test"],
@@ -44,10 +57,11 @@ def run_reduce(cfg: Any) -> Path:
             w = csv.writer(fh)
             w.writerow(["n_components", "cumulative_variance"])
             w.writerows((i + 1, f"{v:.6f}") for i, v in enumerate(np.cumsum(full_ratio)))
-        plots.explained_variance(full_ratio, cfg.pca.variance, metrics["n_dims_kept"], tmp / "explained_variance.png")
-        originals = ds["x_val"][:10]
-        recon = reduce.to_images(pca.inverse_transform(pca.transform(reduce.to_features(originals))), shape)
-        plots.reconstructions(originals, recon, tmp / "reconstructions.png", metrics["n_dims_kept"])
+        context = figure_context(cfg, len(x_tr), metrics["n_dims_kept"], covariance="")
+        plots.explained_variance(
+            full_ratio, cfg.pca.variance, metrics["n_dims_kept"], tmp / "explained_variance.png", title=context
+        )
+        plots.reconstructions(originals, recon, tmp / "reconstructions.png", metrics["n_dims_kept"], subtitle=context)
     log.info(
         "reduce: %d -> %d dims, %.3f of the variance",
         metrics["n_dims_in"],

@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 
 from gmmgen import likelihood, mixture, plots
+from gmmgen.compute import Compute, estimator_to_numpy
 from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, write_json
-from gmmgen.stages.common import load_dataset, load_joblib, stage_dir
+from gmmgen.stages.common import figure_context, load_dataset, load_joblib, stage_dir
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +96,14 @@ def run_select(cfg: Any) -> Path:
     ranking within this run, and comparable with other runs on the same
     digits). Test digits are touched only after the choice, to report the
     chosen models.
+
+    The fits and their own scores (BIC, AIC, ``train_ll``, ``val_ll``) run in
+    ``cfg.compute``'s namespace (one after another on a GPU); the models are
+    then taken to numpy for the pixel-space report and the files.
     """
     import joblib
 
+    cmp = Compute.from_config(cfg)
     ds = load_dataset(cfg)
     from sklearn.decomposition import PCA
 
@@ -108,8 +114,8 @@ def run_select(cfg: Any) -> Path:
     x_val = likelihood.dequantize(ds["x_val"], seed)
     z_train, z_val = pca.transform(x_train), pca.transform(x_val)
     rows, models = mixture.sweep(
-        z_train,
-        z_val,
+        cmp.asarray(z_train),
+        cmp.asarray(z_val),
         list(cfg.sweep.n_components),
         list(cfg.sweep.covariance_types),
         model_params(cfg),
@@ -118,6 +124,7 @@ def run_select(cfg: Any) -> Path:
         backend=str(cfg.sweep.backend),
         thin=float(cfg.sweep.thin_points_per_parameter),
     )
+    models = {key: estimator_to_numpy(model) for key, model in models.items()}
     # The pixel-space part of the likelihood does not depend on the mixture: add it once.
     density = likelihood.from_sklearn(pca, next(iter(models.values()))) if models else None
     if density is not None:
@@ -149,7 +156,8 @@ def run_select(cfg: Any) -> Path:
     chosen_test = pixel_report(pca, models[(chosen["covariance_type"], chosen["n_components"])], ds["x_test"], seed)
     out = stage_dir(cfg, "select")
     with atomic_dir(out) as tmp:
-        joblib.dump(models[(chosen["covariance_type"], chosen["n_components"])], tmp / "model.joblib")
+        chosen_model = models[(chosen["covariance_type"], chosen["n_components"])]
+        joblib.dump(chosen_model, tmp / "model.joblib")
         (tmp / "by_criterion").mkdir()
         for crit, row in by_criterion.items():
             model = models[(row["covariance_type"], row["n_components"])]
@@ -183,7 +191,8 @@ def run_select(cfg: Any) -> Path:
             "warnings": notes,
         }
         write_json(tmp / "metrics.json", metrics)
-        plots.sweep_criteria(rows, chosen, cfg.sweep.criterion, tmp / "sweep.png")
+        context = figure_context(cfg, len(z_train), z_train.shape[1])
+        plots.sweep_criteria(rows, by_criterion, cfg.sweep.criterion, tmp / "sweep.png", title=context)
     log.info(
         "select: %s chose %s K=%d (%s; BIC %.1f, validation %.4f bits/pixel); "
         "%d fits, %d failed, %d thin, %d degenerate",

@@ -1,0 +1,82 @@
+"""Figures: each panel marks its own choice, bars carry their values, grids are readable, SVG beside PNG."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from gmmgen import mixture, plots, style
+
+
+def _row(cov, k, bic, aic, val_ll, val_bpp, status="sound"):
+    return {
+        "covariance_type": cov,
+        "n_components": k,
+        "bic": bic,
+        "aic": aic,
+        "val_ll": val_ll,
+        "val_bpp": val_bpp,
+        "train_ll": 0.0,
+        "status": status,
+        "converged": status != "not_converged",
+        "reason": "" if status == "sound" else "collapsed components",
+        "n_degenerate": 0 if status == "sound" else k,
+    }
+
+
+ROWS = [
+    _row("full", 2, 100.0, 90.0, -70.0, 1.50),
+    _row("full", 4, 110.0, 80.0, -65.0, 1.30),
+    _row("full", 8, 130.0, 75.0, -68.0, 1.40),
+    _row("full", 16, 400.0, -5000.0, -3.6e6, 5000.0, status="degenerate"),
+]
+
+
+def test_sweep_figure_marks_each_criterion_own_choice(tmp_path):
+    choices = mixture.choices(ROWS)
+    assert {c: r["n_components"] for c, r in choices.items()} == {"bic": 2, "aic": 8, "heldout": 4}
+    path = plots.sweep_criteria(ROWS, choices, "bic", tmp_path / "sweep.png", title="MNIST, N=2,000")
+    svg = (tmp_path / "sweep.svg").read_text()
+    assert "BIC chooses full K=2 (used)" in svg
+    assert "AIC chooses full K=8" in svg and "AIC chooses full K=8 (used)" not in svg
+    assert "held-out likelihood chooses full K=4" in svg
+    assert "MNIST, N=2,000" in svg  # the title names the data
+    assert "1 off scale (triangles), up to 5,000" in svg  # drawn on the edge, not squashing the panel
+    assert path.exists() and Image.open(path).size[0] >= 15 * style.DPI
+
+
+def test_sweep_figure_says_none_when_a_criterion_has_no_choice(tmp_path):
+    choices = {"bic": mixture.choices(ROWS)["bic"]}
+    plots.sweep_criteria(ROWS, choices, "bic", tmp_path / "sweep.png")
+    svg = (tmp_path / "sweep.svg").read_text()
+    assert "AIC chooses none" in svg and "held-out likelihood chooses none" in svg
+
+
+def test_zero_values_are_drawn_and_labelled(tmp_path):
+    rows = [
+        {"criterion": c, "covariance_type": "full", "n_components": k, "frechet_distance": fd,
+         "inception_score": 4.0, "near_copy_share": 0.0, "test_bpp": 1.3}
+        for c, k, fd in (("bic", 3, 88.8), ("aic", 12, 67.8), ("heldout", 6, 74.7))
+    ]  # fmt: skip
+    reference = {"frechet_floor": 3.8, "frechet_n": 500, "near_copy_expected": 0.01}
+    plots.criteria_comparison(rows, reference, tmp_path / "criteria.png")
+    svg = (tmp_path / "criteria.svg").read_text()
+    assert svg.count(">0.0%<") >= 3  # every zero bar carries its label (and the axis its 0.0% tick)
+    assert "88.8" in svg and "(dashed: real vs real, 500 digits, 3.80)" in svg
+    report = {
+        "flagged_clean_test": 0.026,
+        "corruptions": {"noise": {"flagged": 1.0, "roc_auc": 1.0}, "blank": {"flagged": 0.0, "roc_auc": 0.0}},
+        "pca_space_only": {"corruptions": {"noise": {"roc_auc": 0.69}, "blank": {"roc_auc": 0.0}}},
+    }
+    plots.anomaly_bars(report, tmp_path / "anomaly.png")
+    svg = (tmp_path / "anomaly.svg").read_text()
+    assert svg.count(">0.00<") == 2 and ">0.69<" in svg and ">2.6%<" in svg
+
+
+def test_small_grids_are_large_enough_to_read(tmp_path):
+    digits = np.random.default_rng(0).integers(0, 255, (3, 28, 28), dtype=np.uint8)
+    plots.image_grid(digits, tmp_path / "means.png", cols=10, title="component means, heaviest first (3 of 3)")
+    width, height = Image.open(tmp_path / "means.png").size
+    assert width >= plots.MIN_WIDTH * style.DPI and height >= 0.5 * style.DPI
+    plots.labelled_grid(digits, ["k0: 1", "k1: 7", "k2: 0"], tmp_path / "clusters.png", title="t")
+    assert Image.open(tmp_path / "clusters.png").size[0] >= plots.MIN_WIDTH * style.DPI

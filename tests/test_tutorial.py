@@ -1,0 +1,379 @@
+"""The tutorial's sections: EM by hand against scikit-learn, BIC on blobs, sampling tests, IoU, anomalies, wiring."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from sklearn.mixture import GaussianMixture
+
+from gmmgen.config import ConfigError, validate
+from gmmgen.tutorial import anomaly, clustering, em1d, sampling1d, segmentation
+from gmmgen.tutorial import stages as tstages
+
+from .conftest import REPO, SHARED_MNIST, compose_cfg
+
+TUTORIAL_DVC = REPO / "pipelines" / "tutorial" / "dvc.yaml"
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    # Small fits: many BLAS threads on a shared 2-core machine make them 30x slower (the stages do the same).
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
+def tutorial_data(seed: int) -> tuple[np.ndarray, np.random.Generator]:
+    rng = np.random.default_rng(seed)
+    x, _ = em1d.make_data([-5, 5, 0], [1.2, 1.8, 1.6], 100, rng)
+    return x, rng
+
+
+# --------------------------------------------------------------------------- 1. EM by hand
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_em_log_likelihood_never_decreases_and_climbs(seed):
+    x, rng = tutorial_data(seed)
+    hist = em1d.run_em(x, *em1d.random_start(x, 3, rng), n_steps=40)
+    steps = np.diff(hist.log_likelihood)
+    assert steps.min() >= -1e-9 * np.abs(hist.log_likelihood).max()
+    assert hist.log_likelihood[-1] > hist.log_likelihood[0] + 50  # it really moves
+    assert np.allclose(hist.weights.sum(axis=1), 1.0)
+
+
+def test_em_log_likelihood_is_the_mixture_likelihood():
+    x, rng = tutorial_data(0)
+    m, v, w = np.array([-4.0, 0.5, 4.0]), np.array([1.0, 2.0, 0.5]), np.array([0.2, 0.3, 0.5])
+    gm = GaussianMixture(3, covariance_type="spherical")
+    gm.means_, gm.covariances_, gm.weights_ = m[:, None], v, w
+    gm.precisions_cholesky_ = 1 / np.sqrt(v)
+    assert em1d.log_likelihood(x, m, v, w) == pytest.approx(gm.score(x[:, None]) * len(x), rel=1e-12)
+    resp = em1d.e_step(x, m, v, w)
+    assert np.allclose(resp, gm.predict_proba(x[:, None]))
+    # Hard responsibilities: the M step gives per-group sample means and (biased) variances.
+    groups = np.repeat(np.arange(3), 100)
+    mm, vv, ww = em1d.m_step(x, np.eye(3)[groups])
+    for k in range(3):
+        assert mm[k] == pytest.approx(x[groups == k].mean())
+        assert vv[k] == pytest.approx(x[groups == k].var())
+    assert np.allclose(ww, 1 / 3)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_em_matches_sklearn_from_the_same_start(seed):
+    x, rng = tutorial_data(seed)
+    start = em1d.random_start(x, 3, rng)
+    hist = em1d.run_em(x, *start, n_steps=25)
+    gm = em1d.sklearn_em(x, *start, n_steps=25)
+    assert np.abs(hist.means[-1] - gm.means_[:, 0]).max() < 1e-6
+    assert np.abs(hist.variances[-1] - gm.covariances_).max() < 1e-6
+    assert np.abs(hist.weights[-1] - gm.weights_).max() < 1e-6
+    # A different number of steps is measurably different: the comparison can fail.
+    fewer = em1d.run_em(x, *start, n_steps=3)
+    assert np.abs(fewer.means[-1] - gm.means_[:, 0]).max() > 1e-6
+
+
+def test_em_start_draws_distinct_data_points():
+    x, rng = tutorial_data(3)
+    m, v, w = em1d.random_start(x, 3, rng)
+    assert len(set(m)) == 3 and set(m) <= set(x)
+    assert np.all((v > 0) & (v <= 1)) and np.allclose(w, 1 / 3)
+
+
+# --------------------------------------------------------------------------- 2. clustering
+
+
+@pytest.mark.parametrize(("true_k", "seed"), [(3, 0), (4, 1), (5, 2)])
+def test_bic_finds_the_true_k_on_blobs(true_k, seed):
+    x, y = clustering.blobs(600, true_k, 0.7, 10.0, seed)
+    crit = clustering.criteria_over_k(x, range(1, 8), seed)
+    assert crit.best_bic == true_k
+    labels = clustering.fit(x, crit.best_bic, seed).predict(x)
+    assert clustering.label_agreement(y, labels) > 0.95
+
+
+def test_bic_finds_no_clusters_in_one_gaussian():
+    x = clustering.make_points(1000, "normal", np.random.default_rng(0))
+    crit = clustering.criteria_over_k(x, range(1, 6), 0)
+    assert crit.best_bic == 1
+    assert crit.aic.shape == crit.bic.shape == (5,)
+
+
+# --------------------------------------------------------------------------- 3. sampling
+
+
+def test_draws_match_the_fitted_density_and_a_shifted_sample_does_not():
+    rng = np.random.default_rng(0)
+    data = sampling1d.make_data([-5, 5, 0], [1.2, 1.8, 1.6], 1000, rng)
+    gm = sampling1d.fit(data, 3, 0)
+    m, v, w = sampling1d.parameters(gm)
+    assert np.allclose(np.sort(m), [-5, 0, 5], atol=0.3)
+    draws = sampling1d.draw(gm, 500, 1)
+    ok = sampling1d.test_draws(draws, data, m, v, w)
+    assert ok.p_model > 0.01 and ok.p_data > 0.01
+    bad = sampling1d.test_draws(draws + 1.0, data, m, v, w)
+    assert bad.p_model < 1e-3 and bad.p_data < 1e-3
+    # Different seeds, different draws (scikit-learn's sample() would repeat itself).
+    assert not np.array_equal(draws, sampling1d.draw(gm, 500, 2))
+
+
+# --------------------------------------------------------------------------- 4. segmentation
+
+
+def test_iou_known_answers():
+    pred = np.zeros((3, 2, 2), bool)
+    truth = np.zeros((3, 2, 2), bool)
+    pred[0, 0, :] = True  # 2 pixels
+    truth[0, 0, 0] = truth[0, 1, 0] = True  # 2 pixels, 1 shared -> 1/3
+    pred[1] = truth[1] = True  # identical -> 1
+    # image 2: both empty -> 1
+    assert segmentation.iou(pred, truth) == pytest.approx([1 / 3, 1.0, 1.0])
+
+
+def test_bundled_images_load_offline():
+    mri = segmentation.load_image("mri")
+    assert mri.shape == (256, 256) and mri.dtype == np.uint8 and 150 < mri.max() <= 255
+    assert segmentation.load_image("flower").shape == (427, 640, 3)
+    with pytest.raises(ValueError, match="image 'moon'"):
+        segmentation.load_image("moon")
+
+
+def test_segmentation_finds_two_regions_by_bic():
+    rng = np.random.default_rng(0)
+    image = np.where(np.arange(60)[None, :] < 30, 60.0, 180.0) + rng.normal(0, 8, (40, 60))
+    seg = segmentation.segment(image, [1, 2, 3], 2000, 0)
+    assert seg.chosen_k in (2, 3)
+    left, right = seg.labels[:, :30], seg.labels[:, 30:]
+    assert (left == 0).mean() > 0.99 and (right == seg.chosen_k - 1).mean() > 0.97
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="no MNIST test IDX folder")
+def test_digit_foreground_iou_on_real_test_digits():
+    test, _ = segmentation.load_idx_test(SHARED_MNIST)
+    assert test.shape == (10000, 28, 28)
+    test = test[:300]
+    train = segmentation.training_digits()[:200]
+    truth = test >= 128
+    tied = segmentation.fit_foreground(train, "tied", 5000, 0)
+    full = segmentation.fit_foreground(train, "full", 5000, 0)
+    iou_tied = segmentation.iou(segmentation.foreground_masks(tied, test), truth).mean()
+    iou_full = segmentation.iou(segmentation.foreground_masks(full, test), truth).mean()
+    assert iou_tied > 0.9
+    # Separate variances: the background's spike at 0 claims only exact zeros; every faint pixel becomes ink.
+    assert iou_full < 0.8 and segmentation.decision_threshold(full) <= 2
+    assert 80 < segmentation.decision_threshold(tied) < 170
+
+
+def test_missing_digit_folder_is_a_clear_error(tmp_path):
+    from gmmgen.data import DataError
+
+    with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz is missing"):
+        segmentation.load_idx_test(tmp_path)
+
+
+# --------------------------------------------------------------------------- 5. anomaly detection
+
+
+def test_anomaly_precision_recall_on_injected_outliers():
+    rng = np.random.default_rng(0)
+    x, is_out = anomaly.inject_outliers(rng.standard_normal((1000, 2)), 20, 8.0, 4.0, rng)
+    assert is_out.sum() == 20 and np.all(np.hypot(*x[is_out].T) >= 4.0)
+    gm = clustering.fit(x, 4, 0)
+    det = anomaly.detect(gm, x, is_out, 2.0)
+    tp = int((det.flagged & is_out).sum())
+    assert det.precision == pytest.approx(tp / det.flagged.sum())
+    assert det.recall == pytest.approx(tp / 20)
+    assert det.precision >= 0.9 and det.recall >= 0.9 and det.roc_auc > 0.99
+    # A threshold far too low flags almost nothing: recall collapses.
+    assert anomaly.detect(gm, x, is_out, 0.2).recall < 0.2
+
+
+# --------------------------------------------------------------------------- config and wiring
+
+SMALL = [
+    "tutorial.em.n_starts=3",
+    "tutorial.em.n_steps=10",
+    "tutorial.em.plot_steps=[0,1,10]",
+    "tutorial.clustering.n_points=300",
+    "tutorial.clustering.k_grid=[1,2,3,4,5]",
+    "tutorial.clustering.n_init=1",
+    "tutorial.sampling.n_points=300",
+    "tutorial.sampling.n_draws=100",
+    "tutorial.segmentation.images=[mri]",
+    "tutorial.segmentation.k_grid=[2,3]",
+    "tutorial.segmentation.n_fit_pixels=2000",
+    "tutorial.segmentation.n_fit_digits=50",
+    "tutorial.segmentation.n_test_digits=100",
+    f"tutorial.segmentation.mnist_test={SHARED_MNIST}",
+    "tutorial.anomaly.n_points=300",
+]
+
+
+@pytest.fixture(scope="module")
+def default_cfg(tmp_path_factory):
+    return compose_cfg(tmp_path_factory.mktemp("cfg"))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("em.n_steps", 0, "tutorial.em.n_steps=0: must be a positive integer"),
+        ("em.plot_steps", [0, 99], "tutorial.em.plot_steps=[0, 99]: every step must be <= tutorial.em.n_steps=25"),
+        ("em.variances", [1, -1, 2], "tutorial.em.variances=[1.0, -1.0, 2.0]: must be a non-empty list of numbers > 0"),
+        ("sampling.means", [0, 1], "tutorial.sampling.means=[0.0, 1.0], tutorial.sampling.variances="),
+        ("clustering.points", "rings", "tutorial.clustering.points='rings': must be one of ['normal', 'uniform']"),
+        ("segmentation.images", ["moon"], "tutorial.segmentation.images=['moon']: must be a list of distinct values"),
+        ("anomaly.threshold_percentile", 100, "tutorial.anomaly.threshold_percentile=100.0: must be a percentile"),
+    ],
+)
+def test_bad_tutorial_values_are_named(default_cfg, key, value, message):
+    from omegaconf import OmegaConf
+
+    validate(default_cfg)
+    cfg = default_cfg.copy()
+    OmegaConf.update(cfg, f"tutorial.{key}", value)
+    with pytest.raises(ConfigError) as err:
+        validate(cfg)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+@pytest.fixture(scope="module")
+def sections(tmp_path_factory):
+    """Every section run once, small, into one scratch project."""
+    root = tmp_path_factory.mktemp("tutorial")
+    cfg = compose_cfg(root, SMALL)
+    validate(cfg)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for run in tstages.SECTIONS.values():
+            run(cfg)
+    return cfg, root / "outputs"
+
+
+def _dvc_stages() -> dict:
+    return yaml.safe_load(TUTORIAL_DVC.read_text())["stages"]
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="no MNIST test IDX folder")
+def test_each_stage_writes_what_dvc_yaml_declares(sections):
+    cfg, outputs = sections
+    declared = set()
+    for name, stage in _dvc_stages().items():
+        if name == "tutorial_track":
+            continue
+        for key in ("outs", "metrics", "plots"):
+            for entry in stage.get(key, []):
+                path = next(iter(entry)) if isinstance(entry, dict) else entry
+                declared.add(path)
+                assert (outputs.parent / path).exists(), f"{name}: {path} not written"
+    written = {str(p.relative_to(outputs.parent)) for p in outputs.glob("tutorial/*/*")}
+    assert written <= declared, f"written but not declared to DVC: {written - declared}"
+    em = json.loads((outputs / "tutorial" / "em" / "metrics.json").read_text())
+    assert em["monotone"] and em["sklearn_agrees_1e-6"]
+    assert (outputs / "tutorial" / "segmentation" / "images" / "mri.png").stat().st_size > 10_000
+
+
+def test_dvc_yaml_points_at_real_files_and_params(default_cfg):
+    from omegaconf import OmegaConf
+
+    cfg = default_cfg
+    for name, stage in _dvc_stages().items():
+        assert stage["wdir"] == "../.."
+        script = stage["cmd"].split()[1]
+        assert (REPO / script).is_file() and script in stage["deps"], name
+        for dep in stage["deps"]:
+            assert (REPO / dep).exists() or dep.startswith("outputs/"), f"{name}: {dep}"
+        for key in stage["params"]:
+            assert OmegaConf.select(cfg, key) is not None, f"{name}: param {key} is not in the config"
+    assert set(_dvc_stages()) == {f"tutorial_{s}" for s in tstages.SECTIONS} | {"tutorial_track"}
+
+
+def test_em_stage_is_deterministic(sections, tmp_path):
+    cfg, outputs = sections
+    again = compose_cfg(tmp_path, SMALL)
+    tstages.run_em(again)
+    for name in ("metrics.json", "history.csv", "em_iterations.png", "log_likelihood.png"):
+        a = (outputs / "tutorial" / "em" / name).read_bytes()
+        assert a == (tmp_path / "outputs" / "tutorial" / "em" / name).read_bytes(), name
+
+
+# --------------------------------------------------------------------------- slow: MLflow and DVC end to end
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="no MNIST test IDX folder")
+def test_sections_are_logged_to_their_own_experiment(sections):
+    from mlflow import MlflowClient
+
+    from gmmgen import tracking
+    from gmmgen.tutorial.track import log_tutorial
+
+    cfg, outputs = sections
+    run_id, uri = log_tutorial(cfg, outputs / "tutorial")
+    client = MlflowClient(uri)
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["gmmgen.kind"] == "tutorial"
+    assert client.get_experiment(run.info.experiment_id).name == "gmmgen-tutorial"
+    assert run.data.params["tutorial.em.n_steps"] == "10"
+    children = client.search_runs([run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
+    by_name = {c.info.run_name: c for c in children}
+    assert set(by_name) == set(tstages.SECTIONS)
+    anomaly_metrics = json.loads((outputs / "tutorial" / "anomaly" / "metrics.json").read_text())
+    assert by_name["anomaly"].data.metrics["recall"] == pytest.approx(anomaly_metrics["recall"])
+    assert "sklearn_max_abs_diff/means" in by_name["em"].data.metrics
+    artifacts = {a.path for a in client.list_artifacts(by_name["clustering"].info.run_id)}
+    assert {"clusters.png", "criteria.png", "criteria.csv", "metrics.json"} <= artifacts
+    assert tracking.tracking_uri(cfg) == uri  # the pipeline's store, another experiment
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="no MNIST test IDX folder")
+def test_make_tutorial_runs_every_stage_without_tensorflow(tmp_path):
+    """`dvc repro pipelines/tutorial/dvc.yaml` (what `make tutorial` runs) on a copy, with TensorFlow unimportable."""
+    import os
+    import re
+    import subprocess
+
+    from .conftest import PYTHON, copy_project
+
+    project = copy_project(tmp_path / "project")
+    blocker = tmp_path / "blocker"
+    for name in ("tensorflow", "keras"):
+        (blocker / name).mkdir(parents=True)
+        (blocker / name / "__init__.py").write_text(f"raise ImportError('the tutorial must not import {name}')\n")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(PYTHON).parent}:{os.environ['PATH']}",
+        "PYTHONHASHSEED": "0",
+        "PYTHONPATH": str(blocker),
+    }
+
+    def sh(*cmd: str) -> str:
+        res = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=900, env=env)
+        assert res.returncode == 0, f"{cmd}:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
+        return res.stdout
+
+    dvc = str(Path(PYTHON).parent / "dvc")
+    sh(PYTHON, "pipelines/configure.py", *SMALL)
+    first = sh(dvc, "repro", "pipelines/tutorial/dvc.yaml")
+    ran = re.findall(r"Running stage '[^']*:(\w+)'", first)
+    assert sorted(ran) == sorted([f"tutorial_{s}" for s in tstages.SECTIONS] + ["tutorial_track"])
+    assert ran[-1] == "tutorial_track"
+    run = json.loads((project / "outputs" / "tutorial" / "track" / "run.json").read_text())
+    assert run["experiment"] == "gmmgen-tutorial" and len(run["run_id"]) == 32
+    for section in tstages.SECTIONS:
+        assert (project / "outputs" / "tutorial" / section / "metrics.json").exists()
+    again = sh(dvc, "repro", "pipelines/tutorial/dvc.yaml")
+    assert "Running stage" not in again
+    sh(PYTHON, "pipelines/configure.py", *SMALL, "tutorial.sampling.n_draws=200")
+    third = sh(dvc, "repro", "pipelines/tutorial/dvc.yaml")
+    assert re.findall(r"Running stage '[^']*:(\w+)'", third) == ["tutorial_sampling", "tutorial_track"]
+    # The MNIST pipeline is untouched: `make run`'s stages never ran.
+    assert not (project / "outputs" / "data").exists()
