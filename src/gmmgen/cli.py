@@ -127,6 +127,9 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+_under_main = False  # True while main() runs its app: run() then leaves errors to main()
+
+
 class JobFailed(BaseException):
     """Carries a single run's error past Hydra's job runner (which only catches Exception) to :func:`main`.
 
@@ -153,12 +156,24 @@ def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True) -> T:
         if banner:
             console.banner(fn.__name__.removeprefix("run_"), console.describe(fn))
         return fn(cfg)
-    except (KeyboardInterrupt, SystemExit):
+    except SystemExit:
         raise
     except BaseException as exc:
         if _in_multirun():
             raise
+        if not _under_main:  # called on its own (a script, a test): exit here as main() would
+            _exit_for(exc)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         raise JobFailed(exc) from exc
+
+
+def _exit_for(error: BaseException) -> NoReturn:
+    """Exit with ``error``'s status after one line, or re-raise ``error`` if it is a bug."""
+    status = exit_status(error)
+    if status is None:
+        raise error
+    fail(_describe(error, status), status)
 
 
 _INFO_FLAGS = ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc")
@@ -188,6 +203,7 @@ def main(app: Callable[[], Any], lock: bool = True, check_argv: Callable[[list[s
 
     from gmmgen import runlock
 
+    global _under_main
     # Hydra's own reporter prints a traceback and exits 1 whatever the error;
     # with this set it hands the exception to us instead.
     os.environ["HYDRA_FULL_ERROR"] = "1"
@@ -199,6 +215,7 @@ def main(app: Callable[[], Any], lock: bool = True, check_argv: Callable[[list[s
         if check_argv is not None:
             check_argv(argv)
         with runlock.hold(_argv_root(argv)) if locking else contextlib.nullcontext():
+            _under_main = True
             app()
     except SystemExit:
         raise
@@ -208,3 +225,5 @@ def main(app: Callable[[], Any], lock: bool = True, check_argv: Callable[[list[s
         if status is None:
             raise error from None
         fail(_describe(error, status), status)
+    finally:
+        _under_main = False

@@ -57,7 +57,7 @@ def run_reduce(cfg: Any) -> Path:
             w = csv.writer(fh)
             w.writerow(["n_components", "cumulative_variance"])
             w.writerows((i + 1, f"{v:.6f}") for i, v in enumerate(np.cumsum(full_ratio)))
-        context = figure_context(cfg, len(x_tr), metrics["n_dims_kept"], covariance="")
+        context = figure_context(cfg, int(x_tr.shape[0]), metrics["n_dims_kept"], covariance="")
         plots.explained_variance(
             full_ratio, cfg.pca.variance, metrics["n_dims_kept"], tmp / "explained_variance.png", title=context
         )
