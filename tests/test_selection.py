@@ -344,3 +344,9 @@ def test_progress_is_on_by_default(capsys):
     default = capsys.readouterr().err
     mixture.sweep(x, x_test, [2], ["diag"], PARAMS, n_jobs=1, progress=True)
     assert bool(default) == bool(capsys.readouterr().err)
+
+
+def test_points_per_parameter_of_a_tied_covariance_pools_every_point():
+    got = mixture.points_per_parameter(np.array([3.0, 5.0]), 2, "tied")  # 8 points, 3 shared parameters
+    np.testing.assert_allclose(got, [8 / 3, 8 / 3])
+    np.testing.assert_allclose(mixture.points_per_parameter(np.array([3.0, 6.0]), 2, "diag"), [1.5, 3.0])
