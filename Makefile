@@ -13,6 +13,7 @@ export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
 ARGS ?=
+WAIT ?=
 PORT ?= 5000
 SERVE_PORT ?= 5001
 MODEL ?= gmmgen-digit-generator
@@ -24,14 +25,14 @@ SERVER_PORT ?= 5050
 REMOTE ?=
 
 .PHONY: tutorial
-.PHONY: help install install-gpu postgresql params run exp compare findings sweep ui serve server server-stop push pull test test-slow mutate bench bench-gpu lint format dag metrics plots lock clean clean-all
+.PHONY: help install install-gpu postgresql params run exp compare findings sweep ui serve server server-stop push pull test test-slow mutate bench bench-gpu lint format dag metrics plots lock clean clean-cache clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
 	@echo
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-11s %s\n", $$1, $$2}'
 	@echo
-	@echo "  Variables: ARGS='<hydra overrides>' (run), SWEEP='<multirun overrides>' (sweep), PORT=5000 (ui),"
+	@echo "  Variables: ARGS='<hydra overrides>' and WAIT=1 (run), SWEEP='<multirun overrides>' (sweep), PORT=5000 (ui),"
 	@echo "             SERVE_PORT=5001 MODEL=gmmgen-digit-generator ALIAS=champion, or VERSION=<n> (serve)"
 	@echo "             SERVER_PORT=5050 SERVER_DIR=outputs/server (server), REMOTE=<dvc remote> (push, pull)"
 
@@ -58,10 +59,12 @@ install-gpu: $(STAMP) ## Add the GPU extra to .venv (torch, CuPy, CUDA 13 librar
 params: $(STAMP) ## Compose + validate the config (with ARGS overrides) into params.yaml; check tracking
 	$(BIN)/python pipelines/configure.py $(ARGS)
 
-run: params ## Reproduce the experiment: params.yaml, then `dvc repro` (only changed stages rerun)
-	@# The git state and start time, recorded before the stages rewrite dvc.lock (the track stage reads them).
-	@$(BIN)/python -m gmmgen.runinfo start
-	@$(BIN)/dvc repro; rc=$$?; rm -f outputs/run_start.json; exit $$rc
+run: $(STAMP) ## Reproduce the experiment: params.yaml, then `dvc repro`; one run per checkout (WAIT=1: wait in line)
+	@# Under the lock: the config, then the git state and start time (recorded before the stages rewrite
+	@# dvc.lock; the track stage reads them), then the stages.
+	@$(BIN)/python -m gmmgen.runlock $(if $(filter 1,$(WAIT)),--wait) -- \
+		$(BIN)/python pipelines/configure.py $(ARGS) -- $(BIN)/python -m gmmgen.runinfo start -- $(BIN)/dvc repro; \
+		rc=$$?; rm -f outputs/run_start.json; exit $$rc
 	@echo
 	@$(BIN)/python -m gmmgen.summary outputs
 	@echo "Results: results/metrics.json (headline, tracked by git), outputs/<stage>/  |  make compare  |  make ui"
@@ -147,10 +150,15 @@ lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock (needs 
 	  .venv-lock/bin/python -m pip freeze --exclude-editable | grep -v '^gmmgen'; } > requirements.lock
 	rm -rf .venv-lock
 
-clean: ## Remove generated outputs (keeps .venv, the MLflow store and the download cache)
+clean: ## Remove the stage outputs and logs; keeps .venv, the MLflow store and the caches (says so)
 	rm -rf outputs/data outputs/reduce outputs/select outputs/generate outputs/classifier outputs/evaluate \
 		outputs/track outputs/logs outputs/tutorial \
 		outputs/multirun outputs/dvc_plots outputs/bench outputs/mutation
+	@echo "kept: outputs/mlflow.db + outputs/mlartifacts (MLflow runs; make clean-all), outputs/cache/datasets"
+	@echo "      (downloads; make clean-cache), outputs/cache/classifier (trained judges), .dvc/cache, .venv"
 
-clean-all: clean ## Also remove the MLflow store, the download cache, DVC's cache and .venv
+clean-cache: ## Remove the download cache alone (outputs/cache/datasets): the next run downloads again
+	rm -rf outputs/cache/datasets
+
+clean-all: clean ## Also remove the MLflow store, every cache (downloads, classifiers, DVC's) and .venv
 	rm -rf outputs/mlflow.db outputs/mlflow.db.lock outputs/mlartifacts outputs/cache .dvc/cache $(VENV)

@@ -2,7 +2,9 @@
 
 The first step of `make run`: a bad value or an unreachable tracking server
 stops everything here, before any compute. params.yaml is rewritten only when
-its content changes, so DVC sees exactly the parameters that changed.
+its content changes, so DVC sees exactly the parameters that changed. It runs
+under the checkout's run lock (gmmgen.runlock), and refuses to touch
+params.yaml while any DVC command is running in the checkout.
   python pipelines/configure.py [overrides]       e.g. pca.variance=0.9 experiment=classic
 """
 
@@ -10,10 +12,42 @@ from pathlib import Path
 
 import hydra
 
-from gmmgen import cli, config
-from gmmgen.io import atomic_write_bytes
+from gmmgen import cli, config, runlock
+from gmmgen.config import ConfigError
 
 config.register_configs()
+
+
+def _fixed_paths() -> dict[str, Path]:
+    out = Path.cwd().resolve() / "outputs"
+    return {"root": out.parent, "outputs": out, "run_dir": out, "cache": out / "cache"}
+
+
+def _refuse(key: str, value: str) -> None:
+    raise ConfigError(
+        f"paths.{key}={value!r}: make run and DVC always use {_fixed_paths()[key]} (dvc.yaml names the files "
+        f"under outputs/); run from another checkout, or run the whole pipeline elsewhere with "
+        f"pipelines/run_all.py paths.{key}=..."
+    )
+
+
+def _check_path_overrides(argv: list[str]) -> None:
+    """Refuse, before Hydra writes anything, a paths.* override that would move what DVC's stages read and write."""
+    fixed = _fixed_paths()
+    for arg in argv:
+        key, eq, value = arg.lstrip("+~").partition("=")
+        if not eq or not (key == "paths" or key.startswith("paths.")):
+            continue
+        name = key.removeprefix("paths.")
+        if name not in fixed or Path(value).expanduser().resolve() != fixed[name]:
+            _refuse(name, value)
+
+
+def _check_paths(cfg) -> None:
+    """The composed paths (an experiment config could set them too) must be the checkout's own."""
+    for key, where in _fixed_paths().items():
+        if Path(cfg.paths[key]).expanduser().resolve() != where:
+            _refuse(key, str(cfg.paths[key]))
 
 
 def configure(cfg) -> Path:
@@ -21,14 +55,18 @@ def configure(cfg) -> Path:
     from gmmgen.tracking import check_reachable
 
     config.check_full_pipeline(cfg)
+    _check_paths(cfg)
     check_reachable(cfg)
     target = Path(cfg.paths.root) / "params.yaml"
     text = config.params_document(cfg).encode()
-    if not target.exists() or target.read_bytes() != text:
-        atomic_write_bytes(target, text)
-        print(f"params.yaml updated ({target})")
-    else:
-        print("params.yaml unchanged")
+    with runlock.dvc_idle(cfg.paths.root):
+        if not target.exists() or target.read_bytes() != text:
+            from gmmgen.io import atomic_write_bytes
+
+            atomic_write_bytes(target, text)
+            print(f"params.yaml updated ({target})")
+        else:
+            print("params.yaml unchanged")
     return target
 
 
@@ -38,4 +76,4 @@ def main(cfg) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    cli.main(main, check_argv=_check_path_overrides)

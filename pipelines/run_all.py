@@ -55,4 +55,4 @@ def main(cfg) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    cli.main(main)

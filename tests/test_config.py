@@ -75,8 +75,6 @@ BAD_VALUES = [
     ("sample.n_real=0", "sample.n_real=0"),
     ("tracking.experiment=' '", "tracking.experiment=' '"),
     ("tracking.registered_model=''", "tracking.registered_model=''"),
-    ("tracking.ui_host=0.0.0.0", "tracking.ui_host='0.0.0.0'"),
-    ("tracking.ui_port=70000", "tracking.ui_port=70000"),
     ("tracking.connect_timeout=0", "tracking.connect_timeout=0.0"),
 ]
 

@@ -9,6 +9,7 @@ import pytest
 
 from gmmgen import stages
 from gmmgen.config import validate
+from gmmgen.errors import UpstreamError
 from gmmgen.stages import read_sweep_csv
 
 from .conftest import TINY, compose_cfg
@@ -79,7 +80,7 @@ def test_another_seed_draws_other_digits(tmp_path):
 
 
 def test_stage_without_its_input_names_the_missing_stage(tiny_cfg):
-    with pytest.raises(FileNotFoundError, match="run the 'data' stage first"):
+    with pytest.raises(UpstreamError, match="run the 'data' stage first"):
         stages.run_reduce(tiny_cfg)
 
 

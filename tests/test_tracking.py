@@ -142,7 +142,7 @@ def test_unreachable_server_is_an_error_before_any_compute(tmp_path):
             cwd=tmp_path,
             timeout=120,
         )
-        assert result.returncode == 1, result.stderr
+        assert result.returncode == 6, result.stderr  # tracking error
         assert f"gmmgen: error: tracking server {uri} is unreachable" in result.stderr
         assert not (tmp_path / "outputs" / "data").exists() and not (tmp_path / "params.yaml").exists()
 

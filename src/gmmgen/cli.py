@@ -1,16 +1,34 @@
-"""What every ``pipelines/`` entry point shares: validation, clear errors, signals.
+"""What every ``pipelines/`` entry point shares: validation, one exit status per kind of error, signals, the lock.
 
-A config error (a compute setting this machine cannot provide included: a
-namespace that is not installed, cuda without a GPU) prints one line naming the
-key, the value and what is allowed, and exits with status 2 before any work; a known failure (no data, every fit
-failed, tracking unreachable) prints one line and exits with status 1. Inside a
-Hydra multirun the error is raised instead, so Hydra reports the failing job
-and the other jobs still run.
+An entry point is ``cli.main(app)`` around a ``@hydra.main`` function whose
+body is ``cli.run(cfg, fn)``. Every failure the pipeline knows prints one line,
+``gmmgen: <kind>: <what is wrong and what to do>``, with credentials masked,
+and exits with the status of its kind, the same from every entry point:
+
+====  ==========================================================================
+0     success
+1     an unexpected error (a bug): Python's traceback
+2     config error: a bad value, combination, override or credential in the
+      config, or a compute setting this machine cannot provide (a namespace
+      that is not installed, cuda without a GPU); found before any work,
+      nothing written
+3     data error: no origin gave the digits, or they failed verification
+4     model error: every fit of the sweep failed
+5     upstream error: a file an earlier stage wrote is missing or unreadable
+6     tracking error: the MLflow store cannot be reached or used
+7     busy: another run holds this checkout (see :mod:`gmmgen.runlock`)
+130   interrupted by Ctrl-C (SIGINT); 143: terminated by SIGTERM
+====  ==========================================================================
+
+Inside a Hydra multirun a job's error is raised instead, so Hydra reports the
+failing job and the other jobs still run; the multirun then exits with the
+status of the first failed job.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -19,11 +37,17 @@ from typing import Any, NoReturn, TypeVar
 from gmmgen import console
 from gmmgen.compute import Compute, ComputeError
 from gmmgen.config import ConfigError, validate
-from gmmgen.data import DataError
-from gmmgen.mixture import SweepError
+from gmmgen.errors import CheckoutBusy, UpstreamError
+from gmmgen.redact import redact
 
 log = logging.getLogger("gmmgen")
 T = TypeVar("T")
+
+EXIT_BUG, EXIT_CONFIG, EXIT_DATA, EXIT_MODEL, EXIT_UPSTREAM, EXIT_TRACKING, EXIT_BUSY = 1, 2, 3, 4, 5, 6, 7
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+# Set by gmmgen.runlock: a file where a failing entry point leaves its status, so
+# `make run` can report a stage's status through DVC (which exits 1 for any failure).
+STATUS_FILE_ENV = "GMMGEN_STATUS_FILE"
 
 console.quiet_libraries()  # before any entry point imports TensorFlow or MLflow
 
@@ -36,11 +60,64 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, handled like Ctrl-C so that runs end as KILLED and temp files go."""
 
 
-KNOWN_ERRORS: tuple[type[BaseException], ...] = (DataError, SweepError, TrackingError, FileNotFoundError)
-
-
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise Terminated(f"signal {signum}")
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM raises :class:`Terminated` (a KeyboardInterrupt), so cleanup code runs as for Ctrl-C."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def exit_status(exc: BaseException) -> int | None:
+    """The exit status of a known kind of error, or None for a bug."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from gmmgen.data import DataError
+    from gmmgen.mixture import SweepError
+
+    kinds: list[tuple[tuple[type[BaseException], ...], int]] = [
+        ((Terminated,), EXIT_TERMINATED),
+        ((KeyboardInterrupt,), EXIT_INTERRUPTED),
+        ((ConfigError, ComputeError, HydraException, OmegaConfBaseException), EXIT_CONFIG),
+        ((DataError,), EXIT_DATA),
+        ((SweepError,), EXIT_MODEL),
+        ((UpstreamError,), EXIT_UPSTREAM),
+        ((TrackingError,), EXIT_TRACKING),
+        ((CheckoutBusy,), EXIT_BUSY),
+    ]
+    for types, status in kinds:
+        if isinstance(exc, types):
+            return status
+    return None
+
+
+def _describe(exc: BaseException, status: int) -> str:
+    if status == EXIT_INTERRUPTED:
+        return "interrupted (Ctrl-C): no partial stage folder was kept; open MLflow runs ended KILLED"
+    if status == EXIT_TERMINATED:
+        return "terminated (SIGTERM): no partial stage folder was kept; open MLflow runs ended KILLED"
+    text = str(exc)
+    cause = exc.__cause__
+    if status == EXIT_CONFIG and not isinstance(exc, (ConfigError, ComputeError)) and isinstance(cause, Exception):
+        text = f"{text.strip().splitlines()[0] if text.strip() else ''} {str(cause).strip().splitlines()[0]}"
+    text = " ".join(text.split())
+    kind = "config error" if status == EXIT_CONFIG else "busy" if status == EXIT_BUSY else "error"
+    return f"{kind}: {text}"
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """Print ``gmmgen: <message>`` (credentials masked) on stderr and exit with ``code``."""
+    print(f"gmmgen: {redact(message)}", file=sys.stderr, flush=True)
+    status_file = os.environ.get(STATUS_FILE_ENV)
+    if status_file:
+        try:
+            with open(status_file, "w") as fh:
+                fh.write(f"{code}\n")
+        except OSError:
+            pass
+    sys.exit(code)
 
 
 def _in_multirun() -> bool:
@@ -50,36 +127,103 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-def fail(message: str, code: int) -> NoReturn:
-    """Print ``gmmgen: <message>`` on stderr and exit with ``code``."""
-    print(f"gmmgen: {message}", file=sys.stderr, flush=True)
-    sys.exit(code)
+_under_main = False  # True while main() runs its app: run() then leaves errors to main()
+
+
+class JobFailed(BaseException):
+    """Carries a single run's error past Hydra's job runner (which only catches Exception) to :func:`main`.
+
+    Hydra would otherwise print its own "Error executing job" line before ours.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True) -> T:
-    """Validate ``cfg`` then call ``fn(cfg)``, turning known failures into one-line errors.
+    """Validate ``cfg`` (and that this machine provides its compute setting) then return ``fn(cfg)``.
 
-    With ``banner``, a line names the stage (``fn``'s name without ``run_``)
-    and what it does (its docstring's first line) before it starts.
+    Errors go up to :func:`main` (or to Hydra, in a multirun job). With
+    ``banner``, a line names the stage (``fn``'s name without ``run_``) and
+    what it does (its docstring's first line) before it starts.
     """
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    install_signal_handlers()
     console.quiet_libraries()  # again: Hydra's logging setup reset the loggers' levels
-    multirun = _in_multirun()
     try:
         validate(cfg)
         Compute.from_config(cfg).check()  # the namespace imports, the GPU is there
         if banner:
             console.banner(fn.__name__.removeprefix("run_"), console.describe(fn))
         return fn(cfg)
-    except (ConfigError, ComputeError) as exc:
-        if multirun:
-            raise
-        fail(f"config error: {exc}", 2)
-    except KNOWN_ERRORS as exc:
-        if multirun:
-            raise
-        fail(f"error: {exc}", 1)
-    except KeyboardInterrupt:
-        if not multirun:
-            fail("interrupted; no partial stage folder was kept", 130)
+    except SystemExit:
         raise
+    except BaseException as exc:
+        if _in_multirun():
+            raise
+        if not _under_main:  # called on its own (a script, a test): exit here as main() would
+            _exit_for(exc)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise JobFailed(exc) from exc
+
+
+def _exit_for(error: BaseException) -> NoReturn:
+    """Exit with ``error``'s status after one line, or re-raise ``error`` if it is a bug."""
+    status = exit_status(error)
+    if status is None:
+        raise error
+    fail(_describe(error, status), status)
+
+
+_INFO_FLAGS = ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc")
+
+
+def _argv_root(argv: list[str]) -> str:
+    """``paths.root`` as given on the command line (the last one wins), or the current folder."""
+    root = os.getcwd()
+    for arg in argv:
+        key, eq, value = arg.lstrip("+~").partition("=")
+        if eq and key == "paths.root":
+            root = value
+    return root
+
+
+def main(app: Callable[[], Any], lock: bool = True, check_argv: Callable[[list[str]], None] | None = None) -> None:
+    """Run the ``@hydra.main`` function ``app`` as a command: one line and one status per kind of error.
+
+    Unless it is a multirun or only prints information (``--cfg``, ``--help``),
+    it first takes the checkout's run lock (:mod:`gmmgen.runlock`), so a
+    second run fails at once, before Hydra writes anything; a process started
+    by the lock's holder (``make run``'s configure step and DVC's stages)
+    shares its hold. ``check_argv(argv)`` may refuse overrides (ConfigError)
+    before anything happens.
+    """
+    import contextlib
+
+    from gmmgen import runlock
+
+    global _under_main
+    # Hydra's own reporter prints a traceback and exits 1 whatever the error;
+    # with this set it hands the exception to us instead.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    install_signal_handlers()
+    argv = sys.argv[1:]
+    multirun = "-m" in argv or "--multirun" in argv
+    locking = lock and not multirun and not any(a in _INFO_FLAGS for a in argv)
+    try:
+        if check_argv is not None:
+            check_argv(argv)
+        with runlock.hold(_argv_root(argv)) if locking else contextlib.nullcontext():
+            _under_main = True
+            app()
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        error = exc.error if isinstance(exc, JobFailed) else exc
+        status = exit_status(error)
+        if status is None:
+            raise error from None
+        fail(_describe(error, status), status)
+    finally:
+        _under_main = False

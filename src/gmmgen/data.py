@@ -13,6 +13,7 @@ import hashlib
 import logging
 import socket
 import urllib.parse
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,36 +149,57 @@ def fetch(url: str, fname: str, cache_dir: Path, sha256: str | None, timeout: fl
     return path
 
 
-def _load_npz(path: Path) -> Digits:
+@contextmanager
+def _discard_on_error(*paths: Path):
+    """Delete the cached ``paths`` when a check inside fails, so no later run reuses them.
+
+    Keras's ``get_file`` reuses any file already in its cache (without a listed
+    hash it cannot tell a bad one), so a file that fails a check must go before
+    the error is raised, whatever the check.
+    """
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+        yield
     except Exception as exc:
-        raise DataError(f"{path.name}: not a readable mnist.npz ({exc})") from exc
-    check_images_labels(arrays["x_train"], arrays["y_train"], f"{path.name} train")
-    check_images_labels(arrays["x_test"], arrays["y_test"], f"{path.name} test")
-    return Digits(**arrays, source="download", origin="", files={path.name: sha256_file(path)})
+        for path in paths:
+            path.unlink(missing_ok=True)
+        if isinstance(exc, DataError):
+            raise DataError(f"{exc}; deleted from the download cache") from exc.__cause__
+        raise DataError(f"{', '.join(p.name for p in paths)}: {exc}; deleted from the download cache") from exc
+
+
+def _load_npz(path: Path) -> Digits:
+    """Read and check a cached mnist.npz; a file that fails is deleted (see :func:`_discard_on_error`)."""
+    with _discard_on_error(path):
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+        except Exception as exc:
+            raise DataError(f"{path.name}: not a readable mnist.npz ({exc})") from exc
+        check_images_labels(arrays["x_train"], arrays["y_train"], f"{path.name} train")
+        check_images_labels(arrays["x_test"], arrays["y_test"], f"{path.name} test")
+        return Digits(**arrays, source="download", origin="", files={path.name: sha256_file(path)})
 
 
 def _load_idx_split(base: str, split: str, cache_dir: Path, expected: dict[str, str], timeout: float):
     """Images, labels and decompressed hashes of one split ("train" or "t10k") of an IDX origin."""
-    arrays, files = [], {}
+    arrays, files, paths = [], {}, []
     for kind in ("images-idx3", "labels-idx1"):
         name = f"{split}-{kind}-ubyte"
         path = fetch(_join(base, name + ".gz"), name + ".gz", cache_dir, None, timeout)
-        try:
-            raw = gzip.decompress(path.read_bytes())
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            path.unlink(missing_ok=True)
-            raise DataError(f"{name}.gz: not a complete gzip file ({exc}); deleted") from exc
-        digest = sha256_bytes(raw)
-        want = expected.get(name)
-        if want and digest != want:
-            path.unlink(missing_ok=True)
-            raise DataError(f"{name}: decompressed sha256 {digest} != expected {want}; deleted")
-        arrays.append(parse_idx(raw, name))
+        paths.append(path)
+        with _discard_on_error(path):
+            try:
+                raw = gzip.decompress(path.read_bytes())
+            except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                raise DataError(f"{name}.gz: not a complete gzip file ({exc})") from exc
+            digest = sha256_bytes(raw)
+            want = expected.get(name)
+            if want and digest != want:
+                raise DataError(f"{name}: decompressed sha256 {digest} != expected {want}")
+            arrays.append(parse_idx(raw, name))
         files[name] = digest
-    check_images_labels(arrays[0], arrays[1], f"IDX {split}")
+    with _discard_on_error(*paths):  # both files: either may be the wrong one
+        check_images_labels(arrays[0], arrays[1], f"IDX {split}")
     return arrays[0], arrays[1], files
 
 

@@ -1,4 +1,9 @@
-"""Hydra callback that groups the jobs of one multirun under one MLflow run.
+"""Hydra callbacks: checks before Hydra writes anything, and one MLflow run grouping a multirun's jobs.
+
+:class:`EarlyChecks` runs before Hydra saves the job's config and log
+(``.hydra/*.yaml``): a config error, or a credential in any value or
+override, stops the program there, so no file ever holds the credential.
+:class:`SweepTracking` groups the jobs of one multirun under one MLflow run.
 
 On multirun start it creates the store, the experiment and a parent "sweep"
 run before any job starts (so parallel jobs never race to create them) and
@@ -64,6 +69,45 @@ def rank_jobs(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
     return ordered, note
 
 
+class EarlyChecks(Callback):
+    """Validate before Hydra writes the job's folder; reject credentials before they reach any file."""
+
+    def on_run_start(self, config: Any, **kwargs: Any) -> None:
+        from gmmgen.config import iter_problems
+
+        for problem in iter_problems(config):
+            _stop(problem)
+        self._overrides(config)
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        # Only credentials here: a sweep override may mend a base value, and each job validates its own config.
+        from gmmgen.config import iter_problems
+
+        for problem in iter_problems(config):
+            if "credentials do not belong" in problem:
+                _stop(problem)
+        self._overrides(config)
+
+    @staticmethod
+    def _overrides(config: Any) -> None:
+        from gmmgen.redact import credentials_in, redact
+
+        for override in config.hydra.overrides.task:
+            if credentials_in(str(override)):
+                _stop(
+                    f"{redact(str(override))}: credentials do not belong on the command line (they would be "
+                    "written to Hydra's saved configs, logs and MLflow); pass them through the environment "
+                    "(MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN, PGPASSWORD) or ~/.netrc, ~/.pgpass"
+                )
+
+
+def _stop(problem: str) -> None:
+    """Exit with the config-error status (a SystemExit, which Hydra's callback runner lets through)."""
+    from gmmgen.cli import EXIT_CONFIG, fail
+
+    fail(f"config error: {problem}", EXIT_CONFIG)
+
+
 class SweepTracking(Callback):
     """Open a parent MLflow run for a multirun and summarise its jobs at the end."""
 
@@ -77,9 +121,12 @@ class SweepTracking(Callback):
         from gmmgen import tracking
 
         experiment_id = tracking.ensure_experiment(config)
-        sweep_spec = " ".join(config.hydra.overrides.task) or "(none)"
-        with tracking.store_lock(config):
+        from gmmgen.redact import redact
+
+        sweep_spec = redact(" ".join(config.hydra.overrides.task)) or "(none)"
+        with tracking.store_lock(config), tracking.signals_deferred():
             client = tracking._client(config)
+            tracking.end_orphans(config, client)
             run = client.create_run(
                 experiment_id,
                 run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}",
@@ -91,6 +138,7 @@ class SweepTracking(Callback):
                     "mlflow.source.type": "LOCAL",
                     "mlflow.note.content": f"Hydra multirun over {sweep_spec}"[:5000],
                     **tracking.git_state(Path(config.paths.root)),
+                    **tracking.process_tags(config),
                 },
             )
         self.run_id, self.cfg = run.info.run_id, config
@@ -100,8 +148,6 @@ class SweepTracking(Callback):
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         self._finish(completed=True)
-        from pathlib import Path
-
         from gmmgen.summary import sweep_summary
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
@@ -121,18 +167,25 @@ class SweepTracking(Callback):
         from gmmgen import tracking
 
         run_id, self.run_id = self.run_id, None
-        with tracking.store_lock(self.cfg):
+        with tracking.store_lock(self.cfg), tracking.signals_deferred():
             client = tracking._client(self.cfg)
             jobs = client.search_runs(
                 [client.get_run(run_id).info.experiment_id],
                 filter_string=f"tags.gmmgen.sweep_run_id = '{run_id}'",
                 max_results=10_000,
             )
+            # The multirun is over, so no job is still running: a job run left RUNNING
+            # (its worker was stopped before it could close it) ends KILLED, with its fits.
+            killed = set()
+            for job in jobs:
+                if job.info.status == "RUNNING":
+                    _end_killed(client, job.info.experiment_id, job.info.run_id)
+                    killed.add(job.info.run_id)
             rows = [
                 {
                     "run_id": r.info.run_id,
                     "run_name": r.info.run_name,
-                    "status": r.info.status,
+                    "status": "KILLED" if r.info.run_id in killed else r.info.status,
                     "job_num": r.data.tags.get("hydra.job_num", ""),
                     "overrides": r.data.tags.get("hydra.overrides", ""),
                     "selected_model": r.data.tags.get("selected_model", ""),
@@ -169,3 +222,16 @@ class SweepTracking(Callback):
             client.set_terminated(run_id, status)
         os.environ.pop(tracking.SWEEP_RUN_ENV, None)
         log.info("MLflow sweep run %s ended %s", run_id, status)
+
+
+def _end_killed(client: Any, experiment_id: str, run_id: str) -> None:
+    """End a job's run left RUNNING, and its RUNNING fit runs, as KILLED."""
+    children = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run_id}' and attributes.status = 'RUNNING'",
+        max_results=10_000,
+    )
+    for child in children:
+        client.set_terminated(child.info.run_id, "KILLED")
+    client.set_tag(run_id, "error", "the multirun stopped before this job closed its run (interrupted)")
+    client.set_terminated(run_id, "KILLED")

@@ -21,12 +21,16 @@ parallel multirun jobs queue for the database instead of failing with
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
 import logging
 import math
 import os
+import signal
+import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -40,6 +44,7 @@ from omegaconf import OmegaConf
 
 from gmmgen import runinfo
 from gmmgen.cli import TrackingError
+from gmmgen.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,19 @@ MODEL_NAME = "digit_generator"
 NOT_PARAMS = ("paths.", "hydra.", "tracking.", "data.timeout", "sweep.n_jobs", "sweep.backend", "sweep.progress")
 # Per-class numbers (keyed by digit) go into one logged table, not ten single-point metrics each.
 PER_CLASS_KEYS = ("class_counts", "agreement_per_class", "n_components_per_class")
+FIT_METRICS = (
+    "bic",
+    "aic",
+    "train_ll",
+    "val_ll",
+    "val_nll_nats",
+    "val_bpp",
+    "n_iter",
+    "fit_seconds",
+    "n_degenerate",
+    "n_thin",
+    "n_parameters",
+)
 
 
 # --------------------------------------------------------------------------- store
@@ -87,28 +105,73 @@ def store_lock(cfg: Any, timeout: float = 600) -> Iterator[None]:
         yield
 
 
+def _auth_header(url: str) -> str | None:
+    """The Authorization header MLflow's client would send to ``url``, if any.
+
+    Same sources as MLflow: MLFLOW_TRACKING_TOKEN (bearer), then
+    MLFLOW_TRACKING_USERNAME/PASSWORD or ~/.mlflow/credentials (basic), then
+    ~/.netrc for the host (basic, as the requests library does).
+    """
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    if token:
+        return f"Bearer {token}"
+    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if not (user and password):
+        import configparser
+
+        creds = configparser.ConfigParser()
+        creds.read(os.path.expanduser("~/.mlflow/credentials"))
+        if creds.has_section("mlflow"):
+            user = user or creds["mlflow"].get("mlflow_tracking_username")
+            password = password or creds["mlflow"].get("mlflow_tracking_password")
+    if not (user and password):
+        import netrc
+
+        try:
+            entry = netrc.netrc(os.environ.get("NETRC")).authenticators(urllib.parse.urlsplit(url).hostname or "")
+        except (OSError, netrc.NetrcParseError):
+            entry = None
+        if entry:
+            user, password = entry[0], entry[2]
+    if user and password:
+        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    return None
+
+
 def check_reachable(cfg: Any) -> None:
-    """Fail fast, before any compute, when the tracking store cannot be used."""
+    """Fail fast, before any compute, when the tracking store cannot be used.
+
+    Credentials come from where MLflow takes them (see :func:`_auth_header`);
+    messages never show them.
+    """
     if not cfg.tracking.enabled:
         return
     uri = tracking_uri(cfg)
+    shown = redact(uri)
     scheme = urllib.parse.urlsplit(uri).scheme
     if scheme in ("http", "https"):
         url = uri.rstrip("/") + "/health"
+        request = urllib.request.Request(url)
+        header = _auth_header(uri)
+        if header:
+            request.add_header("Authorization", header)
         try:
-            with urllib.request.urlopen(url, timeout=float(cfg.tracking.connect_timeout)) as resp:
+            with urllib.request.urlopen(request, timeout=float(cfg.tracking.connect_timeout)) as resp:
                 if resp.status != 200:
-                    raise TrackingError(f"tracking server {uri} answered HTTP {resp.status} on /health")
+                    raise TrackingError(f"tracking server {shown} answered HTTP {resp.status} on /health")
+        except urllib.error.HTTPError as exc:
+            hint = " (check MLFLOW_TRACKING_USERNAME/PASSWORD or TOKEN)" if exc.code in (401, 403) else ""
+            raise TrackingError(f"tracking server {shown} answered HTTP {exc.code} on /health{hint}") from None
         except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
+            reason = redact(str(getattr(exc, "reason", exc)))
             raise TrackingError(
-                f"tracking server {uri} is unreachable ({reason}); start it, fix tracking.uri, "
+                f"tracking server {shown} is unreachable ({reason}); start it, fix tracking.uri, "
                 "or set tracking.enabled=false"
-            ) from exc
+            ) from None
     elif scheme == "sqlite":
         db = _sqlite_path(uri)
-        if db is None:
-            raise TrackingError(f"tracking.uri={uri!r}: use an absolute sqlite:/// path")
+        if db is None or not db.is_absolute():
+            raise TrackingError(f"tracking.uri={shown!r}: use an absolute sqlite:/// path")
         try:
             db.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -171,7 +234,7 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, str]:
             out.update(flatten(v, f"{prefix}{k}."))
         return out
     value = json.dumps(tree) if isinstance(tree, list | dict) else str(tree)
-    out[prefix[:-1]] = value[:6000]
+    out[prefix[:-1]] = redact(value)[:6000]
     return out
 
 
@@ -196,7 +259,12 @@ def loggable_params(cfg: Any) -> dict[str, str]:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path.exists() else {}
+    """A stage's JSON file, {} when the stage did not run; UpstreamError when it cannot be read."""
+    if not path.exists():
+        return {}
+    from gmmgen.stages.common import load_json
+
+    return load_json(path, path.parent.name)
 
 
 def _numeric(d: dict[str, Any], prefix: str) -> dict[str, float]:
@@ -219,6 +287,90 @@ def default_run_name(cfg: Any) -> str:
     return f"{cfg.data.name}-{kind}-{covs}-{cfg.sweep.criterion}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+# --------------------------------------------------------------------------- run lifecycle
+
+
+def process_tags(cfg: Any) -> dict[str, str]:
+    """Who owns a run: host, pid and start time of this process, and the checkout (for :func:`end_orphans`)."""
+    import psutil
+
+    return {
+        "gmmgen.host": socket.gethostname(),
+        "gmmgen.pid": str(os.getpid()),
+        "gmmgen.pid_started": f"{psutil.Process().create_time():.3f}",
+        "gmmgen.checkout": str(Path(cfg.paths.root).resolve()),
+    }
+
+
+def _owner_alive(tags: dict[str, str]) -> bool:
+    import psutil
+
+    try:
+        proc = psutil.Process(int(tags.get("gmmgen.pid", "0")))
+        started = float(tags.get("gmmgen.pid_started", "nan"))
+        return not (abs(proc.create_time() - started) > 1.0)  # a reused pid is another process
+    except (psutil.Error, ValueError):
+        return False
+
+
+def end_orphans(cfg: Any, client: Any) -> list[str]:
+    """End as KILLED the RUNNING runs of this checkout whose process on this host is gone; return their ids.
+
+    A process killed by SIGKILL (or a power cut) cannot close its runs; the
+    next run of the same checkout finds them by their ``gmmgen.host`` /
+    ``gmmgen.pid`` tags and checks that the process is really gone. Call it
+    holding :func:`store_lock`.
+    """
+    tags = process_tags(cfg)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return []
+    running = client.search_runs(
+        experiments,
+        filter_string=f"attributes.status = 'RUNNING' and tags.`gmmgen.host` = '{tags['gmmgen.host']}'",
+        max_results=5000,
+    )
+    ended = []
+    for run in running:
+        owner = run.data.tags
+        if owner.get("gmmgen.checkout") != tags["gmmgen.checkout"] or _owner_alive(owner):
+            continue
+        client.set_tag(
+            run.info.run_id,
+            "error",
+            f"orphaned: process {owner.get('gmmgen.pid')} on {owner.get('gmmgen.host')} ended without closing "
+            "this run (SIGKILL?); ended KILLED by the next run of the checkout",
+        )
+        client.set_terminated(run.info.run_id, "KILLED")
+        ended.append(run.info.run_id)
+    if ended:
+        log.warning("ended %d orphaned MLflow run(s) as KILLED: %s", len(ended), ", ".join(ended))
+    return ended
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back while a run is being closed; they arrive when the block ends.
+
+    So a second Ctrl-C cannot cut the bookkeeping short and leave a run RUNNING.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def end_status(exc: BaseException | None) -> str:
+    """The MLflow status for a run whose block ended with ``exc``: FINISHED, KILLED (Ctrl-C, SIGTERM) or FAILED."""
+    if exc is None:
+        return "FINISHED"
+    return "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+
+
 # --------------------------------------------------------------------------- runs
 
 
@@ -235,25 +387,28 @@ def pipeline_run(
     :mod:`gmmgen.runinfo` wrote before the stages ran (its time becomes the
     run's start and its git state the run's tags), else now and git as it is.
     It ends FINISHED on success, KILLED on Ctrl-C or SIGTERM and FAILED on any
-    other error, never left RUNNING. Inside a multirun it is nested under the
-    sweep's run.
+    other error, never left RUNNING; runs that earlier processes of this
+    checkout left RUNNING when they were killed are ended first
+    (:func:`end_orphans`). Inside a multirun it is nested under the sweep's run.
     """
     from mlflow.entities import Param
 
     experiment_id = ensure_experiment(cfg)
     tags = {
         "gmmgen.kind": "pipeline",
+        **git_state(Path(cfg.paths.root), start),
+        **process_tags(cfg),
         "mlflow.source.name": source,
         "mlflow.source.type": "LOCAL",
-        **git_state(Path(cfg.paths.root), start),
         **(extra_tags or {}),
     }
     sweep_run = os.environ.get(SWEEP_RUN_ENV)
     if sweep_run:
         tags["mlflow.parentRunId"] = sweep_run
         tags["gmmgen.sweep_run_id"] = sweep_run
-    with store_lock(cfg):
+    with store_lock(cfg), signals_deferred():
         client = _client(cfg)
+        end_orphans(cfg, client)
         run = client.create_run(
             experiment_id,
             run_name=cfg.tracking.run_name or default_run_name(cfg),
@@ -261,26 +416,27 @@ def pipeline_run(
             start_time=start["start_ms"] if start else None,
         )
         run_id = run.info.run_id
-        # The config goes in first, so a run that fails later still shows what it was.
-        params = [Param(k, v) for k, v in loggable_params(cfg).items()]
-        for i in range(0, len(params), 100):
-            client.log_batch(run_id, params=params[i : i + 100])
-        client.log_text(run_id, OmegaConf.to_yaml(cfg), "config/config.yaml")
     status, error, lost = "FAILED", "", False
     try:
+        with store_lock(cfg):
+            # The config goes in first, so a run that fails later still shows what it was.
+            params = [Param(k, v) for k, v in loggable_params(cfg).items()]
+            for i in range(0, len(params), 100):
+                client.log_batch(run_id, params=params[i : i + 100])
+            client.log_text(run_id, redact(OmegaConf.to_yaml(cfg)), "config/config.yaml")
         yield run_id
         status = "FINISHED"
     except KeyboardInterrupt:
         status, error = "KILLED", "interrupted (Ctrl-C or SIGTERM)"
         raise
     except BaseException as exc:
-        error = f"{type(exc).__name__}: {exc}"
+        error = redact(f"{type(exc).__name__}: {exc}")
         lost = server_lost(cfg, exc)
         raise
     finally:
         if lost:
             _end_after_outage(cfg, run_id, error)
-        with store_lock(cfg):
+        with signals_deferred(), store_lock(cfg):
             client = _client(cfg)
             if error:
                 client.set_tag(run_id, "error", error[:5000])
@@ -441,6 +597,7 @@ def log_pipeline(
         for i in range(0, len(batch), 500):
             client.log_batch(run_id, metrics=batch[i : i + 500])
 
+        owner = process_tags(cfg)
         for row in rows if cfg.tracking.child_runs else []:
             child = client.create_run(
                 experiment_id,
@@ -450,31 +607,24 @@ def log_pipeline(
                     "gmmgen.kind": "fit",
                     "status": row["status"],
                     "reason": row["reason"][:5000],
+                    **owner,
                 },
             )
-            fit_params = [
-                Param("n_components", str(row["n_components"])),
-                Param("covariance_type", row["covariance_type"]),
-            ]
-            fit_metrics = [
-                Metric(k, float(row[k]), now, 0)
-                for k in (
-                    "bic",
-                    "aic",
-                    "train_ll",
-                    "val_ll",
-                    "val_nll_nats",
-                    "val_bpp",
-                    "n_iter",
-                    "fit_seconds",
-                    "n_degenerate",
-                    "n_thin",
-                    "n_parameters",
-                )
-                if row[k] == row[k]
-            ] + [Metric("converged", float(row["converged"]), now, 0)]
-            client.log_batch(child.info.run_id, metrics=fit_metrics, params=fit_params)
-            client.set_terminated(child.info.run_id, "FAILED" if row["status"] == "failed" else "FINISHED")
+            child_status = "FAILED" if row["status"] == "failed" else "FINISHED"
+            try:
+                fit_params = [
+                    Param("n_components", str(row["n_components"])),
+                    Param("covariance_type", row["covariance_type"]),
+                ]
+                fit_metrics = [Metric(k, float(row[k]), now, 0) for k in FIT_METRICS if row[k] == row[k]]
+                fit_metrics.append(Metric("converged", float(row["converged"]), now, 0))
+                client.log_batch(child.info.run_id, metrics=fit_metrics, params=fit_params)
+            except BaseException as exc:  # Ctrl-C or SIGTERM mid-loop: the child ends too, never RUNNING
+                child_status = end_status(exc)
+                raise
+            finally:
+                with signals_deferred():
+                    client.set_terminated(child.info.run_id, child_status)
 
         for stage in ("data", "reduce", "select", "generate", "classifier", "evaluate"):
             folder = run_dir / stage

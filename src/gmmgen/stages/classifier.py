@@ -48,11 +48,17 @@ def run_classifier(cfg: Any) -> Path:
     key = _cache_key(ds, cfg)
     cached = Path(cfg.paths.cache) / "classifier" / key
     start = time.perf_counter()
+    model = history = None
     if (cached / "model.keras").exists():
-        log.info("classifier: reusing %s", cached)
-        model = classifier.load(cached / "model.keras")
-        history = json.loads((cached / "history.json").read_text())
-    else:
+        try:
+            model = classifier.load(cached / "model.keras")
+            history = json.loads((cached / "history.json").read_text())
+            log.info("classifier: reusing %s", cached)
+        except Exception as exc:  # a bad cache entry is deleted, never reused
+            log.warning("classifier: cached %s cannot be loaded (%s): deleted, training again", cached, exc)
+            shutil.rmtree(cached, ignore_errors=True)
+            model = history = None
+    if model is None:
         model, history = classifier.train(
             ds["x_clf"],
             ds["y_clf"],

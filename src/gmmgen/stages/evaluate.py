@@ -24,8 +24,8 @@ from gmmgen import classifier, console, mixture, plots, reduce, style
 from gmmgen import evaluate as ev
 from gmmgen.config import seed_for
 from gmmgen.data import DataError
-from gmmgen.io import atomic_dir, read_json, write_json
-from gmmgen.stages.common import figure_context, load_dataset, require, stage_dir
+from gmmgen.io import atomic_dir, write_json
+from gmmgen.stages.common import figure_context, load_dataset, load_joblib, load_json, load_upstream, stage_dir
 from gmmgen.stages.generate import generate_images
 from gmmgen.stages.select import model_params
 
@@ -126,7 +126,7 @@ def _class_conditional(pca, models, ds, judge, cfg) -> tuple[np.ndarray, dict[st
 
 def run_evaluate(cfg: Any) -> Path:
     """Measure every use of the fitted mixtures; write metrics, the criteria table and figures."""
-    n_criteria = len(read_json(require(stage_dir(cfg, "select") / "metrics.json", "select"))["by_criterion"])
+    n_criteria = len(load_json(stage_dir(cfg, "select") / "metrics.json", "select")["by_criterion"])
     bar = console.progress(total=n_criteria + 2, desc="evaluate", unit="step", disable=not cfg.sweep.progress)
     with console.bar_safe_logging():
         try:
@@ -137,16 +137,17 @@ def run_evaluate(cfg: Any) -> Path:
 
 def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
     """:func:`run_evaluate`'s work; ``step()`` after each criterion, the anomaly scores and the figures."""
-    import joblib
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
 
     ds = load_dataset(cfg)
     if not len(ds["x_test"]):
         raise DataError("evaluate: the dataset has no test digits to report on (data.n_test=0)")
     shape = tuple(ds["x_train"].shape[1:])
-    pca = joblib.load(require(stage_dir(cfg, "reduce") / "pca.joblib", "reduce"))
+    pca = load_joblib(stage_dir(cfg, "reduce") / "pca.joblib", "reduce", PCA)
     select_dir = stage_dir(cfg, "select")
-    chosen_by = read_json(require(select_dir / "metrics.json", "select"))["by_criterion"]
-    judge = classifier.load(require(stage_dir(cfg, "classifier") / "model.keras", "classifier"))
+    chosen_by = load_json(select_dir / "metrics.json", "select")["by_criterion"]
+    judge = load_upstream(stage_dir(cfg, "classifier") / "model.keras", "classifier", classifier.load)
     z_train = pca.transform(reduce.to_features(ds["x_train"]))
     z_val = pca.transform(reduce.to_features(ds["x_val"]))
     z_test = pca.transform(reduce.to_features(ds["x_test"]))
@@ -175,7 +176,7 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
 
     rows, details, neighbours = [], {}, None
     for crit, info in chosen_by.items():
-        gmm = joblib.load(select_dir / "by_criterion" / f"{crit}.joblib")
+        gmm = load_joblib(select_dir / "by_criterion" / f"{crit}.joblib", "select", GaussianMixture)
         images, _ = generate_images(pca, gmm, n_gen, seed_for(cfg, "evaluate.seed"), shape)
         quality, mem = _sample_quality(images, judge, real_feats, ds, cfg)
         clusters = ev.clustering_scores(ds["y_test"], gmm.predict(z_test))

@@ -12,7 +12,7 @@ from gmmgen import plots, reduce, sampling
 from gmmgen.compute import Compute, dispatch_for
 from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, write_json
-from gmmgen.stages.common import figure_context, load_dataset, require, stage_dir
+from gmmgen.stages.common import figure_context, load_dataset, load_joblib, stage_dir
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +30,12 @@ def generate_images(pca: Any, gmm: Any, n: int, seed: int, shape: tuple[int, int
 
 def run_generate(cfg: Any) -> Path:
     """Draw digits from the chosen model; write them and the digit grids (computed in ``cfg.compute``'s namespace)."""
-    import joblib
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
 
     cmp = Compute.from_config(cfg)
-    pca = joblib.load(require(stage_dir(cfg, "reduce") / "pca.joblib", "reduce"))
-    gmm = joblib.load(require(stage_dir(cfg, "select") / "model.joblib", "select"))
+    pca = load_joblib(stage_dir(cfg, "reduce") / "pca.joblib", "reduce", PCA)
+    gmm = load_joblib(stage_dir(cfg, "select") / "model.joblib", "select", GaussianMixture)
     pca_x, gmm_x = cmp.estimator(pca), cmp.estimator(gmm)
     ds = load_dataset(cfg)
     shape = tuple(ds["x_train"].shape[1:])

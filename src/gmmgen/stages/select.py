@@ -14,7 +14,7 @@ from gmmgen import likelihood, mixture, plots
 from gmmgen.compute import Compute, estimator_to_numpy
 from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, write_json
-from gmmgen.stages.common import figure_context, load_dataset, require, stage_dir
+from gmmgen.stages.common import figure_context, load_dataset, load_joblib, stage_dir
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,9 @@ def run_select(cfg: Any) -> Path:
 
     cmp = Compute.from_config(cfg)
     ds = load_dataset(cfg)
-    pca = joblib.load(require(stage_dir(cfg, "reduce") / "pca.joblib", "reduce"))
+    from sklearn.decomposition import PCA
+
+    pca = load_joblib(stage_dir(cfg, "reduce") / "pca.joblib", "reduce", PCA)
     d = int(pca.n_features_in_)
     seed = dequantization_seed(cfg)
     x_train = ds["x_train"].reshape(len(ds["x_train"]), d).astype(np.float64) / likelihood.PIXEL_SCALE

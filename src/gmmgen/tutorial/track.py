@@ -17,6 +17,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from gmmgen import tracking
+from gmmgen.errors import UpstreamError
 from gmmgen.tutorial.config import SECTIONS
 
 
@@ -41,36 +42,49 @@ def log_tutorial(cfg: Any, folder: Path) -> tuple[str, str]:
 
     Raises
     ------
-    FileNotFoundError
+    UpstreamError
         When no section has been run yet.
     """
     from mlflow.entities import Metric, Param
 
     present = [s for s in SECTIONS if (folder / s / "metrics.json").exists()]
     if not present:
-        raise FileNotFoundError(f"no tutorial section under {folder}: run `make tutorial`")
+        raise UpstreamError(f"no tutorial section under {folder}: run `make tutorial`")
     tcfg = _tutorial_cfg(cfg)
     now = int(time.time() * 1000)
     with tracking.pipeline_run(tcfg, {"gmmgen.kind": "tutorial"}) as run_id:
         with tracking.store_lock(tcfg):
             client = tracking._client(tcfg)
             experiment_id = client.get_run(run_id).info.experiment_id
+            owner = tracking.process_tags(tcfg)  # so the next run ends a child a SIGKILL left RUNNING
             for section in present:
                 metrics = tracking._numeric(json.loads((folder / section / "metrics.json").read_text()), "")
                 child = client.create_run(
                     experiment_id,
                     run_name=section,
-                    tags={"mlflow.parentRunId": run_id, "gmmgen.kind": "tutorial-section", "section": section},
+                    tags={
+                        "mlflow.parentRunId": run_id,
+                        "gmmgen.kind": "tutorial-section",
+                        "section": section,
+                        **owner,
+                    },
                 )
-                params = tracking.flatten(OmegaConf.to_container(tcfg.tutorial[section], resolve=True))
-                client.log_batch(
-                    child.info.run_id,
-                    metrics=[Metric(k, v, now, 0) for k, v in metrics.items() if v == v],
-                    params=[Param(k, v) for k, v in params.items()],
-                )
-                for f in sorted((folder / section).iterdir()):
-                    if f.is_file() and f.suffix in tracking.ARTIFACT_SUFFIXES:
-                        client.log_artifact(child.info.run_id, str(f))
-                        client.log_artifact(run_id, str(f), artifact_path=section)
-                client.set_terminated(child.info.run_id, "FINISHED")
+                child_status = "FINISHED"
+                try:
+                    params = tracking.flatten(OmegaConf.to_container(tcfg.tutorial[section], resolve=True))
+                    client.log_batch(
+                        child.info.run_id,
+                        metrics=[Metric(k, v, now, 0) for k, v in metrics.items() if v == v],
+                        params=[Param(k, v) for k, v in params.items()],
+                    )
+                    for f in sorted((folder / section).iterdir()):
+                        if f.is_file() and f.suffix in tracking.ARTIFACT_SUFFIXES:
+                            client.log_artifact(child.info.run_id, str(f))
+                            client.log_artifact(run_id, str(f), artifact_path=section)
+                except BaseException as exc:  # an error, Ctrl-C or SIGTERM: the child ends too, never RUNNING
+                    child_status = tracking.end_status(exc)
+                    raise
+                finally:
+                    with tracking.signals_deferred():
+                        client.set_terminated(child.info.run_id, child_status)
     return run_id, tracking.tracking_uri(tcfg)

@@ -1,0 +1,153 @@
+"""Issue 11, case 3: every MLflow run a process opened ends FINISHED, FAILED or KILLED, whatever stops it.
+
+Real processes and real signals: Ctrl-C (SIGINT to the process group, as a
+terminal sends it) and SIGTERM during `track`'s per-fit loop, Ctrl-C on a
+parallel multirun, and SIGKILL, whose orphan the next run of the checkout ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from gmmgen import stages
+from gmmgen.cli import EXIT_INTERRUPTED, EXIT_TERMINATED
+from gmmgen.config import validate
+
+from .conftest import PYTHON, REPO, TINY, compose_cfg, run_py
+
+RUN_ALL = str(REPO / "pipelines" / "run_all.py")
+# Many fits (one child run each) so that `track` spends a while in its per-fit loop.
+MANY_FITS = [
+    *TINY,
+    "sweep.n_components=[1,2,3,4,5,6,7,8,9,10,11,12]",
+    "sweep.covariance_types=[full,tied,diag,spherical]",
+]
+# A select stage that stays busy for minutes.
+SLOW = [
+    "data.source=bundled",
+    "data.n_train=2000",
+    "data.n_test=300",
+    "sweep.n_components=[40,60,80,100,120]",
+    "sweep.n_jobs=1",
+    "sweep.progress=false",
+    "model.n_init=3",
+    "evaluate.enabled=false",
+]
+
+
+def statuses(root: Path) -> dict[str, list[str]]:
+    """Run statuses by ``gmmgen.kind``, read straight from the SQLite store (a reader never blocks the writer)."""
+    db = root / "outputs" / "mlflow.db"
+    if not db.exists():
+        return {}
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+            rows = con.execute(
+                "select t.value, r.status from runs r join tags t on t.run_uuid = r.run_uuid and t.key = 'gmmgen.kind'"
+            ).fetchall()
+    except sqlite3.Error:
+        return {}
+    out: dict[str, list[str]] = {}
+    for kind, status in rows:
+        out.setdefault(kind, []).append(status)
+    return out
+
+
+def start(args: list[str], cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    return subprocess.Popen(
+        [PYTHON, *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_until(predicate, proc: subprocess.Popen, timeout: float = 300, every: float = 0.05) -> None:
+    deadline = time.time() + timeout
+    while not predicate():
+        assert proc.poll() is None, f"ended early: {proc.stderr.read()[-3000:]}"
+        assert time.time() < deadline, "timed out"
+        time.sleep(every)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:
+    try:
+        return proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(
+    ("signum", "status"),
+    [(signal.SIGINT, EXIT_INTERRUPTED), pytest.param(signal.SIGTERM, EXIT_TERMINATED, marks=pytest.mark.slow)],
+)
+def test_a_signal_during_the_per_fit_loop_leaves_no_run_running(tmp_path, signum, status):
+    cfg = compose_cfg(tmp_path, MANY_FITS)
+    validate(cfg)
+    for run in (stages.run_data, stages.run_reduce, stages.run_select, stages.run_generate):
+        run(cfg)
+    proc = start([str(REPO / "pipelines" / "track.py"), f"paths.root={tmp_path}", *MANY_FITS], tmp_path)
+    wait_until(lambda: "fit" in statuses(tmp_path), proc)
+    os.killpg(proc.pid, signum)  # the whole group, as a terminal's Ctrl-C
+    out, err = finish(proc)
+    assert proc.returncode == status, err[-3000:]
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("gmmgen:")]
+    assert line.startswith(("gmmgen: interrupted (Ctrl-C)", "gmmgen: terminated (SIGTERM)"))
+    seen = statuses(tmp_path)
+    assert seen["pipeline"] == ["KILLED"]
+    assert seen["fit"] and "RUNNING" not in seen["fit"], seen
+    assert set(seen["fit"]) <= {"FINISHED", "FAILED", "KILLED"}
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_parallel_multirun_one_line_exit_130_nothing_running(tmp_path):
+    args = [RUN_ALL, "-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", f"paths.root={tmp_path}", *SLOW]
+    proc = start([*args, "seed=0,1,2,3"], tmp_path)
+    wait_until(lambda: statuses(tmp_path).get("pipeline", []).count("RUNNING") >= 2, proc, every=0.5)
+    time.sleep(2)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = finish(proc, timeout=180)
+    assert proc.returncode == EXIT_INTERRUPTED, err[-3000:]
+    assert "Traceback" not in err and "joblib" not in err, err[-3000:]
+    assert [line for line in err.splitlines() if line.startswith("gmmgen:")] == [
+        "gmmgen: interrupted (Ctrl-C): no partial stage folder was kept; open MLflow runs ended KILLED"
+    ]
+    seen = statuses(tmp_path)
+    assert seen["sweep"] == ["KILLED"]
+    assert seen["pipeline"] and set(seen["pipeline"]) <= {"KILLED", "FINISHED"}, seen
+    assert "RUNNING" not in sum(seen.values(), [])
+
+
+@pytest.mark.slow
+def test_a_run_killed_by_sigkill_is_ended_killed_by_the_next_run(tmp_path):
+    proc = start([RUN_ALL, f"paths.root={tmp_path}", *SLOW], tmp_path)
+    wait_until(lambda: statuses(tmp_path).get("pipeline") == ["RUNNING"], proc, every=0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert statuses(tmp_path)["pipeline"] == ["RUNNING"]  # nothing could close it
+    result = run_py([RUN_ALL, f"paths.root={tmp_path}", *TINY], cwd=tmp_path, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{tmp_path}/outputs/mlflow.db")
+    runs = client.search_runs(
+        [client.get_experiment_by_name("gmmgen").experiment_id], "tags.`gmmgen.kind` = 'pipeline'"
+    )
+    by_status = {r.info.status: r for r in runs}
+    assert set(by_status) == {"KILLED", "FINISHED"}
+    orphan = by_status["KILLED"]
+    assert orphan.data.tags["gmmgen.pid"] == str(proc.pid)
+    assert orphan.data.tags["error"].startswith(f"orphaned: process {proc.pid} on ")
