@@ -29,6 +29,30 @@ def compose_cfg(root: Path, overrides: list[str] | None = None) -> DictConfig:
     return gconfig.compose(overrides, root=root)
 
 
+@pytest.fixture(autouse=True)
+def _mlflow_uris_restored():
+    """Undo what a test's MLflow calls set process-wide (tracking and registry URIs, and their env vars).
+
+    ``tracking._client`` sets both for MLflow's fluent API; left set, a later
+    test's ``MlflowClient(uri)`` would read another test's registry.
+    """
+    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {k: os.environ.get(k) for k in keys}
+    yield
+    if "mlflow" not in sys.modules:
+        return
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    tracking_utils._tracking_uri = None
+    registry_utils._registry_uri = None
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 # A tiny, fast configuration on the 8x8 digits.
 TINY = [
     "data=digits",

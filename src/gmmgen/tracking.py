@@ -350,18 +350,33 @@ def end_orphans(cfg: Any, client: Any) -> list[str]:
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back while a run is being closed; they arrive when the block ends.
+    """Hold Ctrl-C and SIGTERM back while the store is written to; they arrive when the block ends.
 
-    So a second Ctrl-C cannot cut the bookkeeping short and leave a run RUNNING.
+    So a signal cannot land inside a store transaction (an interrupted SQLite
+    write leaves the database locked) nor cut the closing of a run short and
+    leave it RUNNING. The Python handlers are swapped for ones that only note
+    the signal (masking the signal would not do: a process-group signal is
+    delivered to whichever thread does not mask it, and Python runs its handler
+    in the main thread all the same); the first noted signal is raised again
+    when the block ends. Nested blocks hand it outwards. Outside the main
+    thread this does nothing.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    noted: list[int] = []
+
+    def note(signum: int, frame: Any) -> None:
+        noted.append(signum)
+
+    previous = {signum: signal.signal(signum, note) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        if noted:
+            signal.raise_signal(noted[0])
 
 
 def end_status(exc: BaseException | None) -> str:
@@ -418,7 +433,7 @@ def pipeline_run(
         run_id = run.info.run_id
     status, error, lost = "FAILED", "", False
     try:
-        with store_lock(cfg):
+        with store_lock(cfg), signals_deferred():
             # The config goes in first, so a run that fails later still shows what it was.
             params = [Param(k, v) for k, v in loggable_params(cfg).items()]
             for i in range(0, len(params), 100):
@@ -436,12 +451,21 @@ def pipeline_run(
     finally:
         if lost:
             _end_after_outage(cfg, run_id, error)
-        with signals_deferred(), store_lock(cfg):
-            client = _client(cfg)
-            if error:
-                client.set_tag(run_id, "error", error[:5000])
-            client.set_terminated(run_id, status)
-        log.info("MLflow run %s ended %s", run_id, status)
+        try:
+            with signals_deferred(), store_lock(cfg):
+                client = _client(cfg)
+                if error:
+                    client.set_tag(run_id, "error", error[:5000])
+                client.set_terminated(run_id, status)
+        except Exception as exc:
+            if status == "FINISHED":
+                raise TrackingError(f"could not end MLflow run {run_id}: {redact(str(exc)).splitlines()[0]}") from None
+            # The run's own error is the one to report; the next run of this checkout ends the orphan.
+            log.warning(
+                "could not end MLflow run %s as %s (%s); the next run ends it", run_id, status, type(exc).__name__
+            )
+        else:
+            log.info("MLflow run %s ended %s", run_id, status)
 
 
 def _end_after_outage(cfg: Any, run_id: str, error: str) -> None:
@@ -554,7 +578,8 @@ def log_pipeline(
         if select.get("warnings"):
             tags["sweep.warnings"] = " | ".join(select["warnings"])[:5000]
         tags["mlflow.note.content"] = describe(select)
-        client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+        with signals_deferred():  # store writes: a signal waits for the transaction to end
+            client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
         metrics: dict[str, float] = {}
         for stage in ("data", "reduce", "generate", "classifier"):
@@ -594,36 +619,40 @@ def log_pipeline(
                 continue
             for key in ("bic", "aic", "val_bpp", "train_ll"):
                 batch.append(Metric(f"sweep/{key}_{row['covariance_type']}", row[key], now, row["n_components"]))
-        for i in range(0, len(batch), 500):
-            client.log_batch(run_id, metrics=batch[i : i + 500])
+        with signals_deferred():
+            for i in range(0, len(batch), 500):
+                client.log_batch(run_id, metrics=batch[i : i + 500])
 
         owner = process_tags(cfg)
         for row in rows if cfg.tracking.child_runs else []:
-            child = client.create_run(
-                experiment_id,
-                run_name=f"{row['covariance_type']}-K{row['n_components']}",
-                tags={
-                    "mlflow.parentRunId": run_id,
-                    "gmmgen.kind": "fit",
-                    "status": row["status"],
-                    "reason": row["reason"][:5000],
-                    **owner,
-                },
-            )
-            child_status = "FAILED" if row["status"] == "failed" else "FINISHED"
-            try:
-                fit_params = [
-                    Param("n_components", str(row["n_components"])),
-                    Param("covariance_type", row["covariance_type"]),
-                ]
-                fit_metrics = [Metric(k, float(row[k]), now, 0) for k in FIT_METRICS if row[k] == row[k]]
-                fit_metrics.append(Metric("converged", float(row["converged"]), now, 0))
-                client.log_batch(child.info.run_id, metrics=fit_metrics, params=fit_params)
-            except BaseException as exc:  # Ctrl-C or SIGTERM mid-loop: the child ends too, never RUNNING
-                child_status = end_status(exc)
-                raise
-            finally:
-                with signals_deferred():
+            # One child run a fit, opened, filled and ended with Ctrl-C and SIGTERM held back:
+            # a signal lands between two fits, never inside a store transaction (an interrupted
+            # SQLite write keeps the database locked and the parent run could not be ended).
+            with signals_deferred():
+                child = client.create_run(
+                    experiment_id,
+                    run_name=f"{row['covariance_type']}-K{row['n_components']}",
+                    tags={
+                        "mlflow.parentRunId": run_id,
+                        "gmmgen.kind": "fit",
+                        "status": row["status"],
+                        "reason": row["reason"][:5000],
+                        **owner,
+                    },
+                )
+                child_status = "FAILED" if row["status"] == "failed" else "FINISHED"
+                try:
+                    fit_params = [
+                        Param("n_components", str(row["n_components"])),
+                        Param("covariance_type", row["covariance_type"]),
+                    ]
+                    fit_metrics = [Metric(k, float(row[k]), now, 0) for k in FIT_METRICS if row[k] == row[k]]
+                    fit_metrics.append(Metric("converged", float(row["converged"]), now, 0))
+                    client.log_batch(child.info.run_id, metrics=fit_metrics, params=fit_params)
+                except BaseException as exc:  # a store error: the child ends too, never RUNNING
+                    child_status = end_status(exc)
+                    raise
+                finally:
                     client.set_terminated(child.info.run_id, child_status)
 
         for stage in ("data", "reduce", "select", "generate", "classifier", "evaluate"):
@@ -636,22 +665,25 @@ def log_pipeline(
         table = per_class_table(run_dir)
         if table:
             client.log_table(run_id, data=table, artifact_file="evaluate/per_class.json")
-        mlflow_ui.log_sweep_figure(client, run_id, run_dir)  # the sweep against K, among the run's charts
+        with signals_deferred():
+            mlflow_ui.log_sweep_figure(client, run_id, run_dir)  # the sweep against K, among the run's charts
         client.log_text(run_id, OmegaConf.to_yaml(OmegaConf.create(list(overrides or []))), "config/overrides.yaml")
         params_file = Path(cfg.paths.root) / "params.yaml"
         if params_file.exists():
             client.log_artifact(run_id, str(params_file), artifact_path="config")
 
         if (run_dir / "select" / "model.joblib").exists():
-            with mlflow.start_run(run_id=run_id):
-                version = log_generator(cfg, run_dir, register)
-            if version is not None:
-                client.set_tag(run_id, "registered_model", f"{cfg.tracking.registered_model}/{version}")
-                mlflow_ui.describe_model(client, cfg.tracking.registered_model)
-                if promote and cfg.tracking.alias:
-                    client.set_registered_model_alias(cfg.tracking.registered_model, cfg.tracking.alias, version)
-                    client.set_tag(run_id, "registered_alias", str(cfg.tracking.alias))
-                    log.info("model version %s is now @%s", version, cfg.tracking.alias)
+            # Logging and registering the model writes to the store: a signal waits (seconds) until it is done.
+            with signals_deferred():
+                with mlflow.start_run(run_id=run_id):
+                    version = log_generator(cfg, run_dir, register)
+                if version is not None:
+                    client.set_tag(run_id, "registered_model", f"{cfg.tracking.registered_model}/{version}")
+                    mlflow_ui.describe_model(client, cfg.tracking.registered_model)
+                    if promote and cfg.tracking.alias:
+                        client.set_registered_model_alias(cfg.tracking.registered_model, cfg.tracking.alias, version)
+                        client.set_tag(run_id, "registered_alias", str(cfg.tracking.alias))
+                        log.info("model version %s is now @%s", version, cfg.tracking.alias)
 
 
 def log_generator(cfg: Any, run_dir: Path, register: bool = False) -> str | None:
