@@ -350,3 +350,57 @@ def test_points_per_parameter_of_a_tied_covariance_pools_every_point():
     got = mixture.points_per_parameter(np.array([3.0, 5.0]), 2, "tied")  # 8 points, 3 shared parameters
     np.testing.assert_allclose(got, [8 / 3, 8 / 3])
     np.testing.assert_allclose(mixture.points_per_parameter(np.array([3.0, 6.0]), 2, "diag"), [1.5, 3.0])
+
+
+# ----------------------------------------------------------------------------- thin fits and the k-means start
+
+
+def test_thin_fits_are_recorded_but_neither_warned_about_nor_logged_as_flagged(caplog):
+    """A thin fit (estimable, fewer points than covariance parameters) is the rule at small n: no warning."""
+    x = np.random.default_rng(0).standard_normal((40, 10))  # K=1 full: 40 points, 55 parameters
+    with caplog.at_level(logging.DEBUG, logger="gmmgen.mixture"):
+        rows, models = mixture.sweep(x, x, [1], ["full"], PARAMS, n_jobs=1, progress=False)
+    assert [r["status"] for r in rows] == ["thin"] and set(models) == {("full", 1)}
+    assert [r.getMessage() for r in caplog.records if r.name == "gmmgen.mixture"] == []
+
+
+def test_kmeans_start_defaults_are_the_mixtures_defaults():
+    """Without reg_covar / init_params the start is GaussianMixture's default start (k-means, reg_covar 1e-6)."""
+    from sklearn.mixture import GaussianMixture
+    from sklearn.utils import check_random_state
+
+    x = np.random.default_rng(1).standard_normal((60, 3)) + np.repeat(np.eye(3) * 8, 20, axis=0)
+    for cov in ("full", "diag"):
+        got = mixture.kmeans_start(x, 3, cov, {}, check_random_state(4))
+        ref = GaussianMixture(3, covariance_type=cov, max_iter=0, random_state=4).fit(x)
+        np.testing.assert_array_equal(got[0], ref.weights_)
+        np.testing.assert_array_equal(got[1], ref.means_)
+        np.testing.assert_allclose(got[2], ref.precisions_, rtol=1e-12)
+        explicit = mixture.kmeans_start(x, 3, cov, {"reg_covar": 1e-6, "init_params": "kmeans"}, check_random_state(4))
+        for a, b in zip(got, explicit, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_a_fit_whose_log_likelihood_overflows_is_a_failed_row_without_a_model():
+    """Digits near 1e155: squared distances overflow, the fit gives NaN log-likelihoods (cupy's Cholesky does the
+    same where numpy raises). Such a fit is failed, not scored, and never chosen."""
+    rng = np.random.default_rng(0)
+    x = 1e155 * (1 + 1e-6 * rng.standard_normal((30, 3)))
+    with np.errstate(all="ignore"):
+        row, model = mixture.fit_one(x, x, 2, "diag", PARAMS)
+    assert model is None and row["status"] == "failed"
+    assert row["reason"] == "non-finite log-likelihood (a covariance is not positive definite)"
+    with pytest.raises(SweepError, match="every fit in the sweep failed"):
+        mixture.select([row], "bic")
+
+
+def test_a_linalg_error_of_another_namespace_is_a_fit_failure():
+    """torch raises its own torch.linalg.LinAlgError (a RuntimeError, not numpy's): a failed fit, not a crash;
+    any other RuntimeError still propagates."""
+
+    class LinAlgError(RuntimeError):  # what torch.linalg.LinAlgError is
+        pass
+
+    assert mixture._is_fit_failure(LinAlgError("cholesky: not positive-definite"))
+    assert mixture._is_fit_failure(np.linalg.LinAlgError("singular"))
+    assert not mixture._is_fit_failure(RuntimeError("cholesky: not positive-definite"))
