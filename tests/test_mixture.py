@@ -190,3 +190,25 @@ def test_draws_are_shuffled_and_seeded():
     # sklearn's own sample() is grouped and repeats itself: the reason this module exists.
     _, sk_labels = gmm.sample(500)
     assert np.all(np.diff(sk_labels) >= 0)
+
+
+def test_draw_takes_the_weights_as_proportions():
+    """Weights that do not sum to 1 (float32 weights from a GPU fit sum to 1 only within rounding) are normalised."""
+    gmm = _gmm("diag")
+    gmm.weights_ = np.array([0.3, 0.1, 0.1])  # sum 0.5: shares 0.6 / 0.2 / 0.2
+    _, labels = sampling.draw(gmm, 20_000, seed=2)
+    np.testing.assert_allclose(np.bincount(labels, minlength=3) / 20_000, [0.6, 0.2, 0.2], atol=0.015)
+
+
+@pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
+def test_draws_in_another_namespace_are_the_numpy_draws(cov):
+    """A mixture whose arrays live in another Array API namespace draws the same points there, for every type."""
+    pytest.importorskip("array_api_strict")
+    from gmmgen.compute import Compute, namespace_name, to_numpy
+
+    gmm = _gmm(cov)
+    points, labels = sampling.draw(gmm, 300, seed=3)
+    points_s, labels_s = sampling.draw(Compute("array_api_strict").estimator(gmm), 300, seed=3)
+    assert namespace_name(points_s) == "array_api_strict" and isinstance(labels_s, np.ndarray)
+    np.testing.assert_array_equal(labels_s, labels)
+    np.testing.assert_allclose(to_numpy(points_s), points, rtol=0, atol=1e-9)
