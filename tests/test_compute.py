@@ -20,7 +20,7 @@ from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from gmmgen import cli, mixture, reduce, sampling, stages
+from gmmgen import cli, likelihood, mixture, reduce, sampling, stages
 from gmmgen.compute import Compute, ComputeError, estimator_to_numpy, namespace_name, to_numpy
 from gmmgen.io import load_arrays
 from gmmgen.stages.select import read_sweep_csv
@@ -61,6 +61,15 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
             return _original(self, x, *args, **kwargs)
 
         monkeypatch.setattr(cls, name, wrapper)
+    for name in ("log_density", "project"):  # the pixel-space likelihood: (density, x)
+        original = getattr(likelihood, name)
+
+        def lwrapper(density, x, *args, _original=original, _key=f"likelihood.{name}", **kwargs):
+            seen[_key].append(namespace_name(x))
+            seen[f"{_key}.density"].append(namespace_name(density.means))
+            return _original(density, x, *args, **kwargs)
+
+        monkeypatch.setattr(likelihood, name, lwrapper)
     return seen
 
 
@@ -118,6 +127,38 @@ def test_scoring_and_sampling_stay_in_the_namespace(digits, spy) -> None:
     np.testing.assert_allclose(to_numpy(points_s), points, rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
+def test_pixel_likelihood_in_the_namespace_equals_numpy(digits, spy, cov) -> None:
+    """The exact pixel-space density, 8-bit NLL and the evaluate stage's scorers run on strict arrays, = numpy."""
+    from gmmgen.stages.evaluate import pixel_scorer
+
+    x, x_test = digits
+    images = np.round(x_test.reshape(-1, 8, 8) * 255).astype(np.uint8)
+    with threadpool_limits(1):
+        pca = reduce.fit_pca(x, 0.8, None, True)
+        gmm = GaussianMixture(4, covariance_type=cov, random_state=0).fit(pca.transform(x))
+        density, density_s = likelihood.from_sklearn(pca, gmm), likelihood.from_sklearn(*map(STRICT.estimator, (pca, gmm)))
+        assert namespace_name(density_s.precisions_cholesky) == "array_api_strict"
+        assert density_s.sigma2 == pytest.approx(density.sigma2, rel=RTOL)
+        ll, ll_s = likelihood.log_density(density, x_test), likelihood.log_density(density_s, STRICT.asarray(x_test))
+        assert namespace_name(ll_s) == "array_api_strict"
+        np.testing.assert_allclose(to_numpy(ll_s), ll, rtol=RTOL)
+        nll, nll_s = likelihood.nll_8bit(density, images, seed=3), likelihood.nll_8bit(density_s, images, seed=3)
+        assert set(spy["likelihood.log_density"]) == {"numpy", "array_api_strict"}
+        for key in nll:
+            assert _rel(nll[key], nll_s[key]) < RTOL
+        for residual in (True, False):
+            spy.clear()
+            got = pixel_scorer(STRICT, pca, gmm, residual)(images)
+            assert isinstance(got, np.ndarray) and got.shape == (len(images),)
+            if residual:
+                assert spy["likelihood.log_density"] == ["array_api_strict"]
+                assert spy["likelihood.log_density.density"] == ["array_api_strict"]
+            else:
+                assert spy["GaussianMixture.score_samples"] == ["array_api_strict"]
+            np.testing.assert_allclose(got, pixel_scorer(Compute(), pca, gmm, residual)(images), rtol=RTOL)
+
+
 def test_kmeans_start_is_the_numpy_fits_start(digits) -> None:
     """The start handed to the Array API fit is what GaussianMixture.fit computes before its first EM step."""
     from sklearn.utils import check_random_state
@@ -159,6 +200,10 @@ def test_stages_compute_in_the_namespace_and_write_numpy(tmp_path: Path, spy) ->
     seen = _run_stages(cfg, spy)
     assert seen["reduce"]["PCA.fit"] == {"array_api_strict"} and seen["reduce"]["PCA.transform"] == {"array_api_strict"}
     assert seen["select"]["GaussianMixture.fit"] == {"array_api_strict"}
+    # The pixel-space likelihood (validation offset, test report) too, on the device's models.
+    assert seen["select"]["likelihood.project"] == {"array_api_strict"}
+    assert seen["select"]["likelihood.log_density"] == {"array_api_strict"}
+    assert seen["select"]["likelihood.log_density.density"] == {"array_api_strict"}
     assert seen["generate"]["PCA.inverse_transform"] == {"array_api_strict"}
     run = Path(cfg.paths.run_dir)
     pca, model = joblib.load(run / "reduce" / "pca.joblib"), joblib.load(run / "select" / "model.joblib")
@@ -185,6 +230,14 @@ def test_stages_compute_in_the_namespace_and_write_numpy(tmp_path: Path, spy) ->
     for a, b in zip(rows, rows_s, strict=True):
         for key in ("bic", "aic", "train_ll", "val_ll"):
             assert _rel(a[key], b[key]) < RTOL
+    # The pixel-space report on test digits, numpy's on the written files, agrees.
+    import json
+
+    chosen = json.loads((run / "select" / "metrics.json").read_text())["chosen"]
+    test = select.pixel_report(pca, model, ds["x_test"], select.dequantization_seed(cfg))
+    assert _rel(chosen["test_nll_nats"], test["nats_per_image"]) < RTOL
+    val_row = next(r for r in rows_s if r["n_components"] == chosen["n_components"])
+    assert _rel(chosen["val_nll_nats"], val_row["val_nll_nats"]) < RTOL and chosen["val_nll_nats"] > 0
     # The written digits are the ones numpy draws from the written models.
     shape = (8, 8)
     images, _ = stages.generate_images(pca, model, int(cfg.sample.n), int(cfg.seed), shape)

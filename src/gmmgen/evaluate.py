@@ -20,6 +20,7 @@ from sklearn.metrics import (
 )
 
 from gmmgen import likelihood
+from gmmgen.compute import dispatch_for
 from gmmgen.config import CORRUPTIONS
 
 # --------------------------------------------------------------------------- sample quality
@@ -173,7 +174,7 @@ def corrupt(images: np.ndarray, kind: str, rng: np.random.Generator, noise_std: 
     raise ValueError(f"unknown corruption {kind!r}: one of {CORRUPTIONS}")
 
 
-def log_likelihood(pca: Any, gmm: Any, x: np.ndarray, residual: bool = True) -> np.ndarray:
+def log_likelihood(pca: Any, gmm: Any, x: Any, residual: bool = True) -> Any:
     """Per-row log-likelihood (n,) of pixel rows ``x`` (n, D) on the [0, 1] scale, in nats.
 
     With ``residual`` (default) the exact density on pixels of
@@ -182,10 +183,15 @@ def log_likelihood(pca: Any, gmm: Any, x: np.ndarray, residual: bool = True) -> 
     with its normaliser (probabilistic PCA). Heavy pixel noise lives mostly in
     the discarded directions, so this is what flags it. Without, the mixture
     alone in PCA coordinates (blind to what PCA discards).
+
+    ``x``, ``pca`` and ``gmm`` may hold arrays of any one Array API namespace
+    (:meth:`gmmgen.compute.Compute.asarray`, :meth:`~gmmgen.compute.Compute.estimator`):
+    the arithmetic runs there and the result stays there.
     """
-    if residual:
-        return likelihood.log_density(likelihood.from_sklearn(pca, gmm), x)
-    return gmm.score_samples(pca.transform(x))
+    with dispatch_for(x):
+        if residual:
+            return likelihood.log_density(likelihood.from_sklearn(pca, gmm), x)
+        return gmm.score_samples(pca.transform(x))
 
 
 def anomaly_report(

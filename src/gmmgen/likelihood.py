@@ -31,9 +31,16 @@ pixel. That is a bound on the negative log-probability of the discrete image
 (lower is better), comparable across PCA settings, component counts and
 covariance types as long as the images are the same.
 
-Plain array code on NumPy (arrays in, arrays out), with parameters held in a
+Plain array code (arrays in, arrays out), with parameters held in a
 :class:`PixelDensity`; :func:`from_sklearn` builds one from a fitted
-``sklearn.decomposition.PCA`` and ``sklearn.mixture.GaussianMixture``.
+``sklearn.decomposition.PCA`` and ``sklearn.mixture.GaussianMixture``. The
+arithmetic runs in the namespace of the arrays it is given: numpy's own
+functions on numpy arrays (float64, as always), the Array API standard on any
+other namespace (PyTorch or CuPy on a GPU, ``array_api_strict`` in tests),
+where results stay, in the estimators' dtype, until the caller takes them to
+numpy (:func:`gmmgen.compute.to_numpy`). Only :func:`dequantize` draws on
+numpy's seeded generator, and :func:`nll_8bit` moves its rows to the density's
+namespace.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from gmmgen.compute import like, xp_of
 
 #: Floor of the residual variance, in squared [0, 1]-pixel units: one 8-bit level's uniform noise.
 SIGMA2_FLOOR = 1.0 / (12.0 * 255.0**2)
@@ -58,6 +67,8 @@ class PixelDensity:
 
     Attributes
     ----------
+    The arrays all belong to one namespace (numpy float64 from numpy estimators).
+
     mean : (D,) pixel mean ``mu``.
     components : (q, D) orthonormal PCA directions ``W``.
     scale : (q,) ``S_jj``: sqrt of the kept eigenvalues when whitened, ones if not.
@@ -70,13 +81,13 @@ class PixelDensity:
     covariance_type : 'full', 'tied', 'diag' or 'spherical'.
     """
 
-    mean: np.ndarray
-    components: np.ndarray
-    scale: np.ndarray
+    mean: Any
+    components: Any
+    scale: Any
     sigma2: float
-    weights: np.ndarray
-    means: np.ndarray
-    precisions_cholesky: np.ndarray
+    weights: Any
+    means: Any
+    precisions_cholesky: Any
     covariance_type: str
 
     @property
@@ -90,12 +101,12 @@ class PixelDensity:
         return int(self.components.shape[0])
 
 
-def residual_variance(explained_variance: np.ndarray, total_variance: float, n_features: int) -> float:
+def residual_variance(explained_variance: Any, total_variance: float, n_features: int) -> float:
     """Probabilistic PCA's sigma^2: mean discarded eigenvalue over D - q directions, floored.
 
     Parameters
     ----------
-    explained_variance : (q,) kept eigenvalues of the training covariance.
+    explained_variance : (q,) kept eigenvalues of the training covariance (any namespace).
     total_variance : trace of the training covariance (sum of all D eigenvalues).
     n_features : D.
 
@@ -103,10 +114,11 @@ def residual_variance(explained_variance: np.ndarray, total_variance: float, n_f
     -------
     ``max((total - sum(kept)) / (D - q), SIGMA2_FLOOR)``, or SIGMA2_FLOOR when q == D.
     """
-    q = len(explained_variance)
+    q = int(explained_variance.shape[0])
     if q >= n_features:
         return SIGMA2_FLOOR
-    rest = (float(total_variance) - float(np.sum(explained_variance))) / (n_features - q)
+    xp = xp_of(explained_variance)
+    rest = (float(total_variance) - float(xp.sum(explained_variance))) / (n_features - q)
     return max(rest, SIGMA2_FLOOR)
 
 
@@ -115,33 +127,44 @@ def from_sklearn(pca: Any, gmm: Any) -> PixelDensity:
 
     The total variance comes from ``explained_variance_ / explained_variance_ratio_``,
     so sigma^2 averages over all D - q discarded directions (also when there
-    were fewer training rows than pixels).
+    were fewer training rows than pixels). Numpy estimators give float64 numpy
+    arrays; estimators moved to another namespace (:meth:`gmmgen.compute.Compute.estimator`)
+    keep their arrays there, in their dtype; both must be in the same one.
     """
-    ev = np.asarray(pca.explained_variance_, dtype=np.float64)
-    ratio = np.asarray(pca.explained_variance_ratio_, dtype=np.float64)
-    total = float(ev[0] / ratio[0]) if ratio[0] > 0 else float(np.sum(ev))
+    on_numpy = xp_of(pca.components_, gmm.means_) is np
+
+    def arr(a: Any) -> Any:
+        return np.asarray(a, dtype=np.float64) if on_numpy else a
+
+    ev, ratio = arr(pca.explained_variance_), arr(pca.explained_variance_ratio_)
+    xp = xp_of(ev)
+    total = float(ev[0] / ratio[0]) if float(ratio[0]) > 0 else float(xp.sum(ev))
     d = int(pca.n_features_in_)
-    scale = np.sqrt(ev) if pca.whiten else np.ones_like(ev)
+    scale = xp.sqrt(ev) if pca.whiten else xp.ones_like(ev)
     return PixelDensity(
-        mean=np.asarray(pca.mean_, dtype=np.float64),
-        components=np.asarray(pca.components_, dtype=np.float64),
+        mean=arr(pca.mean_),
+        components=arr(pca.components_),
         scale=scale,
         sigma2=residual_variance(ev, total, d),
-        weights=np.asarray(gmm.weights_, dtype=np.float64),
-        means=np.asarray(gmm.means_, dtype=np.float64),
-        precisions_cholesky=np.asarray(gmm.precisions_cholesky_, dtype=np.float64),
+        weights=arr(gmm.weights_),
+        means=arr(gmm.means_),
+        precisions_cholesky=arr(gmm.precisions_cholesky_),
         covariance_type=str(gmm.covariance_type),
     )
 
 
-def _logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
-    top = np.max(a, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    return np.squeeze(top, axis=axis) + np.log(np.sum(np.exp(a - top), axis=axis))
+def _logsumexp(xp: Any, a: Any, axis: int) -> Any:
+    top = xp.max(a, axis=axis, keepdims=True)
+    top = xp.where(xp.isfinite(top), top, xp.zeros_like(top))
+    return xp.squeeze(top, axis=axis) + xp.log(xp.sum(xp.exp(a - top), axis=axis))
 
 
-def mixture_log_density(density: PixelDensity, z: np.ndarray) -> np.ndarray:
-    """Log density of the mixture at PCA coordinates ``z``.
+def _diagonal(xp: Any, a: Any) -> Any:
+    return np.diagonal(a) if xp is np else xp.linalg.diagonal(a)
+
+
+def mixture_log_density(density: PixelDensity, z: Any) -> Any:
+    """Log density of the mixture at PCA coordinates ``z``, in the namespace of ``z`` and the density.
 
     Parameters
     ----------
@@ -150,61 +173,72 @@ def mixture_log_density(density: PixelDensity, z: np.ndarray) -> np.ndarray:
     Returns
     -------
     (n,) log densities in nats, with respect to Lebesgue measure on the q coordinates.
+
+    Raises
+    ------
+    ValueError : the density's covariance type is none of full, tied, diag, spherical.
     """
-    n, q = z.shape
+    xp = xp_of(z, density.means)
+    q = z.shape[1]
     kind, chol = density.covariance_type, density.precisions_cholesky
-    k = len(density.weights)
-    log_prob = np.empty((n, k))
+    k = density.weights.shape[0]
+    columns = []
     for j in range(k):
-        diff = z - density.means[j]
+        diff = z - density.means[j, ...]
         if kind == "full":
-            y, log_det = diff @ chol[j], np.sum(np.log(np.diagonal(chol[j])))
+            y, log_det = diff @ chol[j, ...], xp.sum(xp.log(_diagonal(xp, chol[j, ...])))
         elif kind == "tied":
-            y, log_det = diff @ chol, np.sum(np.log(np.diagonal(chol)))
+            y, log_det = diff @ chol, xp.sum(xp.log(_diagonal(xp, chol)))
         elif kind == "diag":
-            y, log_det = diff * chol[j], np.sum(np.log(chol[j]))
+            y, log_det = diff * chol[j, ...], xp.sum(xp.log(chol[j, ...]))
         elif kind == "spherical":
-            y, log_det = diff * chol[j], q * np.log(chol[j])
+            y, log_det = diff * chol[j], q * xp.log(chol[j])
         else:
             raise ValueError(f"covariance_type={kind!r}: must be full, tied, diag or spherical")
-        log_prob[:, j] = -0.5 * (q * math.log(2 * math.pi) + np.sum(y * y, axis=1)) + log_det
-    return _logsumexp(log_prob + np.log(density.weights), axis=1)
+        columns.append(-0.5 * (q * math.log(2 * math.pi) + xp.sum(y * y, axis=1)) + log_det)
+    log_prob = xp.stack(columns, axis=1)
+    return _logsumexp(xp, log_prob + xp.log(density.weights), axis=1)
 
 
-def project(density: PixelDensity, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """PCA coordinates and the squared residual norm of pixel rows.
+def project(density: PixelDensity, x: Any) -> tuple[Any, Any]:
+    """PCA coordinates and the squared residual norm of pixel rows (in the namespace of ``x``).
 
     Parameters
     ----------
-    x : (n, D) pixel rows on the [0, 1] scale.
+    x : (n, D) pixel rows on the [0, 1] scale, in the density's namespace.
 
     Returns
     -------
     z : (n, q) coordinates (divided by ``scale``).
     residual_sq : (n,) ``|(I - W^T W)(x - mu)|^2`` in squared pixel units.
     """
+    xp = xp_of(x, density.mean)
     centred = x - density.mean
     coords = centred @ density.components.T
     rest = centred - coords @ density.components
-    return coords / density.scale, np.sum(rest * rest, axis=1)
+    return coords / density.scale, xp.sum(rest * rest, axis=1)
 
 
-def pixel_offset(density: PixelDensity, residual_sq: np.ndarray) -> np.ndarray:
+def pixel_offset(density: PixelDensity, residual_sq: Any) -> Any:
     """What turns the mixture's log density in PCA coordinates into one on pixels.
 
     ``-sum(log scale) - (D - q)/2 log(2 pi sigma^2) - residual_sq / (2 sigma^2)``, per row (n,), in nats.
     It does not depend on the mixture, so it can be added to any mixture's
     ``score_samples`` on the same coordinates.
     """
+    xp = xp_of(residual_sq, density.scale)
     rest_dims = density.n_features - density.n_kept
-    out = -np.sum(np.log(density.scale)) * np.ones_like(residual_sq)
+    out = -xp.sum(xp.log(density.scale)) * xp.ones_like(residual_sq)
     if rest_dims > 0:
         out = out - 0.5 * rest_dims * math.log(2 * math.pi * density.sigma2) - residual_sq / (2 * density.sigma2)
     return out
 
 
-def log_density(density: PixelDensity, x: np.ndarray) -> np.ndarray:
-    """Exact log density of pixel rows ``x`` (n, D) on the [0, 1] scale: (n,) nats per row."""
+def log_density(density: PixelDensity, x: Any) -> Any:
+    """Exact log density of pixel rows ``x`` (n, D) on the [0, 1] scale: (n,) nats per row.
+
+    Runs in the namespace of ``x`` and the density (they must agree) and returns there.
+    """
     z, residual_sq = project(density, x)
     return mixture_log_density(density, z) + pixel_offset(density, residual_sq)
 
@@ -226,7 +260,7 @@ def dequantize(images: np.ndarray, seed: int) -> np.ndarray:
     return (flat + u) / PIXEL_SCALE
 
 
-def discrete_log_likelihood(log_density_feature: np.ndarray, n_pixels: int) -> np.ndarray:
+def discrete_log_likelihood(log_density_feature: Any, n_pixels: int) -> Any:
     """Log-likelihood (nats per image) of the dequantized 8-bit image from the feature-scale density.
 
     The density of ``v = pixel + u`` is ``p(v / 255) / 255^D``, so
@@ -246,14 +280,16 @@ def nll_8bit(density: PixelDensity, images: np.ndarray, seed: int) -> dict[str, 
 
     Parameters
     ----------
-    images : (n, h, w) uint8 images (n >= 1).
-    seed : seed of the dequantization noise.
+    images : (n, h, w) uint8 images (n >= 1), numpy.
+    seed : seed of the dequantization noise (drawn by numpy, then moved to the density's namespace).
 
     Returns
     -------
-    ``{"nats_per_image": ..., "bits_per_pixel": ...}`` (lower is better).
+    ``{"nats_per_image": ..., "bits_per_pixel": ...}`` (lower is better), Python floats.
     """
     d = density.n_features
-    ll = discrete_log_likelihood(log_density(density, dequantize(images, seed)), d)
-    nats = float(-np.mean(ll))
+    x = like(dequantize(images, seed), density.mean)
+    ll = discrete_log_likelihood(log_density(density, x), d)
+    xp = xp_of(ll)
+    nats = float(-xp.mean(ll))
     return {"nats_per_image": nats, "bits_per_pixel": float(bits_per_pixel(nats, d))}

@@ -22,6 +22,7 @@ import numpy as np
 
 from gmmgen import classifier, console, mixture, plots, reduce, style
 from gmmgen import evaluate as ev
+from gmmgen.compute import Compute, to_numpy
 from gmmgen.config import seed_for
 from gmmgen.data import DataError
 from gmmgen.io import atomic_dir, write_json
@@ -68,6 +69,23 @@ def _sample_quality(images, judge, real_feats, ds, cfg) -> tuple[dict[str, Any],
         **{k: v for k, v in mem.items() if not k.startswith("_")},
     }
     return quality, mem
+
+
+def pixel_scorer(cmp: Compute, pca: Any, gmm: Any, residual: bool = True) -> Callable[[np.ndarray], np.ndarray]:
+    """Per-image log-likelihood in nats of uint8 images (n, h, w) -> (n,) numpy, computed in ``cmp``'s namespace.
+
+    The images' rows, the PCA and the mixture move to the namespace (a GPU with
+    torch or cupy); :func:`gmmgen.evaluate.log_likelihood` runs there; only the
+    (n,) scores come back to numpy, for thresholds, ROC AUC and the files.
+    """
+    pca_x, gmm_x = cmp.estimator(pca), cmp.estimator(gmm)
+
+    def score(images: np.ndarray) -> np.ndarray:
+        with cmp.context():
+            ll = ev.log_likelihood(pca_x, gmm_x, cmp.asarray(reduce.to_features(images)), residual=residual)
+        return to_numpy(ll)
+
+    return score
 
 
 def class_mixtures(z_train, y_train, z_val, y_val, cov: str, cfg) -> tuple[dict[int, Any], dict[str, Any]]:
@@ -197,12 +215,9 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
     # Clustering and anomaly detection with the selected model.
     train_clusters = selected_gmm.predict(z_train)
     majority = ev.majority_labels(ds["y_train"], train_clusters, selected_gmm.n_components)
-
-    def score(images: np.ndarray) -> np.ndarray:  # the exact pixel-space density
-        return ev.log_likelihood(pca, selected_gmm, reduce.to_features(images), residual=True)
-
-    def score_pca_only(images: np.ndarray) -> np.ndarray:
-        return ev.log_likelihood(pca, selected_gmm, reduce.to_features(images), residual=False)
+    cmp = Compute.from_config(cfg)
+    score = pixel_scorer(cmp, pca, selected_gmm, residual=True)  # the exact pixel-space density
+    score_pca_only = pixel_scorer(cmp, pca, selected_gmm, residual=False)
 
     corrupted = {
         kind: ev.corrupt(ds["x_test"], kind, rng, float(cfg.evaluate.noise_std)) for kind in cfg.evaluate.corruptions

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from gmmgen import likelihood, mixture, plots
-from gmmgen.compute import Compute, estimator_to_numpy
+from gmmgen.compute import Compute, estimator_to_numpy, to_float, xp_of
 from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, write_json
 from gmmgen.stages.common import figure_context, load_dataset, load_joblib, stage_dir
@@ -83,7 +83,11 @@ def dequantization_seed(cfg: Any) -> int:
 
 
 def pixel_report(pca: Any, gmm: Any, images: np.ndarray, seed: int) -> dict[str, float]:
-    """Negative log-likelihood of 8-bit images in pixel space (nats/image, bits/pixel); NaN without images."""
+    """Negative log-likelihood of 8-bit images in pixel space (nats/image, bits/pixel); NaN without images.
+
+    Computed in the namespace of the estimators' arrays (numpy, or where
+    :meth:`gmmgen.compute.Compute.estimator` put them); the images stay numpy.
+    """
     if not len(images):
         return {"nats_per_image": math.nan, "bits_per_pixel": math.nan}
     return likelihood.nll_8bit(likelihood.from_sklearn(pca, gmm), images, seed)
@@ -99,9 +103,9 @@ def run_select(cfg: Any) -> Path:
     digits). Test digits are touched only after the choice, to report the
     chosen models.
 
-    The fits and their own scores (BIC, AIC, ``train_ll``, ``val_ll``) run in
-    ``cfg.compute``'s namespace (one after another on a GPU); the models are
-    then taken to numpy for the pixel-space report and the files.
+    The fits, their own scores (BIC, AIC, ``train_ll``, ``val_ll``) and the
+    pixel-space report run in ``cfg.compute``'s namespace (fits one after
+    another on a GPU); the models are taken to numpy for the files.
     """
     import joblib
 
@@ -115,7 +119,7 @@ def run_select(cfg: Any) -> Path:
     x_train = ds["x_train"].reshape(len(ds["x_train"]), d).astype(np.float64) / likelihood.PIXEL_SCALE
     x_val = likelihood.dequantize(ds["x_val"], seed)
     z_train, z_val = pca.transform(x_train), pca.transform(x_val)
-    rows, models = mixture.sweep(
+    rows, fitted = mixture.sweep(
         cmp.asarray(z_train),
         cmp.asarray(z_val),
         list(cfg.sweep.n_components),
@@ -126,12 +130,14 @@ def run_select(cfg: Any) -> Path:
         backend=str(cfg.sweep.backend),
         thin=float(cfg.sweep.thin_points_per_parameter),
     )
-    models = {key: estimator_to_numpy(model) for key, model in models.items()}
+    models = {key: estimator_to_numpy(model) for key, model in fitted.items()}
+    pca_x = cmp.estimator(pca)
     # The pixel-space part of the likelihood does not depend on the mixture: add it once.
-    density = likelihood.from_sklearn(pca, next(iter(models.values()))) if models else None
+    density = likelihood.from_sklearn(pca_x, next(iter(fitted.values()))) if fitted else None
     if density is not None:
-        _, residual_sq = likelihood.project(density, x_val)
-        offset = float(np.mean(likelihood.pixel_offset(density, residual_sq))) - d * math.log(likelihood.PIXEL_SCALE)
+        _, residual_sq = likelihood.project(density, cmp.asarray(x_val))
+        offset = to_float(xp_of(residual_sq).mean(likelihood.pixel_offset(density, residual_sq)))
+        offset -= d * math.log(likelihood.PIXEL_SCALE)
         for row in rows:
             if row["status"] != "failed":
                 row["val_nll_nats"] = -(row["val_ll"] + offset)
@@ -144,8 +150,8 @@ def run_select(cfg: Any) -> Path:
     # Reporting only, after every choice is made: the chosen models on the test digits.
     report = {}
     for crit, row in by_criterion.items():
-        model = models[(row["covariance_type"], row["n_components"])]
-        test = pixel_report(pca, model, ds["x_test"], seed)
+        model = fitted[(row["covariance_type"], row["n_components"])]
+        test = pixel_report(pca_x, model, ds["x_test"], seed)
         report[crit] = {
             "covariance_type": row["covariance_type"],
             "n_components": row["n_components"],
@@ -155,7 +161,7 @@ def run_select(cfg: Any) -> Path:
             "test_nll_nats": test["nats_per_image"],
             "test_bpp": test["bits_per_pixel"],
         }
-    chosen_test = pixel_report(pca, models[(chosen["covariance_type"], chosen["n_components"])], ds["x_test"], seed)
+    chosen_test = pixel_report(pca_x, fitted[(chosen["covariance_type"], chosen["n_components"])], ds["x_test"], seed)
     out = stage_dir(cfg, "select")
     with atomic_dir(out) as tmp:
         chosen_model = models[(chosen["covariance_type"], chosen["n_components"])]
