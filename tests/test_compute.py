@@ -137,7 +137,8 @@ def test_pixel_likelihood_in_the_namespace_equals_numpy(digits, spy, cov) -> Non
     with threadpool_limits(1):
         pca = reduce.fit_pca(x, 0.8, None, True)
         gmm = GaussianMixture(4, covariance_type=cov, random_state=0).fit(pca.transform(x))
-        density, density_s = likelihood.from_sklearn(pca, gmm), likelihood.from_sklearn(*map(STRICT.estimator, (pca, gmm)))
+        density = likelihood.from_sklearn(pca, gmm)
+        density_s = likelihood.from_sklearn(STRICT.estimator(pca), STRICT.estimator(gmm))
         assert namespace_name(density_s.precisions_cholesky) == "array_api_strict"
         assert density_s.sigma2 == pytest.approx(density.sigma2, rel=RTOL)
         ll, ll_s = likelihood.log_density(density, x_test), likelihood.log_density(density_s, STRICT.asarray(x_test))
@@ -325,3 +326,35 @@ def test_default_compute_is_the_numpy_path() -> None:
     gmm = GaussianMixture(1).fit(np.random.default_rng(0).normal(size=(20, 2)))
     assert cmp.estimator(gmm) is gmm and estimator_to_numpy(gmm) is gmm
     assert Compute(dtype="float32").asarray(x).dtype == np.float32
+
+
+@pytest.mark.slow
+def test_evaluate_stage_scores_in_the_namespace(tmp_path: Path, spy) -> None:
+    """The evaluate stage's anomaly scores run on strict arrays and give numpy's thresholds, shares and AUCs."""
+    import json
+
+    overrides = [*TINY, "evaluate.enabled=true", "evaluate.n_samples=100"]
+    cfg = compose_cfg(tmp_path, overrides)
+    with threadpool_limits(1):
+        out = stages.run_all(cfg)
+    numpy_metrics = json.loads((out["evaluate"] / "metrics.json").read_text())
+    cfg_s = compose_cfg(tmp_path, [*overrides, "compute.namespace=array_api_strict"])
+    assert Path(cfg_s.paths.run_dir) == Path(cfg.paths.run_dir)  # the same upstream files
+    spy.clear()
+    with threadpool_limits(1):
+        stages.run_evaluate(cfg_s)
+    assert spy["likelihood.log_density"] and set(spy["likelihood.log_density"]) == {"array_api_strict"}
+    assert set(spy["likelihood.log_density.density"]) == {"array_api_strict"}
+    assert "array_api_strict" in spy["GaussianMixture.score_samples"]  # the PCA-space-only scores
+    strict_metrics = json.loads((out["evaluate"] / "metrics.json").read_text())
+    for report in ("anomaly", "pca_space_only"):
+        a = numpy_metrics["anomaly"] if report == "anomaly" else numpy_metrics["anomaly"][report]
+        b = strict_metrics["anomaly"] if report == "anomaly" else strict_metrics["anomaly"][report]
+        assert _rel(a["threshold"], b["threshold"]) < RTOL
+        assert (a["flagged_reference"], a["flagged_clean_test"]) == (b["flagged_reference"], b["flagged_clean_test"])
+        assert a["corruptions"] == b["corruptions"] and set(a["corruptions"]) == {
+            "noise",
+            "inversion",
+            "rotation",
+            "blank",
+        }
