@@ -53,3 +53,25 @@ def test_summary(x):
         assert s[key] == pytest.approx(np.mean((back - part) ** 2))
     assert 0 < s["reconstruction_mse_train"] < s["reconstruction_mse_test"]
     assert reduce.summary(pca, x[:40], x[40:45], x[:0])["reconstruction_mse_test"] is None  # no test digits
+
+
+def test_images_and_summary_from_another_namespace_are_the_numpy_ones(x):
+    """Features and a PCA in another Array API namespace (a GPU's) give the numpy images and summary."""
+    pytest.importorskip("array_api_strict")
+    from gmmgen.compute import Compute
+
+    strict = Compute("array_api_strict")
+    # Outside [0, 1], exact halves (round half to even, as np.rint: 0.5 -> 0, 1.5 -> 2) and ordinary values.
+    features = np.array([[-1.0, 0.5 / 255, 1.5 / 255, 2.0], [0.2, 0.4, 1.0, 128.5 / 255], [0.0, 1.0, 0.6, 0.8]])
+    images = reduce.to_images(features, (2, 2))
+    np.testing.assert_array_equal(images[0], [[0, 0], [2, 255]])
+    on_strict = reduce.to_images(strict.asarray(features), (2, 2))
+    assert isinstance(on_strict, np.ndarray) and on_strict.dtype == np.uint8
+    np.testing.assert_array_equal(on_strict, images)
+
+    pca = reduce.fit_pca(x[:40], None, 4, whiten=True)
+    want = reduce.summary(pca, x[:40], x[40:45], x[45:])
+    got = reduce.summary(strict.estimator(pca), *(strict.asarray(p) for p in (x[:40], x[40:45], x[45:])))
+    assert got["n_dims_in"] == 12 and got["n_dims_kept"] == 4
+    for key in ("variance_explained", "reconstruction_mse_train", "reconstruction_mse_val", "reconstruction_mse_test"):
+        assert isinstance(got[key], float) and got[key] == pytest.approx(want[key], rel=1e-12), key
