@@ -67,7 +67,14 @@ TARGETS: dict[str, list[str]] = {
         "not no_test_digit_reaches and not training_on_all_digits",
     ],
     "reduce": ["tests/test_reduce.py", "tests/test_reduce_units.py", "tests/test_compute.py", "-k", "not stages"],
-    "likelihood": ["tests/test_likelihood.py", "tests/test_likelihood_edges.py", "tests/test_evaluate_known.py"],
+    "likelihood": [
+        "tests/test_likelihood.py",
+        "tests/test_likelihood_edges.py",
+        "tests/test_evaluate_known.py",
+        "tests/test_compute.py",
+        "-k",
+        "not stages",
+    ],
 }
 # Folders and files the tests read beside tests/ and src/.
 ALSO_COPY = ["conf", "pipelines", "params.yaml", "dvc.yaml", "Makefile"]

@@ -123,11 +123,150 @@ def test_split_sizes_against_known_pools(tmp_path):
         "give data.n_test > 0 or set evaluate.enabled=false (pipelines/run_all.py)"
     ]
     assert _problems(tmp_path, "data=digits", "data.n_test=0", "evaluate.enabled=false") == []
+    no_judge = "leaves no digits to train the judge CNN (the pool has 1797); lower them or set evaluate.enabled=false"
+    assert _problems(tmp_path, "data=digits", "data.n_train=null") == [
+        f"data.n_train=None + data.n_val=200 + data.n_test=400: {no_judge}"
+    ]
+    sizes = ("data.n_val=397", "data.n_test=400")  # 1000 + 397 + 400 = 1797: the whole pool, none left
+    assert _problems(tmp_path, "data=digits", "data.n_train=1000", *sizes) == [
+        f"data.n_train=1000 + data.n_val=397 + data.n_test=400: {no_judge}"
+    ]
+    assert _problems(tmp_path, "data=digits", "data.n_train=999", *sizes) == []  # one digit left for the judge
+    assert _problems(tmp_path, "data=digits", "data.n_train=1000", *sizes, "evaluate.enabled=false") == []
 
 
 def test_make_run_needs_test_digits(tmp_path):
     gconfig.check_full_pipeline(compose_cfg(tmp_path))  # MNIST download: its own test set
     gconfig.check_full_pipeline(compose_cfg(tmp_path, ["data=digits", "data.n_test=5"]))
     for overrides in (["data.n_test=0"], ["data=digits", "data.n_test=null"]):
-        with pytest.raises(gconfig.ConfigError, match=r"^data.n_test=(0|None): `make run` always runs the evaluate"):
+        with pytest.raises(gconfig.ConfigError) as info:
             gconfig.check_full_pipeline(compose_cfg(tmp_path, overrides))
+        n_test = "0" if overrides == ["data.n_test=0"] else "None"
+        assert str(info.value) == (
+            f"data.n_test={n_test}: `make run` always runs the evaluate stage, which reports on test digits; "
+            "give data.n_test > 0, or run pipelines/run_all.py with evaluate.enabled=false"
+        )
+
+
+# ----------------------------------------------------------------------------- tracking.uri, branch by branch
+
+_FILE_STORE = (
+    ": MLflow 3's file store (file:// or a folder) is not supported: use null (SQLite at outputs/mlflow.db), "
+    "sqlite:////<absolute path>.db or an http(s) tracking server"
+)
+_RELATIVE_SQLITE = (
+    ": must name an absolute file, sqlite:////<absolute path>.db (four slashes), or be null for outputs/mlflow.db; "
+    "a relative path lands in whatever folder the program starts in"
+)
+_UNSUPPORTED = (
+    ": use null, sqlite:////<absolute path>.db, http(s)://<host>:<port> or a database "
+    "(postgresql://<host>/<db>, mysql://, mssql://)"
+)
+URI_PROBLEMS = [
+    (None, None),
+    ("http://host:5000", None),
+    ("HTTPS://host", None),
+    ("http://user:pw@host", None),  # a credential: reported once, by the credential check
+    ("http://alice@host:5000", None),  # a user name in an http URI: the same
+    ("sqlite:////abs/x.db", None),
+    ("", "tracking.uri='': must be null (SQLite at outputs/mlflow.db) or a URI"),
+    ("  ", "tracking.uri='  ': must be null (SQLite at outputs/mlflow.db) or a URI"),
+    (5, "tracking.uri='5': must be null (SQLite at outputs/mlflow.db) or a URI"),
+    ("http://", "tracking.uri='http://': names no host (http://<host>:<port>)"),
+    ("sqlite:///rel.db", "tracking.uri='sqlite:///rel.db'" + _RELATIVE_SQLITE),
+    ("sqlite://", "tracking.uri='sqlite://'" + _RELATIVE_SQLITE),
+    ("file:///tmp/mlruns", "tracking.uri='file:///tmp/mlruns'" + _FILE_STORE),
+    ("/tmp/mlruns", "tracking.uri='/tmp/mlruns'" + _FILE_STORE),
+    ("C:/mlruns", "tracking.uri='C:/mlruns'" + _FILE_STORE),
+    ("ftp://host/x", "tracking.uri='ftp://host/x': unsupported scheme 'ftp'" + _UNSUPPORTED),
+    ("oracle://h/d", "tracking.uri='oracle://h/d': unsupported scheme 'oracle'" + _UNSUPPORTED),
+    (
+        "mysql+nosuchdriver://host/db",
+        "tracking.uri='mysql+nosuchdriver://host/db': unknown mysql driver 'nosuchdriver': "
+        "one of ['mysqldb', 'pymysql']",
+    ),
+]
+
+
+@pytest.mark.parametrize(("uri", "problem"), URI_PROBLEMS, ids=[repr(u) for u, _ in URI_PROBLEMS])
+def test_tracking_uri_problems_exactly(uri, problem):
+    assert gconfig.tracking_uri_problem(uri) == problem
+
+
+DRIVERS = [  # URI, dialect, module imported, package to install
+    ("postgresql://h/db", "postgresql", "psycopg2", "psycopg2-binary"),
+    ("postgresql+psycopg://h/db", "postgresql", "psycopg", "psycopg"),
+    ("postgresql+pg8000://h/db", "postgresql", "pg8000", "pg8000"),
+    ("mysql://h/db", "mysql", "MySQLdb", "mysqlclient"),
+    ("MySQL+PyMySQL://h/db", "mysql", "pymysql", "PyMySQL"),
+    ("mssql://h/db", "mssql", "pyodbc", "pyodbc"),
+]
+
+
+@pytest.mark.parametrize(("uri", "dialect", "module", "package"), DRIVERS, ids=[d[0] for d in DRIVERS])
+def test_a_database_uri_needs_its_driver_and_a_database(uri, dialect, module, package):
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        assert gconfig.tracking_uri_problem(uri) == (
+            f"tracking.uri={uri!r}: the {dialect} driver {module!r} is not installed in this environment: "
+            f"`.venv/bin/pip install {package}`, or use another store"
+        )
+    else:
+        assert gconfig.tracking_uri_problem(uri) is None
+        no_db = uri.replace("/db", "/")
+        assert gconfig.tracking_uri_problem(no_db) == (
+            f"tracking.uri={no_db!r}: names no database ({dialect}://<host>/<database>)"
+        )
+
+
+def test_pca_count_bounds_exactly(tmp_path):
+    def problems(*overrides):
+        return list(iter_problems(compose_cfg(tmp_path, ["pca.variance=null", *overrides])))
+
+    assert problems("pca.n_components=785") == [
+        "pca.n_components=785: must be at most the 784 pixels of data.name='mnist'"
+    ]
+    assert problems("pca.n_components=784", "data.n_train=null") == []
+    assert problems("data=digits", "pca.n_components=65") == [
+        "pca.n_components=65: must be at most the 64 pixels of data.name='digits'"
+    ]
+    assert problems("data=digits", "pca.n_components=64") == []
+    assert problems("data.n_train=100", "pca.n_components=101") == [
+        "pca.n_components=101: must be at most data.n_train=100 (PCA keeps at most one axis per digit)"
+    ]
+    assert problems("data.n_train=100", "pca.n_components=100") == []
+
+
+def test_a_credential_anywhere_is_named_by_its_path(tmp_path):
+    """Lists are named by index, nested keys by their dotted path; the message never shows the secret."""
+    how = "download the file once and list its local path, or use a source that needs no credentials"
+    lead = (
+        "credentials do not belong in the config (they would be written to params.yaml, logs and MLflow); remove them"
+    )
+    cfg = compose_cfg(tmp_path, ["data.origins=[/x/mnist.npz,'https://alice:s3cret@host/mnist.npz']"])
+    assert list(iter_problems(cfg)) == [f"data.origins[1]='https://***@host/mnist.npz': {lead} and {how}"]
+    cfg = compose_cfg(tmp_path, ["++data.idx_sha256.extra=https://alice:s3cret@host/x"])
+    assert [p for p in iter_problems(cfg) if "credentials" in p] == [
+        f"data.idx_sha256.extra='https://***@host/x': {lead} and {how}"
+    ]
+    db = "postgresql://mlflow:s3cret@db-host/mlflow"
+    problems = list(iter_problems(compose_cfg(tmp_path, [f"tracking.uri={db}"])))
+    assert len(problems) == 1 and "s3cret" not in problems[0]
+    assert problems[0].startswith("tracking.uri='postgresql://") and problems[0].endswith(
+        "remove them and keep only the user name in the URI and give the password through PGPASSWORD or "
+        "~/.pgpass (PostgreSQL), or the driver's option file (MySQL: ~/.my.cnf)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [("http://alice@host:5000", "http://***@host:5000"), ("HTTPS://bob:pw@host", "HTTPS://***@host")],
+)
+def test_a_user_in_an_http_tracking_uri_is_a_credential(tmp_path, uri, shown):
+    """Even a bare user name (no password) in an http(s) URI: MLflow takes credentials from the environment."""
+    assert list(iter_problems(compose_cfg(tmp_path, [f"tracking.uri={uri}"]))) == [
+        f"tracking.uri={shown!r}: credentials do not belong in the config (they would be written to params.yaml, "
+        "logs and MLflow); remove them and set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
+        "MLFLOW_TRACKING_TOKEN) in the environment, or put them in ~/.netrc or ~/.mlflow/credentials"
+    ]
