@@ -204,3 +204,54 @@ def test_each_failed_or_partial_origin_is_logged(tmp_path, caplog):
     assert len(messages) == 2
     assert messages[0].startswith(f"origin {missing} failed: ") and "t10k-images-idx3-ubyte.gz" in messages[0]
     assert messages[1].startswith(f"origin {partial} has the test set only (") and messages[1].endswith(")")
+
+
+@pytest.mark.parametrize(("split", "what"), [("train", "mnist.npz train"), ("test", "mnist.npz test")])
+def test_an_npz_with_bad_labels_names_its_split_and_is_deleted(tmp_path, split, what):
+    folder = tmp_path / "mirror"
+    arrays = write_npz(folder / "mnist.npz")
+    arrays[f"y_{split}"][4] = 10
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    (folder / "mnist.npz").write_bytes(buf.getvalue())
+    with pytest.raises(data.NoOriginError) as info:
+        data.download_mnist([str(folder / "mnist.npz")], tmp_path / "cache", None, {}, 5)
+    assert f"{what}: labels outside 0-9 (0..10); deleted from the download cache" in str(info.value)
+    assert not list((tmp_path / "cache").rglob("mnist.npz"))
+
+
+def test_a_stalled_train_download_times_out_and_leaves_the_test_set(tmp_path):
+    """The origin's t10k files arrive, its train files never do: the configured timeout ends the wait."""
+    import http.server
+    import threading
+
+    write_idx_folder(tmp_path / "www")
+    release = threading.Event()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path / "www"), **kwargs)
+
+        def do_GET(self):  # noqa: N802 (the standard library's name)
+            if "train-" in self.path:
+                release.wait(60)  # never answers while the test runs
+                return
+            super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(data.NoOriginError) as info:
+            data.download_mnist([url], tmp_path / "cache", None, {}, 0.5)
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+    kept = info.value.test_only
+    assert kept is not None and kept.x_train is None and len(kept.x_test) == 30
+    assert "train-images-idx3-ubyte.gz" in kept.note and "timed out" in kept.note
