@@ -5,7 +5,9 @@ the expensive part): project A (a copy of this checkout) runs `make run` on a
 tiny config and commits what it produced; project B is a fresh `git clone` of
 A at another path, where `make run` must reproduce the committed dvc.lock and
 results byte for byte (git status clean), a second `make run` must be a no-op,
-and `dvc exp run` must work from a plain shell.
+and `dvc exp run` must work from a plain shell. A third project, a colleague's
+clone of A, gets A's outputs through the DVC remote (`make push`, `make pull`)
+and its `make run` computes nothing.
 """
 
 from __future__ import annotations
@@ -100,6 +102,45 @@ def test_make_run_on_a_fresh_clone_reproduces_the_committed_lock(projects):
     assert not (b / "outputs" / "run_start.json").exists()
     # The MNIST pipeline (dvc.yaml); a bare `dvc status` also lists the tutorial's (pipelines/tutorial/dvc.yaml).
     assert "up to date" in sh([DVC, "status", "dvc.yaml"], b).stdout
+
+
+def lock_outs(project: Path) -> dict[str, bytes | dict[str, bytes]]:
+    """The bytes of every file `dvc.lock` lists as an out of the MNIST pipeline (folders: file by file)."""
+    found: dict[str, bytes | dict[str, bytes]] = {}
+    for stage in yaml.safe_load((project / "dvc.lock").read_text())["stages"].values():
+        for out in stage.get("outs", []):
+            path = project / out["path"]
+            if path.is_dir():
+                found[out["path"]] = {str(f.relative_to(path)): f.read_bytes() for f in path.rglob("*") if f.is_file()}
+            else:
+                found[out["path"]] = path.read_bytes()
+    return found
+
+
+def test_a_colleague_pulls_from_the_remote_and_make_run_recomputes_nothing(projects, tmp_path):
+    """make push in A; a clone pointed at A's remote as the README says; make pull; make run is a no-op."""
+    a, *_ = projects
+    push = sh(["make", "-o", ".venv/.installed", "push"], a)
+    # The default remote `local` resolves against A's .dvc/: A's outputs/dvc-remote.
+    remote = a / "outputs" / "dvc-remote"
+    assert any(f.is_file() for f in remote.rglob("*")), push.stdout
+    assert "files pushed" in push.stdout and "WARNING" not in push.stdout + push.stderr, push.stdout + push.stderr
+    c = clone_project(a, tmp_path / "colleague")
+    # The README's team setup: the shared remote as the clone's default, in the git-ignored config.local.
+    sh([DVC, "remote", "add", "--local", "-d", "team", str(remote)], c)
+    pull = sh(["make", "-o", ".venv/.installed", "pull"], c)
+    assert lock_outs(c) == lock_outs(a), pull.stdout
+    mtimes = {p: p.stat().st_mtime_ns for p in (c / "outputs").rglob("*") if p.is_file()}
+    run = make_run(c)
+    # No stage ran: everything was served by the pull, so nothing was logged to MLflow either.
+    assert ran(run.stdout) == [] and "Data and pipelines are up to date" in run.stdout, run.stdout
+    assert len(re.findall(r"Stage '\w+' didn't change, skipping", run.stdout)) == 8, run.stdout
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+    assert not (c / "outputs" / "mlflow.db").exists() or pipeline_runs(c) == []
+    assert "gmmgen summary" in run.stdout  # the summary of the pulled results
+    assert git_status(c) == ""
+    status = sh([DVC, "status", "--cloud", "dvc.yaml"], c)
+    assert "Cache and remote 'team' are in sync." in status.stdout, status.stdout
 
 
 def test_hashed_outputs_hold_no_timing_path_or_date(projects):
