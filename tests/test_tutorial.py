@@ -286,6 +286,8 @@ def test_dvc_yaml_points_at_real_files_and_params(default_cfg):
     cfg = default_cfg
     for name, stage in _dvc_stages().items():
         assert stage["wdir"] == "../.."
+        # The project's interpreter wrapper, as in ../../dvc.yaml: stages run without an activated venv.
+        assert stage["cmd"].startswith("pipelines/python pipelines/tutorial/"), f"{name}: {stage['cmd']}"
         script = stage["cmd"].split()[1]
         assert (REPO / script).is_file() and script in stage["deps"], name
         for dep in stage["deps"]:
@@ -336,7 +338,10 @@ def test_sections_are_logged_to_their_own_experiment(sections):
 @pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="no MNIST test IDX folder")
 def test_make_tutorial_runs_every_stage_without_tensorflow(tmp_path):
-    """`dvc repro pipelines/tutorial/dvc.yaml` (what `make tutorial` runs) on a copy, with TensorFlow unimportable."""
+    """`dvc repro pipelines/tutorial/dvc.yaml` (what `make tutorial` runs) on a copy, with TensorFlow unimportable.
+
+    From a plain shell: no venv on PATH, so the stages must find the project's interpreter themselves.
+    """
     import os
     import re
     import subprocess
@@ -350,10 +355,11 @@ def test_make_tutorial_runs_every_stage_without_tensorflow(tmp_path):
         (blocker / name / "__init__.py").write_text(f"raise ImportError('the tutorial must not import {name}')\n")
     env = {
         **os.environ,
-        "PATH": f"{Path(PYTHON).parent}:{os.environ['PATH']}",
-        "PYTHONHASHSEED": "0",
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
         "PYTHONPATH": str(blocker),
     }
+    for key in ("VIRTUAL_ENV", "PYTHONHASHSEED", "MAKEFLAGS"):
+        env.pop(key, None)
 
     def sh(*cmd: str) -> str:
         res = subprocess.run(cmd, cwd=project, capture_output=True, text=True, timeout=900, env=env)
