@@ -255,3 +255,29 @@ def test_a_stalled_train_download_times_out_and_leaves_the_test_set(tmp_path):
     kept = info.value.test_only
     assert kept is not None and kept.x_train is None and len(kept.x_test) == 30
     assert "train-images-idx3-ubyte.gz" in kept.note and "timed out" in kept.note
+
+
+def test_a_dropped_connection_names_the_url_once(tmp_path):
+    """An error whose own message does not name the URL (the server hangs up without answering) gets it added."""
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def hang_up():
+        for _ in range(3):  # Keras may retry
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(4096)
+            conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/mnist.npz"
+    try:
+        with pytest.raises(DataError) as info:
+            data.fetch(url, "mnist.npz", tmp_path / "cache", None, 5)
+    finally:
+        listener.close()
+    assert str(info.value).startswith(f"{url}: ") and str(info.value).count(url) == 1
+    assert not list((tmp_path / "cache").rglob("mnist.npz"))
