@@ -131,14 +131,14 @@ def explained_variance(
 def reconstructions(
     originals: np.ndarray, recon: np.ndarray, path: str | Path, n_dims: int, subtitle: str = ""
 ) -> Path:
-    """Original digits (top row) above their PCA reconstructions (bottom row)."""
+    """Validation digits (top row) above their PCA reconstructions (bottom row)."""
     n = len(originals)
     stacked = np.concatenate([originals, recon])
     return image_grid(
         stacked,
         path,
         cols=n,
-        title=f"test digits (top) and their reconstructions from {n_dims} dims (bottom)",
+        title=f"validation digits (top) and their reconstructions from {n_dims} dims (bottom)",
         subtitle=subtitle,
     )
 

@@ -262,7 +262,7 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
             np.concatenate([gen, near]),
             tmp / "nearest_neighbours.png",
             cols=len(gen),
-            title=f"digits from {selected_name} (top) and their nearest training digits (bottom)",
+            title=f"top: digits drawn from {selected_name}; bottom: the nearest training digit of each",
             subtitle=selected_context,
         )
         heaviest = np.argsort(-selected_gmm.weights_, kind="stable")[:100]
@@ -278,7 +278,7 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
             ds["x_test"][least],
             tmp / "least_likely.png",
             cols=10,
-            title=f"least likely test digits under {selected_name} (pixel-space density)",
+            title=f"least likely test digits under {selected_name}, by pixel-space density",
             subtitle=selected_context,
         )
         plots.image_grid(

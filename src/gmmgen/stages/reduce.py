@@ -33,7 +33,8 @@ def run_reduce(cfg: Any) -> Path:
     full_ratio = to_numpy(full.explained_variance_ratio_)
     metrics = reduce.summary(pca, x_tr, x_va, x_te)
     shape = tuple(ds["x_train"].shape[1:])
-    originals = ds["x_val"][:10]
+    # The first validation digit of each class (the splits keep the pool's order, which may be sorted by class).
+    originals = ds["x_val"][[int(np.flatnonzero(ds["y_val"] == c)[0]) for c in np.unique(ds["y_val"])][:10]]
     with cmp.context():
         z_train, z_val = to_numpy(pca.transform(x_tr)), to_numpy(pca.transform(x_va))
         n_kept = int(to_numpy(pca.n_components_))
