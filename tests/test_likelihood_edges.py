@@ -45,3 +45,20 @@ def test_unknown_covariance_type_is_named():
     bad = dataclasses.replace(density, covariance_type="round")
     with pytest.raises(ValueError, match=r"^covariance_type='round': must be full, tied, diag or spherical$"):
         likelihood.mixture_log_density(bad, np.zeros((1, 2)))
+
+
+def test_float32_estimators_give_a_float64_density():
+    """Estimators fitted on float32 pixels hold float32 arrays; the density on numpy is computed in float64."""
+    x = np.random.default_rng(2).standard_normal((200, 6)).astype(np.float32)
+    pca, gmm, density = _density(x, 3)
+    assert pca.components_.dtype == gmm.means_.dtype == np.float32
+    arrays = ("mean", "components", "scale", "weights", "means", "precisions_cholesky")
+    assert {name: getattr(density, name).dtype for name in arrays} == dict.fromkeys(arrays, np.dtype(np.float64))
+    ll = likelihood.log_density(density, x.astype(np.float64))
+    assert ll.dtype == np.float64
+    np.testing.assert_allclose(
+        ll,
+        gmm.score_samples(pca.transform(x))
+        + likelihood.pixel_offset(density, likelihood.project(density, x.astype(np.float64))[1]),
+        rtol=1e-4,
+    )
