@@ -44,7 +44,7 @@ def chromium(url: str, profile: Path, *extra: str) -> str:
             *FLAGS,
             f"--user-data-dir={profile}",
             "--virtual-time-budget=20000",
-            "--window-size=1400,1000",
+            "--window-size=1920,1000",  # wide enough for the view's columns beside MLflow's assistant panel
             *extra,
             url,
         ],
