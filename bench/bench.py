@@ -51,7 +51,7 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = Path(os.environ.get("GMMGEN_SHARED_MNIST", REPO.parent / "shared" / "data" / "mnist"))
 MAKE_RUN = ["make", "-o", ".venv/.installed", "run"]
-STAGES = ("data", "reduce", "select_model", "generate", "classifier", "evaluate", "track")
+STAGES = ("data", "reduce", "select", "generate", "classifier", "evaluate", "track")
 
 
 # --------------------------------------------------------------------------- measuring
@@ -265,7 +265,7 @@ def bench_stages(tmp: Path) -> tuple[str, dict[str, Any]]:
     python = str(REPO / ".venv/bin/python")
     rows, raw = [], {}
     for stage in STAGES:
-        cmd = [python, f"pipelines/{stage}.py", "--config-dir", ".", "--config-name", "params"]
+        cmd = [python, "pipelines/stage.py", stage, "--config-dir", ".", "--config-name", "params"]
         full = run_cmd(cmd, project)
         assert full["rc"] == 0, full["output"][-3000:]
         startup = run_cmd(
@@ -273,7 +273,8 @@ def bench_stages(tmp: Path) -> tuple[str, dict[str, Any]]:
                 python,
                 "-X",
                 "importtime",
-                f"pipelines/{stage}.py",
+                "pipelines/stage.py",
+                stage,
                 "--config-dir",
                 ".",
                 "--config-name",
@@ -286,8 +287,7 @@ def bench_stages(tmp: Path) -> tuple[str, dict[str, Any]]:
         importtime = run_cmd([python, "-X", "importtime", *cmd[1:]], project)
         # -X importtime lists every module imported: "import time: self | cumulative |   tensorflow"
         uses_tf = any(re.search(r"\|\s*tensorflow\s*$", line) for line in importtime["output"].splitlines())
-        name = "select" if stage == "select_model" else stage
-        raw[name] = {
+        raw[stage] = {
             "seconds": full["seconds"],
             "startup_seconds": startup["seconds"],
             "peak_rss": full["peak_rss"],
@@ -295,7 +295,7 @@ def bench_stages(tmp: Path) -> tuple[str, dict[str, Any]]:
         }
         rows.append(
             [
-                name,
+                stage,
                 f"{full['seconds']:.1f}",
                 f"{startup['seconds']:.1f}",
                 mib(full["peak_rss"]),

@@ -14,6 +14,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
 from gmmgen import cli, config, console, summary
+from gmmgen import files as F
 from gmmgen.io import read_json
 from gmmgen.stages.pipeline import run_all as run_stages
 
@@ -45,7 +46,7 @@ def run_all(cfg) -> float:
         print(summary.job_line(run_dir, time.perf_counter() - start), flush=True)
     else:
         print("\n" + summary.pipeline_summary(run_dir), flush=True)
-    chosen = read_json(run_dir / "select" / "metrics.json")["chosen"]
+    chosen = read_json(F.SELECT.folder(run_dir) / F.SELECT.metrics)["chosen"]
     return float(chosen["val_bpp"])  # pixel-space validation bits/pixel
 
 

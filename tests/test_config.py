@@ -130,7 +130,9 @@ def test_bad_value_stops_cli_with_one_line_and_exit_2(tmp_path):
 
 
 def test_wrong_type_on_cli_exits_nonzero_naming_key(tmp_path):
-    result = run_py([str(REPO / "pipelines" / "data.py"), f"paths.root={tmp_path}", "data.n_train=lots"], cwd=tmp_path)
+    result = run_py(
+        [str(REPO / "pipelines" / "stage.py"), "data", f"paths.root={tmp_path}", "data.n_train=lots"], cwd=tmp_path
+    )
     assert result.returncode != 0
     assert "data.n_train" in result.stderr and "lots" in result.stderr
     assert not (tmp_path / "outputs" / "data").exists()
@@ -146,10 +148,20 @@ def test_params_yaml_round_trips_through_hydra(tmp_path):
     """A stage composing params.yaml (as DVC runs it) sees the config that produced params.yaml."""
     overrides = ["pca.variance=0.9", "sweep.n_components=[3,5]", "experiment=classic", "seed=4"]
     (tmp_path / "params.yaml").write_text(params_document(compose_cfg(tmp_path, overrides)))
-    script = str(REPO / "pipelines" / "reduce.py")
-    direct = run_py([script, f"paths.root={tmp_path}", *overrides, "--cfg", "job", "--resolve"], cwd=tmp_path)
+    script = [str(REPO / "pipelines" / "stage.py"), "reduce"]
+    direct = run_py([*script, f"paths.root={tmp_path}", *overrides, "--cfg", "job", "--resolve"], cwd=tmp_path)
     via_params = run_py(
-        [script, "--config-dir", ".", "--config-name", "params", f"paths.root={tmp_path}", "--cfg", "job", "--resolve"],
+        [
+            *script,
+            "--config-dir",
+            ".",
+            "--config-name",
+            "params",
+            f"paths.root={tmp_path}",
+            "--cfg",
+            "job",
+            "--resolve",
+        ],
         cwd=tmp_path,
     )
     assert direct.returncode == 0 and via_params.returncode == 0, direct.stderr + via_params.stderr

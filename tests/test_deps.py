@@ -75,24 +75,38 @@ def closure(entry: Path) -> set[Path]:
     return {module_file(m) for m in seen}
 
 
-def stage_code(stage: dict) -> tuple[Path, set[str]]:
-    """The script a stage runs and the ``.py`` files its ``deps`` list."""
+STAGE_SCRIPT = REPO / "pipelines" / "stage.py"
+
+
+def stage_code(stage: dict) -> tuple[list[Path], set[str]]:
+    """The files a stage's command runs first (its script, and for ``stage.py <name>`` the stage
+    module it imports by name) and the ``.py`` files its ``deps`` list."""
     args = shlex.split(stage["cmd"])
-    script = next(a for a in args if a.startswith("pipelines/") and a.endswith(".py") and a != "pipelines/python")
+    i, script = next(
+        (i, a)
+        for i, a in enumerate(args)
+        if a.startswith("pipelines/") and a.endswith(".py") and a != "pipelines/python"
+    )
+    entries = [REPO / script]
+    if REPO / script == STAGE_SCRIPT:
+        entries.append(module_file(f"{PACKAGE}.stages.{args[i + 1]}"))
     listed = {d for d in stage["deps"] if isinstance(d, str) and d.endswith(".py")}
-    return REPO / script, listed
+    return entries, listed
 
 
-def expected_deps(script: Path) -> set[str]:
-    return {str(script.relative_to(REPO))} | {str(p.relative_to(REPO)) for p in closure(script)}
+def expected_deps(*entries: Path) -> set[str]:
+    found = {str(e.relative_to(REPO)) for e in entries}
+    for entry in entries:
+        found |= {str(p.relative_to(REPO)) for p in closure(entry)}
+    return found
 
 
 def test_every_stage_lists_exactly_the_code_it_imports():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     problems = []
     for name, stage in stages.items():
-        script, listed = stage_code(stage)
-        expected = expected_deps(script)
+        entries, listed = stage_code(stage)
+        expected = expected_deps(*entries)
         if missing := sorted(expected - listed):
             problems.append(f"stage '{name}' runs but does not list: {missing}")
         if extra := sorted(listed - expected):
@@ -102,10 +116,10 @@ def test_every_stage_lists_exactly_the_code_it_imports():
 
 def test_the_import_graph_sees_lazy_and_package_imports(tmp_path):
     """The analyser itself: function-level imports and parent packages count; other packages do not."""
-    track = expected_deps(REPO / "pipelines" / "track.py")
+    track = expected_deps(STAGE_SCRIPT, SRC / "gmmgen" / "stages" / "track.py")
     assert "src/gmmgen/tracking.py" in track  # imported inside a function
     assert "src/gmmgen/__init__.py" in track
-    data = expected_deps(REPO / "pipelines" / "data.py")
+    data = expected_deps(STAGE_SCRIPT, SRC / "gmmgen" / "stages" / "data.py")
     assert "src/gmmgen/stages/__init__.py" in data and "src/gmmgen/data.py" in data
     # The stages package imports no stage eagerly, so the data stage does not run the evaluation code.
     assert "src/gmmgen/stages/evaluate.py" not in data and "src/gmmgen/evaluate.py" not in data
@@ -121,3 +135,49 @@ def test_no_code_imports_a_stage_name_through_the_package():
                 if lazy:
                     offenders.append(f"{path.relative_to(REPO)}: {lazy}")
     assert not offenders, "import these from their stage module instead: " + "; ".join(offenders)
+
+
+# Layers, top to bottom: entry points (pipelines/) > cli, hydra_callbacks, runlock > stages > tracking,
+# generator, summary, findings > the library (everything else). A module imports only its layer or below.
+ENTRY_LAYER = {"gmmgen.cli", "gmmgen.hydra_callbacks", "gmmgen.runlock"}
+
+
+def _imports(module: str) -> set[str]:
+    return imported_modules(module_file(module)) - {module}
+
+
+def test_imports_point_down():
+    """The library and tracking never import a stage or the entry layer; stages do not import each other."""
+    problems = []
+    for path in sorted((SRC / PACKAGE).rglob("*.py")):
+        module = module_name(path)
+        imported = _imports(module)
+        if module.startswith(f"{PACKAGE}.stages"):
+            others = {
+                m
+                for m in imported
+                if m.startswith(f"{PACKAGE}.stages.") and m != f"{PACKAGE}.stages.common" and m != module
+            }
+            if module != f"{PACKAGE}.stages.pipeline" and others:  # pipeline runs the stages in order
+                problems.append(f"{module} imports other stages {sorted(others)}")
+            if imported & ENTRY_LAYER:
+                problems.append(f"{module} imports the entry layer {sorted(imported & ENTRY_LAYER)}")
+        elif module not in ENTRY_LAYER and module != f"{PACKAGE}.tutorial.track":
+            upward = {m for m in imported if m.startswith(f"{PACKAGE}.stages")} | (imported & ENTRY_LAYER)
+            if upward:
+                problems.append(f"{module} imports upwards: {sorted(upward)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_every_error_kind_has_the_one_base_and_its_exit_status():
+    from gmmgen import cli, errors
+
+    kinds = [e for e in vars(errors).values() if isinstance(e, type) and issubclass(e, Exception)]
+    assert len(kinds) >= 8 and all(issubclass(k, errors.GmmgenError) for k in kinds)
+    assert cli.exit_status(errors.ComputeError("x")) == cli.EXIT_CONFIG
+    assert cli.exit_status(errors.DataError("x")) == cli.EXIT_DATA
+    assert cli.exit_status(errors.SweepError("x")) == cli.EXIT_MODEL
+    assert cli.exit_status(errors.UpstreamError("x")) == cli.EXIT_UPSTREAM
+    assert cli.exit_status(errors.TrackingError("x")) == cli.EXIT_TRACKING
+    assert cli.exit_status(errors.CheckoutBusy("x")) == cli.EXIT_BUSY
+    assert cli.exit_status(ValueError("a bug")) is None

@@ -79,11 +79,11 @@ def test_make_run_refuses_path_settings_that_dvc_cannot_follow(tmp_path):
 def test_one_status_per_kind_from_every_entry_point(tmp_path):
     """A rule error, an override error and a type error are all config errors (2), from run_all.py and a stage."""
     for script, bad in (
-        ("run_all.py", "pca.variance=1.5"),
-        ("run_all.py", "pca.varience=0.9"),
-        ("reduce.py", "data.n_train=lots"),
+        (["run_all.py"], "pca.variance=1.5"),
+        (["run_all.py"], "pca.varience=0.9"),
+        (["stage.py", "reduce"], "data.n_train=lots"),
     ):
-        result = run_py([str(PIPELINES / script), f"paths.root={tmp_path}", bad], cwd=tmp_path)
+        result = run_py([str(PIPELINES / script[0]), *script[1:], f"paths.root={tmp_path}", bad], cwd=tmp_path)
         assert result.returncode == EXIT_CONFIG, (script, bad, result.stderr)
         assert one_line(result.stderr).startswith("gmmgen: config error: "), result.stderr
     assert not (tmp_path / "outputs" / "logs").exists(), "a refused config left Hydra's files"
@@ -96,8 +96,8 @@ def test_a_data_error_has_one_status_through_run_all_the_stage_and_make_run(tmp_
 
     too_many = ["data=digits", "data.n_train=1500", "data.n_test=1000"]  # the 8x8 set has 1,797 digits
     message = "gmmgen: error: data.n_train + data.n_test = 2500"
-    for script in ("run_all.py", "data.py"):
-        args = [str(PIPELINES / script), f"paths.root={tmp_path}", *too_many, "tracking.enabled=false"]
+    for script in (["run_all.py"], ["stage.py", "data"]):
+        args = [str(PIPELINES / script[0]), *script[1:], f"paths.root={tmp_path}", *too_many, "tracking.enabled=false"]
         result = run_py(args, cwd=tmp_path)
         assert result.returncode == EXIT_DATA, result.stderr
         assert one_line(result.stderr).startswith(message)
@@ -131,15 +131,15 @@ def built(tmp_path):
 @pytest.mark.parametrize(
     ("file", "stage", "script"),
     [
-        ("select/model.joblib", "select", "generate.py"),
-        pytest.param("reduce/projected.npz", "reduce", "select_model.py", marks=pytest.mark.slow),
-        pytest.param("data/dataset.npz", "data", "reduce.py", marks=pytest.mark.slow),
+        ("select/model.joblib", "select", "generate"),
+        pytest.param("reduce/projected.npz", "reduce", "select", marks=pytest.mark.slow),
+        pytest.param("data/dataset.npz", "data", "reduce", marks=pytest.mark.slow),
     ],
 )
 def test_a_corrupt_upstream_file_is_named_with_how_to_rebuild_it(built, file, stage, script):
     path = built / "outputs" / file
     path.write_bytes(b"junk, not what the stage wrote" * 10)
-    result = run_py([str(PIPELINES / script), f"paths.root={built}", *TINY], cwd=built)
+    result = run_py([str(PIPELINES / "stage.py"), script, f"paths.root={built}", *TINY], cwd=built)
     assert result.returncode == EXIT_UPSTREAM, result.stderr
     line = one_line(result.stderr)
     assert f"gmmgen: error: {path} cannot be loaded (" in line
@@ -151,6 +151,6 @@ def test_a_corrupt_upstream_file_is_named_with_how_to_rebuild_it(built, file, st
 def test_an_upstream_file_of_the_wrong_kind_is_named(built):
     model = built / "outputs" / "select" / "model.joblib"
     model.write_bytes((built / "outputs" / "reduce" / "pca.joblib").read_bytes())  # a PCA where the mixture goes
-    result = run_py([str(PIPELINES / "generate.py"), f"paths.root={built}", *TINY], cwd=built)
+    result = run_py([str(PIPELINES / "stage.py"), "generate", f"paths.root={built}", *TINY], cwd=built)
     assert result.returncode == EXIT_UPSTREAM, result.stderr
     assert f"{model} holds a PCA, not a GaussianMixture" in one_line(result.stderr)

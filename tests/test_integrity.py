@@ -1,6 +1,6 @@
 """Configured hashes and label checks hold on the path `make run` takes.
 
-`make run` -> `dvc repro` -> pipelines/data.py -> ``stages.run_data`` ->
+`make run` -> `dvc repro` -> pipelines/stage.py data -> ``stages.run_data`` ->
 ``data.obtain``. These tests drive ``run_data`` with a config composed like
 the entry point's, so a hash in ``data.idx_sha256`` or ``data.npz_sha256``
 that is dropped anywhere on the way lets a wrong file through and fails here.
@@ -150,12 +150,13 @@ def test_npz_labels_are_checked_too(tmp_path):
 
 @pytest.mark.slow
 def test_entry_point_refuses_a_wrong_file_with_one_line(tmp_path):
-    """pipelines/data.py itself (as DVC runs it): exit 1, one line naming the file and the hash."""
+    """pipelines/stage.py data itself (as DVC runs it): exit 1, one line naming the file and the hash."""
     folder = tmp_path / "mirror"
     write_idx_folder(folder)
     result = run_py(
         [
-            str(REPO / "pipelines" / "data.py"),
+            str(REPO / "pipelines" / "stage.py"),
+            "data",
             f"paths.root={tmp_path}",
             f"data.origins=[{folder}]",
             "data.source=download",

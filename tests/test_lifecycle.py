@@ -99,7 +99,13 @@ def test_a_signal_during_the_per_fit_loop_leaves_no_run_running(tmp_path, signum
     for run in (stages.run_data, stages.run_reduce, stages.run_select, stages.run_generate):
         run(cfg)
     # A child run per fit (tracking.child_runs) gives the signal a loop to land in.
-    args = [str(REPO / "pipelines" / "track.py"), f"paths.root={tmp_path}", *MANY_FITS, "tracking.child_runs=true"]
+    args = [
+        str(REPO / "pipelines" / "stage.py"),
+        "track",
+        f"paths.root={tmp_path}",
+        *MANY_FITS,
+        "tracking.child_runs=true",
+    ]
     proc = start(args, tmp_path)
     wait_until(lambda: "fit" in statuses(tmp_path), proc)
     os.killpg(proc.pid, signum)  # the whole group, as a terminal's Ctrl-C

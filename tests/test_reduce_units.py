@@ -25,7 +25,7 @@ def test_features_are_float64_pixels_on_0_1():
 def test_everything_kept_at_variance_one_and_at_most_min_shape(x):
     assert reduce.fit_pca(x, 1.0, None, whiten=False).n_components_ == 12
     assert reduce.fit_pca(x, None, 12, whiten=False).n_components_ == 12  # min(60, 12): allowed
-    with pytest.raises(ValueError, match=r"^pca.n_components=13: must be at most min\(n_samples, n_features\) = 12$"):
+    with pytest.raises(ValueError, match=r"^n_components=13: must be at most min\(n_samples, n_features\) = 12$"):
         reduce.fit_pca(x, None, 13, whiten=False)
     assert reduce.fit_pca(x[:8], None, 8, whiten=False).n_components_ == 8  # fewer samples than features
     assert 1 <= reduce.fit_pca(x, 0.5, None, whiten=False).n_components_ < 12

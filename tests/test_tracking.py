@@ -13,8 +13,8 @@ import pytest
 from mlflow import MlflowClient
 
 from gmmgen import stages, tracking
-from gmmgen.cli import TrackingError
 from gmmgen.config import validate
+from gmmgen.errors import TrackingError
 
 from .conftest import PYTHON, REPO, TINY, closed_port, compose_cfg, run_py
 

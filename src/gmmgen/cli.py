@@ -35,9 +35,9 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 from gmmgen import console
-from gmmgen.compute import Compute, ComputeError
-from gmmgen.config import ConfigError, validate
-from gmmgen.errors import CheckoutBusy, UpstreamError
+from gmmgen.compute import Compute
+from gmmgen.config import validate
+from gmmgen.errors import ConfigError, GmmgenError
 from gmmgen.redact import redact
 
 log = logging.getLogger("gmmgen")
@@ -50,10 +50,6 @@ EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 STATUS_FILE_ENV = "GMMGEN_STATUS_FILE"
 
 console.quiet_libraries()  # before any entry point imports TensorFlow or MLflow
-
-
-class TrackingError(RuntimeError):
-    """The tracking store cannot be reached or written."""
 
 
 class Terminated(KeyboardInterrupt):
@@ -74,22 +70,14 @@ def exit_status(exc: BaseException) -> int | None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from gmmgen.data import DataError
-    from gmmgen.mixture import SweepError
-
-    kinds: list[tuple[tuple[type[BaseException], ...], int]] = [
-        ((Terminated,), EXIT_TERMINATED),
-        ((KeyboardInterrupt,), EXIT_INTERRUPTED),
-        ((ConfigError, ComputeError, HydraException, OmegaConfBaseException), EXIT_CONFIG),
-        ((DataError,), EXIT_DATA),
-        ((SweepError,), EXIT_MODEL),
-        ((UpstreamError,), EXIT_UPSTREAM),
-        ((TrackingError,), EXIT_TRACKING),
-        ((CheckoutBusy,), EXIT_BUSY),
-    ]
-    for types, status in kinds:
-        if isinstance(exc, types):
-            return status
+    if isinstance(exc, Terminated):
+        return EXIT_TERMINATED
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, GmmgenError):
+        return exc.exit_code
+    if isinstance(exc, HydraException | OmegaConfBaseException):  # an override Hydra or OmegaConf refused
+        return EXIT_CONFIG
     return None
 
 
@@ -100,10 +88,10 @@ def _describe(exc: BaseException, status: int) -> str:
         return "terminated (SIGTERM): no partial stage folder was kept; open MLflow runs ended KILLED"
     text = str(exc)
     cause = exc.__cause__
-    if status == EXIT_CONFIG and not isinstance(exc, (ConfigError, ComputeError)) and isinstance(cause, Exception):
+    if status == EXIT_CONFIG and not isinstance(exc, ConfigError) and isinstance(cause, Exception):
         text = f"{text.strip().splitlines()[0] if text.strip() else ''} {str(cause).strip().splitlines()[0]}"
     text = " ".join(text.split())
-    kind = "config error" if status == EXIT_CONFIG else "busy" if status == EXIT_BUSY else "error"
+    kind = exc.kind if isinstance(exc, GmmgenError) else "config error" if status == EXIT_CONFIG else "error"
     return f"{kind}: {text}"
 
 

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from gmmgen.errors import ComputeError
+
 NAMESPACES = ("numpy", "torch", "cupy", "array_api_strict")
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float64", "float32")
@@ -38,10 +40,6 @@ _MODULES = {
 }
 _CPU_ONLY = ("numpy", "array_api_strict")
 _GPU_ONLY = ("cupy",)
-
-
-class ComputeError(ValueError):
-    """The compute setting names a namespace or device this machine cannot provide."""
 
 
 def rule_problems(namespace: Any, device: Any, dtype: Any) -> list[str]:

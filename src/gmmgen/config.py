@@ -20,6 +20,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from gmmgen import compute
+from gmmgen.errors import ConfigError
 from gmmgen.redact import credentials_in, redact
 from gmmgen.tutorial.config import TutorialConfig
 from gmmgen.tutorial.config import iter_problems as _tutorial_problems
@@ -32,10 +33,6 @@ DATA_SOURCES = ("auto", "download", "bundled")
 KNOWN_POOLS = {"digits": 1797, "bundled": 5000}
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 CORRUPTIONS = ("noise", "inversion", "rotation", "blank")
-
-
-class ConfigError(ValueError):
-    """A configuration value is out of its allowed range or set."""
 
 
 def _register_resolvers() -> None:
@@ -621,6 +618,19 @@ def seed_for(cfg: Any, key: str) -> int:
     """
     value = OmegaConf.select(cfg, key) if isinstance(cfg, DictConfig) else _lookup(cfg, key)
     return int(cfg.seed if value is None else value)
+
+
+def model_params(cfg: Any) -> dict[str, Any]:
+    """Keyword arguments for every ``GaussianMixture`` fit, from ``cfg.model`` (the seed resolved)."""
+    m = cfg.model
+    return {
+        "n_init": int(m.n_init),
+        "reg_covar": float(m.reg_covar),
+        "max_iter": int(m.max_iter),
+        "tol": float(m.tol),
+        "init_params": str(m.init_params),
+        "random_state": seed_for(cfg, "model.random_state"),
+    }
 
 
 def compose(overrides: list[str] | None = None, root: str | os.PathLike[str] | None = None) -> DictConfig:

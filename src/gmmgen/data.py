@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from gmmgen.errors import DataError
 from gmmgen.io import sha256_bytes, sha256_file
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,6 @@ IDX_FILES = (
 )
 _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 BUNDLED_SIZE = 5000
-
-
-class DataError(RuntimeError):
-    """The data could not be obtained or is not what it claims to be."""
 
 
 @dataclass

@@ -1,15 +1,81 @@
-"""The pipeline's own error kinds that have no home in a lower module.
+"""Every kind of error the pipeline knows, under one base class.
 
-Each kind has its own exit status (see :mod:`gmmgen.cli`): a user, a script
-or ``make`` can tell "fix the config" from "rebuild a file" from "wait".
+Each kind carries its exit status: an entry point turns any
+:class:`GmmgenError` into one line, ``gmmgen: <kind>: <message>``, and exits
+with :attr:`GmmgenError.exit_code` (see :mod:`gmmgen.cli`), so a user, a
+script or ``make`` can tell "fix the config" from "rebuild a file" from
+"wait". Library modules raise these and import nothing above this module.
+
+====  =====================  ==================================================
+code  class                  meaning
+====  =====================  ==================================================
+2     :class:`ConfigError`   a bad value, combination or credential in the
+                             config (:class:`ComputeError`: a namespace or
+                             device this machine cannot provide)
+3     :class:`DataError`     no origin gave the digits, or they failed checks
+4     :class:`SweepError`    every fit of the sweep failed
+5     :class:`UpstreamError` a file an earlier stage wrote is missing or bad
+6     :class:`TrackingError` the MLflow store cannot be reached or used
+7     :class:`CheckoutBusy`  another run holds this checkout
+1     :class:`ServerError`   the tracking server cannot be started or stopped
+====  =====================  ==================================================
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class UpstreamError(RuntimeError):
+
+class GmmgenError(Exception):
+    """Base of the pipeline's own errors; ``exit_code`` and ``kind`` say how an entry point reports it."""
+
+    exit_code: ClassVar[int] = 1
+    kind: ClassVar[str] = "error"
+
+
+class ConfigError(GmmgenError, ValueError):
+    """A configuration value is out of its allowed range or set."""
+
+    exit_code = 2
+    kind = "config error"
+
+
+class ComputeError(ConfigError):
+    """The compute setting names a namespace or device this machine cannot provide."""
+
+
+class DataError(GmmgenError, RuntimeError):
+    """The data could not be obtained or is not what it claims to be."""
+
+    exit_code = 3
+
+
+class SweepError(GmmgenError, RuntimeError):
+    """No fit in the sweep produced a usable model."""
+
+    exit_code = 4
+
+
+class UpstreamError(GmmgenError, RuntimeError):
     """A file an earlier stage wrote is missing or cannot be loaded."""
 
+    exit_code = 5
 
-class CheckoutBusy(RuntimeError):
+
+class TrackingError(GmmgenError, RuntimeError):
+    """The tracking store cannot be reached or written."""
+
+    exit_code = 6
+
+
+class CheckoutBusy(GmmgenError, RuntimeError):
     """Another run holds this checkout (its params.yaml and stage folders)."""
+
+    exit_code = 7
+    kind = "busy"
+
+
+class ServerError(GmmgenError, RuntimeError):
+    """The tracking server cannot be started or stopped; the message says why (``make server`` exits 1)."""
+
+    kind = "server error"

@@ -75,6 +75,6 @@ class DigitGenerator(mlflow.pyfunc.PythonModel):
         rows = model_input.to_dict("records") if hasattr(model_input, "to_dict") else list(model_input)
         batches = []
         for n, seed in parse_requests(rows, self.max_digits):
-            z, _ = sampling.draw(self.gmm, n, seed)  # as gmmgen.stages.generate.generate_images draws
+            z, _ = sampling.draw(self.gmm, n, seed)  # as gmmgen.sampling.generate_images draws
             batches.append(reduce.to_images(self.pca.inverse_transform(z), self.shape))
         return np.concatenate(batches)

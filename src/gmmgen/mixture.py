@@ -35,6 +35,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from gmmgen.compute import dispatch_for, like, to_numpy
+from gmmgen.errors import SweepError
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,6 @@ FIELDS = (
 )
 #: Default threshold of the ``thin`` status: effective points per free covariance parameter of a component.
 THIN_POINTS_PER_PARAMETER = 1.0
-
-
-class SweepError(RuntimeError):
-    """No fit in the sweep produced a usable model."""
 
 
 def n_parameters(k: int, d: int, covariance_type: str) -> int:

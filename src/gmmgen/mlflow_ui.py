@@ -20,6 +20,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from gmmgen import files as F
+
 VIEW_KEY = "gmmgen"
 """The share key of the project's runs-table view (``?viewStateShareKey=gmmgen``)."""
 
@@ -145,7 +147,7 @@ def log_sweep_figure(client: Any, run_id: str, run_dir: str | Path) -> bool:
 
     Returns False when the figure is not there.
     """
-    path = Path(run_dir) / "select" / "sweep.png"
+    path = F.SELECT.figure(F.SELECT.folder(run_dir), "sweep")
     if not path.exists():
         return False
     from PIL import Image

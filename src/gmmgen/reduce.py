@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from gmmgen.compute import dispatch_for, to_float, to_numpy, xp_of
+from gmmgen.errors import ConfigError
 
 
 def to_features(images: np.ndarray) -> np.ndarray:
@@ -40,14 +41,17 @@ def fit_pca(
 ) -> PCA:
     """Fit PCA on rows ``x`` (n, p) keeping ``variance`` of the variance, or exactly ``n_components``.
 
-    Raises ValueError when ``n_components`` exceeds min(n, p).
+    Raises
+    ------
+    ConfigError
+        ``n_components`` exceeds min(n, p) (the message names the argument).
     """
     keep: float | int = n_components if n_components is not None else variance
     n_min = min(int(s) for s in x.shape)
     if isinstance(keep, float) and keep >= 1.0:
         keep = n_min  # sklearn wants an int for "everything"
     if isinstance(keep, int) and keep > n_min:
-        raise ValueError(f"pca.n_components={keep}: must be at most min(n_samples, n_features) = {n_min}")
+        raise ConfigError(f"n_components={keep}: must be at most min(n_samples, n_features) = {n_min}")
     with dispatch_for(x):
         return PCA(n_components=keep, whiten=whiten, svd_solver=svd_solver, random_state=seed).fit(x)
 

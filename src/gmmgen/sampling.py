@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from sklearn.mixture import GaussianMixture
 
-from gmmgen.compute import like, to_numpy, xp_of
+from gmmgen import reduce
+from gmmgen.compute import dispatch_for, like, to_numpy, xp_of
 
 
 def _cholesky_factors(gmm: GaussianMixture, xp: Any = np) -> Any:
@@ -62,3 +63,14 @@ def draw(gmm: GaussianMixture, n: int, seed: int) -> tuple[Any, np.ndarray]:
     else:
         offsets = z_x * xp.take(factors, idx, axis=0)
     return xp.take(gmm.means_, idx, axis=0) + offsets, labels
+
+
+def generate_images(pca: Any, gmm: Any, n: int, seed: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n`` digits from the mixture and map them to uint8 images (n, *shape) with the PCA inverse.
+
+    ``pca`` and ``gmm`` may hold arrays of any one Array API namespace: the
+    arithmetic runs there; the images and component labels (n,) come back as numpy.
+    """
+    z, labels = draw(gmm, n, seed)
+    with dispatch_for(z):
+        return reduce.to_images(pca.inverse_transform(z), shape), labels

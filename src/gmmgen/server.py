@@ -41,14 +41,12 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from gmmgen.errors import ServerError
+
 HOST = "127.0.0.1"
 DB_NAME = "mlflow"
 DB_ROLE = "mlflow"
 PG_USER_ENV = "GMMGEN_PG_USER"
-
-
-class ServerError(RuntimeError):
-    """The tracking server cannot be started or stopped; the message says why."""
 
 
 @dataclass

@@ -19,8 +19,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gmmgen import files as F
+
 CRITERION_LABEL = {"bic": "BIC", "aic": "AIC", "heldout": "held-out likelihood"}
-FIGURES = ("select/sweep.png", "evaluate/criteria.png", "generate/generated.png", "evaluate/anomaly.png")
+FIGURES = tuple(
+    f"{stage.name}/{stem}.png"
+    for stage, stem in (
+        (F.SELECT, "sweep"),
+        (F.EVALUATE, "criteria"),
+        (F.GENERATE, "generated"),
+        (F.EVALUATE, "anomaly"),
+    )
+)
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -77,8 +87,8 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = " 
 
 
 def _describe_data(run_dir: Path) -> str:
-    prov = _json(run_dir / "data" / "provenance.json")
-    red = _json(run_dir / "reduce" / "metrics.json")
+    prov = _json(F.DATA.folder(run_dir) / F.DATA.provenance)
+    red = _json(F.REDUCE.folder(run_dir) / F.REDUCE.metrics)
     if not prov:
         return "no data stage output"
     source = prov.get("source", "?") + (" fallback" if prov.get("fallback") else "")
@@ -103,13 +113,13 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
         except ValueError:
             return str(p)
 
-    select = _json(run_dir / "select" / "metrics.json")
+    select = _json(F.SELECT.folder(run_dir) / F.SELECT.metrics)
     if not select:
         return f"gmmgen: no results under {show(run_dir)} yet (the select stage has not run)"
     criterion = select.get("criterion", "bic")
-    sweep = {(r["covariance_type"], int(r["n_components"])): r for r in _csv(run_dir / "select" / "sweep.csv")}
-    quality = {r["criterion"]: r for r in _csv(run_dir / "evaluate" / "criteria.csv")}
-    evaluation = _json(run_dir / "evaluate" / "metrics.json")
+    sweep = {(r["covariance_type"], int(r["n_components"])): r for r in _csv(F.SELECT.folder(run_dir) / F.SELECT.sweep)}
+    quality = {r["criterion"]: r for r in _csv(F.EVALUATE.folder(run_dir) / F.EVALUATE.criteria)}
+    evaluation = _json(F.EVALUATE.folder(run_dir) / F.EVALUATE.metrics)
     reference = evaluation.get("reference", {})
 
     header = ["chosen by", "model", "status", "BIC", "val bits/px", "test bits/px", "Fréchet", "IS", "near-copies"]
@@ -160,7 +170,7 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
         "",
     ]
     notes = []
-    clf = _json(run_dir / "classifier" / "metrics.json")
+    clf = _json(F.CLASSIFIER.folder(run_dir) / F.CLASSIFIER.metrics)
     if clf:
         notes.append(f"judge CNN {fmt(clf.get('test_accuracy'), '%')} on test digits")
     anomaly = evaluation.get("anomaly", {}).get("corruptions", {})
@@ -174,7 +184,7 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
     figures = [show(run_dir / f) for f in FIGURES if (run_dir / f).exists()]
     if figures:
         lines.append(f"  figures: {'  '.join(figures)}  (SVG beside each; all under {show(run_dir)}/<stage>/)")
-    run = _json(run_dir / "track" / "run.json")
+    run = _json(F.TRACK.folder(run_dir) / F.TRACK.run)
     if run.get("run_id"):
         where = f"run {run['run_id'][:12]} in experiment '{run.get('experiment')}'"
         if run.get("experiment_id") and str(run.get("tracking_uri", "")).startswith("sqlite:"):
@@ -200,7 +210,7 @@ def _job_overrides(job_dir: Path) -> str:
 def job_line(job_dir: str | Path, seconds: float | None = None) -> str:
     """One line for a finished multirun job: its overrides, the choice and the held-out likelihood."""
     job_dir = Path(job_dir)
-    select = _json(job_dir / "select" / "metrics.json")
+    select = _json(F.SELECT.folder(job_dir) / F.SELECT.metrics)
     chosen = select.get("chosen", {})
     took = f" ({seconds:.0f} s)" if seconds is not None else ""
     if not chosen:
@@ -220,10 +230,10 @@ def sweep_summary(sweep_dir: str | Path) -> str:
     header += ["Fréchet", "IS", "status"]
     rows = []
     for job in jobs:
-        select = _json(job / "select" / "metrics.json")
+        select = _json(F.SELECT.folder(job) / F.SELECT.metrics)
         chosen = select.get("chosen", {})
-        red = _json(job / "reduce" / "metrics.json")
-        ev = _json(job / "evaluate" / "metrics.json").get("selected", {})
+        red = _json(F.REDUCE.folder(job) / F.REDUCE.metrics)
+        ev = _json(F.EVALUATE.folder(job) / F.EVALUATE.metrics).get("selected", {})
         status = "ok" if chosen else "failed"
         if chosen and select.get("warnings"):
             status = f"ok, {len(select['warnings'])} note(s)"
@@ -259,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["--ui"]:
         port = int(args[1])
-        run = _json(Path(args[2] if len(args) > 2 else "outputs") / "track" / "run.json")
+        run = _json(F.TRACK.folder(args[2] if len(args) > 2 else F.OUTPUTS) / F.TRACK.run)
         if run.get("experiment_id"):
             print(f"Runs table, the project's columns: {ui_url(run['experiment_id'], port)}")
         return 0

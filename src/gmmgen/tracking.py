@@ -42,8 +42,9 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from gmmgen import files as F
 from gmmgen import runinfo
-from gmmgen.cli import TrackingError
+from gmmgen.errors import TrackingError
 from gmmgen.redact import redact
 
 log = logging.getLogger(__name__)
@@ -262,7 +263,7 @@ def _read_json(path: Path) -> dict[str, Any]:
     """A stage's JSON file, {} when the stage did not run; UpstreamError when it cannot be read."""
     if not path.exists():
         return {}
-    from gmmgen.stages.common import load_json
+    from gmmgen.upstream import load_json
 
     return load_json(path, path.parent.name)
 
@@ -515,7 +516,7 @@ def describe(select: dict[str, Any]) -> str:
 
 def per_class_table(run_dir: Path) -> dict[str, list[Any]]:
     """Per-digit numbers of a run as columns (digit 0-9): generated class counts, conditional agreement and K."""
-    evaluation = _read_json(run_dir / "evaluate" / "metrics.json")
+    evaluation = _read_json(F.EVALUATE.folder(run_dir) / F.EVALUATE.metrics)
     digits = [str(d) for d in range(10)]
     table: dict[str, list[Any]] = {"digit": list(range(10))}
     for crit, row in evaluation.get("by_criterion", {}).items():
@@ -525,7 +526,7 @@ def per_class_table(run_dir: Path) -> dict[str, list[Any]]:
     if "agreement_per_class" in cond:
         table["conditional_agreement"] = [cond["agreement_per_class"].get(d) for d in digits]
         table["conditional_n_components"] = [cond.get("n_components_per_class", {}).get(d) for d in digits]
-    provenance = _read_json(run_dir / "data" / "provenance.json")
+    provenance = _read_json(F.DATA.folder(run_dir) / F.DATA.provenance)
     for split, counts in provenance.get("class_counts", {}).items():
         table[f"{split}_count"] = [int(counts.get(d, 0)) for d in digits]
     return table if len(table) > 1 else {}
@@ -549,14 +550,15 @@ def log_pipeline(
     from mlflow.entities import Metric, Param, RunTag
 
     from gmmgen import mlflow_ui
-    from gmmgen.stages.select import read_sweep_csv
+    from gmmgen.sweep_table import read_sweep_csv
 
-    provenance = _read_json(run_dir / "data" / "provenance.json")
-    select = _read_json(run_dir / "select" / "metrics.json")
+    provenance = _read_json(F.DATA.folder(run_dir) / F.DATA.provenance)
+    select = _read_json(F.SELECT.folder(run_dir) / F.SELECT.metrics)
     chosen = select.get("chosen", {})
-    rows = read_sweep_csv(run_dir / "select" / "sweep.csv") if (run_dir / "select" / "sweep.csv").exists() else []
+    sweep_csv = F.SELECT.folder(run_dir) / F.SELECT.sweep
+    rows = read_sweep_csv(sweep_csv) if sweep_csv.exists() else []
     # Timings are not in the files DVC hashes: each stage's runtime.json (absent when DVC restored the stage).
-    timings = _read_json(run_dir / "select" / "runtime.json")
+    timings = _read_json(F.SELECT.folder(run_dir) / F.SELECT.runtime)
     fit_seconds = timings.get("fit_seconds", {})
     for row in rows:
         row["fit_seconds"] = fit_seconds.get(f"{row['covariance_type']}-{row['n_components']}", math.nan)
@@ -582,9 +584,9 @@ def log_pipeline(
             client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
         metrics: dict[str, float] = {}
-        for stage in ("data", "reduce", "generate", "classifier"):
-            metrics.update(_numeric(_read_json(run_dir / stage / "metrics.json"), f"{stage}/"))
-        evaluation = _read_json(run_dir / "evaluate" / "metrics.json")
+        for stage in (F.DATA, F.REDUCE, F.GENERATE, F.CLASSIFIER):
+            metrics.update(_numeric(_read_json(stage.folder(run_dir) / stage.metrics), f"{stage.name}/"))
+        evaluation = _read_json(F.EVALUATE.folder(run_dir) / F.EVALUATE.metrics)
         for part in ("selected", "reference", "clustering", "anomaly", "conditional"):
             metrics.update(_numeric(evaluation.get(part, {}), f"evaluate/{part}/"))
         for crit, row in evaluation.get("by_criterion", {}).items():
@@ -594,7 +596,7 @@ def log_pipeline(
                 metrics[f"select/{key}"] = float(select[key])
         if "sweep_seconds" in timings:
             metrics["select/sweep_seconds"] = float(timings["sweep_seconds"])
-        classifier_time = _read_json(run_dir / "classifier" / "runtime.json")
+        classifier_time = _read_json(F.CLASSIFIER.folder(run_dir) / F.CLASSIFIER.runtime)
         if "seconds" in classifier_time:
             metrics["classifier/seconds"] = float(classifier_time["seconds"])
         if chosen:
@@ -655,13 +657,11 @@ def log_pipeline(
                 finally:
                     client.set_terminated(child.info.run_id, child_status)
 
-        for stage in ("data", "reduce", "select", "generate", "classifier", "evaluate"):
-            folder = run_dir / stage
-            if not folder.exists():
-                continue
-            for f in sorted(folder.iterdir()):
-                if f.is_file() and f.suffix in ARTIFACT_SUFFIXES:
-                    client.log_artifact(run_id, str(f), artifact_path=stage)
+        for stage in F.STAGES:  # what the file map lists, in each stage's folder of the run
+            folder = stage.folder(run_dir)
+            for name in sorted({*stage.files(), *stage.untracked(), *stage.figure_files()}):
+                if (folder / name).is_file() and (folder / name).suffix in ARTIFACT_SUFFIXES:
+                    client.log_artifact(run_id, str(folder / name), artifact_path=stage.name)
         table = per_class_table(run_dir)
         if table:
             client.log_table(run_id, data=table, artifact_file="evaluate/per_class.json")
@@ -672,7 +672,7 @@ def log_pipeline(
         if params_file.exists():
             client.log_artifact(run_id, str(params_file), artifact_path="config")
 
-        if (run_dir / "select" / "model.joblib").exists():
+        if (F.SELECT.folder(run_dir) / F.SELECT.model).exists():
             # Logging and registering the model writes to the store: a signal waits (seconds) until it is done.
             with signals_deferred():
                 with mlflow.start_run(run_id=run_id):
@@ -705,7 +705,7 @@ def log_generator(cfg: Any, run_dir: Path, register: bool = False) -> str | None
     import gmmgen
     from gmmgen.generator import DigitGenerator
 
-    provenance = _read_json(run_dir / "data" / "provenance.json")
+    provenance = _read_json(F.DATA.folder(run_dir) / F.DATA.provenance)
     with tempfile.TemporaryDirectory() as tmp:
         meta = Path(tmp) / "meta.json"
         meta.write_text(
@@ -719,8 +719,8 @@ def log_generator(cfg: Any, run_dir: Path, register: bool = False) -> str | None
         code = Path(tmp) / "code" / "gmmgen"
         shutil.copytree(Path(gmmgen.__file__).parent, code, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         artifacts = {
-            "pca": str(run_dir / "reduce" / "pca.joblib"),
-            "gmm": str(run_dir / "select" / "model.joblib"),
+            "pca": str(F.REDUCE.folder(run_dir) / F.REDUCE.pca),
+            "gmm": str(F.SELECT.folder(run_dir) / F.SELECT.model),
             "meta": str(meta),
         }
         example = pd.DataFrame({"n": [4], "seed": [0]})

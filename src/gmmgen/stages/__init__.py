@@ -19,20 +19,21 @@ from typing import Any
 
 STAGES = ("data", "reduce", "select", "generate", "classifier", "evaluate")
 
-# name -> the stage module that defines it (imported on first access).
+# name -> the module that defines it (imported on first access): a stage module,
+# or the library module a helper moved down to.
 _LAZY = {
-    "run_classifier": "classifier",
-    "load_dataset": "common",
-    "stage_dir": "common",
-    "run_data": "data",
-    "run_evaluate": "evaluate",
-    "generate_images": "generate",
-    "run_generate": "generate",
-    "run_reduce": "reduce",
-    "read_sweep_csv": "select",
-    "run_select": "select",
-    "write_sweep_csv": "select",
-    "run_all": "pipeline",
+    "run_classifier": f"{__name__}.classifier",
+    "load_dataset": f"{__name__}.common",
+    "stage_dir": f"{__name__}.common",
+    "run_data": f"{__name__}.data",
+    "run_evaluate": f"{__name__}.evaluate",
+    "generate_images": "gmmgen.sampling",
+    "run_generate": f"{__name__}.generate",
+    "run_reduce": f"{__name__}.reduce",
+    "read_sweep_csv": "gmmgen.sweep_table",
+    "run_select": f"{__name__}.select",
+    "write_sweep_csv": "gmmgen.sweep_table",
+    "run_all": f"{__name__}.pipeline",
 }
 
 __all__ = ["STAGES", *_LAZY]
@@ -40,5 +41,5 @@ __all__ = ["STAGES", *_LAZY]
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from gmmgen import classifier, plots
+from gmmgen import files as F
 from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, write_json
 from gmmgen.stages.common import DATA_NAMES, load_dataset, require, stage_dir
@@ -79,11 +80,11 @@ def run_classifier(cfg: Any) -> Path:
     accuracy = float(np.mean(probs.argmax(1) == ds[f"y_{scored}"]))
     clf_keys = {img.tobytes() for img in ds["x_clf"]}
     shared = {s: sum(img.tobytes() in clf_keys for img in ds[f"x_{s}"]) for s in ("train", "val", "test")}
-    out = stage_dir(cfg, "classifier")
+    out = stage_dir(cfg, F.CLASSIFIER.name)
     with atomic_dir(out) as tmp:
-        shutil.copy(require(cached / "model.keras", "classifier"), tmp / "model.keras")
+        shutil.copy(require(cached / F.CLASSIFIER.model, F.CLASSIFIER.name), tmp / F.CLASSIFIER.model)
         write_json(
-            tmp / "metrics.json",
+            tmp / F.CLASSIFIER.metrics,
             {
                 "test_accuracy": accuracy,
                 "accuracy_measured_on": scored,
@@ -96,13 +97,13 @@ def run_classifier(cfg: Any) -> Path:
                 "epochs": int(cfg.classifier.epochs),
             },
         )
-        write_json(tmp / "runtime.json", {"seconds": time.perf_counter() - start})
+        write_json(tmp / F.CLASSIFIER.runtime, {"seconds": time.perf_counter() - start})
         data = DATA_NAMES.get(str(cfg.data.name), str(cfg.data.name))
         context = (
             f"{data}, N={len(ds['x_clf']):,} training digits, batch {cfg.classifier.batch_size}; "
             f"{scored} accuracy {accuracy:.1%} on {len(ds[f'x_{scored}']):,} digits"
         )
-        plots.training_curve(history, tmp / "training_curve.png", title=context)
+        plots.training_curve(history, F.CLASSIFIER.figure(tmp, "training_curve"), title=context)
     log.info("classifier: %.2f%% accuracy on %d %s digits", 100 * accuracy, len(ds[f"x_{scored}"]), scored)
     if accuracy < 0.97 and ds["x_train"].shape[1] == 28:
         log.warning(

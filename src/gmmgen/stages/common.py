@@ -1,17 +1,18 @@
-"""What every stage shares: where its folder is, and reading what came before."""
+"""What every stage shares: where its folder is, the dataset, figure titles (file loading: :mod:`gmmgen.upstream`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
+from gmmgen import files as F
 from gmmgen.errors import UpstreamError
-from gmmgen.io import load_arrays, read_json
+from gmmgen.upstream import _rebuild, load_joblib, load_json, load_npz, load_upstream, require
 
-T = TypeVar("T")
+__all__ = ["DATA_NAMES", "figure_context", "load_dataset", "load_joblib", "load_json", "load_npz"]
+__all__ += ["load_upstream", "require", "stage_dir"]
 
 
 def stage_dir(cfg: Any, stage: str) -> Path:
@@ -19,56 +20,10 @@ def stage_dir(cfg: Any, stage: str) -> Path:
     return Path(cfg.paths.run_dir) / stage
 
 
-def _rebuild(stage: str) -> str:
-    return f"rebuild it with `dvc repro --force --single-item {stage}` (or rerun pipelines/run_all.py)"
-
-
-def require(path: Path, stage: str) -> Path:
-    """``path``, or an :class:`UpstreamError` saying which stage must run first."""
-    if not path.exists():
-        raise UpstreamError(f"{path} is missing: run the '{stage}' stage first; {_rebuild(stage)}")
-    return path
-
-
-def load_upstream(path: Path, stage: str, loader: Callable[[Path], T], expect: type | None = None) -> T:
-    """``loader(path)`` for a file the stage ``stage`` wrote.
-
-    Raises :class:`UpstreamError` (one line: the file, what is wrong, how to
-    rebuild it) when the file is missing, cannot be loaded, or holds something
-    other than an ``expect`` instance.
-    """
-    require(path, stage)
-    try:
-        obj = loader(path)
-    except Exception as exc:  # unpickling, zip, JSON, Keras: any of them means a bad file
-        reason = " ".join(str(exc).split())[:300] or "no detail"
-        raise UpstreamError(f"{path} cannot be loaded ({type(exc).__name__}: {reason}); {_rebuild(stage)}") from exc
-    if expect is not None and not isinstance(obj, expect):
-        raise UpstreamError(f"{path} holds a {type(obj).__name__}, not a {expect.__name__}; {_rebuild(stage)}")
-    return obj
-
-
-def load_joblib(path: Path, stage: str, expect: type | None = None) -> Any:
-    """A joblib file another stage wrote (see :func:`load_upstream`)."""
-    import joblib
-
-    return load_upstream(path, stage, joblib.load, expect)
-
-
-def load_json(path: Path, stage: str) -> Any:
-    """A JSON file another stage wrote (see :func:`load_upstream`)."""
-    return load_upstream(path, stage, read_json)
-
-
-def load_npz(path: Path, stage: str) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` another stage wrote (see :func:`load_upstream`)."""
-    return load_upstream(path, stage, load_arrays)
-
-
 def load_dataset(cfg: Any) -> dict[str, np.ndarray]:
     """The arrays the data stage wrote (x_<split>, y_<split> for train, val, test, clf; test may be empty)."""
-    path = stage_dir(cfg, "data") / "dataset.npz"
-    ds = load_npz(path, "data")
+    path = stage_dir(cfg, F.DATA.name) / F.DATA.dataset
+    ds = load_npz(path, F.DATA.name)
     missing = sorted({"x_train", "y_train", "x_val", "y_val", "x_test", "y_test"} - set(ds))
     if missing:
         raise UpstreamError(f"{path} lacks the arrays {missing}; {_rebuild('data')}")

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from gmmgen import data as data_mod
+from gmmgen import files as F
 from gmmgen import plots
 from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, save_arrays, sha256_file, write_json
@@ -32,9 +33,9 @@ def run_data(cfg: Any) -> Path:
         )
     if cfg.evaluate.enabled and sizes["test"] == 0:
         raise data_mod.DataError("no test digits to report on; give data.n_test > 0 or set evaluate.enabled=false")
-    out = stage_dir(cfg, "data")
+    out = stage_dir(cfg, F.DATA.name)
     with atomic_dir(out) as tmp:
-        save_arrays(tmp / "dataset.npz", **arrays)
+        save_arrays(tmp / F.DATA.dataset, **arrays)
         record.update(
             source=digits.source,
             origin=digits.origin,
@@ -61,13 +62,13 @@ def run_data(cfg: Any) -> Path:
             duplicate_images_across_splits=data_mod.overlaps(arrays),
             class_counts={s: data_mod.class_counts(arrays[f"y_{s}"]) for s in ("train", "val", "test")},
             seed=seed,
-            dataset_sha256=sha256_file(tmp / "dataset.npz"),
+            dataset_sha256=sha256_file(tmp / F.DATA.dataset),
         )
         # Errors met on the way name machine paths and network states: not hashed by DVC.
-        write_json(tmp / "runtime.json", record.pop("runtime", {}))
-        write_json(tmp / "provenance.json", record)
+        write_json(tmp / F.DATA.runtime, record.pop("runtime", {}))
+        write_json(tmp / F.DATA.provenance, record)
         write_json(
-            tmp / "metrics.json",
+            tmp / F.DATA.metrics,
             {
                 "n_train": sizes["train"],
                 "n_val": sizes["val"],
@@ -82,7 +83,7 @@ def run_data(cfg: Any) -> Path:
         shown = np.concatenate([arrays["x_train"][idx] for idx in per_class])
         plots.image_grid(
             shown,
-            tmp / "train_digits.png",
+            F.DATA.figure(tmp, "train_digits"),
             cols=10,
             title=f"{name} training digits: the first of each class (N={len(arrays['x_train']):,} in all)",
             subtitle=f"source: {digits.source}",

@@ -22,13 +22,13 @@ import numpy as np
 
 from gmmgen import classifier, console, mixture, plots, reduce, style
 from gmmgen import evaluate as ev
+from gmmgen import files as F
 from gmmgen.compute import Compute, to_numpy
-from gmmgen.config import seed_for
-from gmmgen.data import DataError
+from gmmgen.config import model_params, seed_for
+from gmmgen.errors import DataError
 from gmmgen.io import atomic_dir, write_json
+from gmmgen.sampling import generate_images
 from gmmgen.stages.common import figure_context, load_dataset, load_joblib, load_json, load_upstream, stage_dir
-from gmmgen.stages.generate import generate_images
-from gmmgen.stages.select import model_params
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def _class_conditional(pca, models, ds, judge, cfg) -> tuple[np.ndarray, dict[st
 
 def run_evaluate(cfg: Any) -> Path:
     """Measure every use of the fitted mixtures; write metrics, the criteria table and figures."""
-    n_criteria = len(load_json(stage_dir(cfg, "select") / "metrics.json", "select")["by_criterion"])
+    n_criteria = len(load_json(stage_dir(cfg, F.SELECT.name) / F.SELECT.metrics, F.SELECT.name)["by_criterion"])
     bar = console.progress(total=n_criteria + 2, desc="evaluate", unit="step", disable=not cfg.sweep.progress)
     with console.bar_safe_logging():
         try:
@@ -162,10 +162,10 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
     if not len(ds["x_test"]):
         raise DataError("evaluate: the dataset has no test digits to report on (data.n_test=0)")
     shape = tuple(ds["x_train"].shape[1:])
-    pca = load_joblib(stage_dir(cfg, "reduce") / "pca.joblib", "reduce", PCA)
-    select_dir = stage_dir(cfg, "select")
-    chosen_by = load_json(select_dir / "metrics.json", "select")["by_criterion"]
-    judge = load_upstream(stage_dir(cfg, "classifier") / "model.keras", "classifier", classifier.load)
+    pca = load_joblib(stage_dir(cfg, F.REDUCE.name) / F.REDUCE.pca, F.REDUCE.name, PCA)
+    select_dir = stage_dir(cfg, F.SELECT.name)
+    chosen_by = load_json(select_dir / F.SELECT.metrics, F.SELECT.name)["by_criterion"]
+    judge = load_upstream(stage_dir(cfg, F.CLASSIFIER.name) / F.CLASSIFIER.model, F.CLASSIFIER.name, classifier.load)
     z_train = pca.transform(reduce.to_features(ds["x_train"]))
     z_val = pca.transform(reduce.to_features(ds["x_val"]))
     z_test = pca.transform(reduce.to_features(ds["x_test"]))
@@ -194,7 +194,7 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
 
     rows, details, neighbours = [], {}, None
     for crit, info in chosen_by.items():
-        gmm = load_joblib(select_dir / "by_criterion" / f"{crit}.joblib", "select", GaussianMixture)
+        gmm = load_joblib(select_dir / F.SELECT.by_criterion / f"{crit}.joblib", F.SELECT.name, GaussianMixture)
         images, _ = generate_images(pca, gmm, n_gen, seed_for(cfg, "evaluate.seed"), shape)
         quality, mem = _sample_quality(images, judge, real_feats, ds, cfg)
         clusters = ev.clustering_scores(ds["y_test"], gmm.predict(z_test))
@@ -239,9 +239,9 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
     selected_context = figure_context(cfg, len(ds["x_train"]), n_dims, selected["covariance_type"])
     by = style.CRITERION_LABEL.get(cfg.sweep.criterion, cfg.sweep.criterion)
     selected_name = f"{selected['covariance_type']} K={selected['n_components']} (chosen by {by})"
-    out = stage_dir(cfg, "evaluate")
+    out = stage_dir(cfg, F.EVALUATE.name)
     with atomic_dir(out) as tmp:
-        with open(tmp / "criteria.csv", "w", newline="") as fh:
+        with open(tmp / F.EVALUATE.criteria, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(CRITERIA_FIELDS))
             w.writeheader()
             w.writerows({k: r[k] for k in CRITERIA_FIELDS} for r in rows)
@@ -253,14 +253,17 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
             "anomaly": anomaly,
             "conditional": conditional_metrics,
         }
-        write_json(tmp / "metrics.json", metrics)
+        write_json(tmp / F.EVALUATE.metrics, metrics)
         plots.criteria_comparison(
-            rows, reference, tmp / "criteria.png", title=f"{context}; {int(cfg.evaluate.n_samples):,} samples each"
+            rows,
+            reference,
+            F.EVALUATE.figure(tmp, "criteria"),
+            title=f"{context}; {int(cfg.evaluate.n_samples):,} samples each",
         )
         gen, near = neighbours
         plots.image_grid(
             np.concatenate([gen, near]),
-            tmp / "nearest_neighbours.png",
+            F.EVALUATE.figure(tmp, "nearest_neighbours"),
             cols=len(gen),
             title=f"top: digits drawn from {selected_name}; bottom: the nearest training digit of each",
             subtitle=selected_context,
@@ -270,27 +273,27 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
         plots.labelled_grid(
             means,
             [f"k{k}: {majority[k]}" for k in heaviest],
-            tmp / "cluster_means.png",
+            F.EVALUATE.figure(tmp, "cluster_means"),
             title=f"component means of {selected_name}, heaviest first, with their majority digit",
             subtitle=selected_context,
         )
         plots.image_grid(
             ds["x_test"][least],
-            tmp / "least_likely.png",
+            F.EVALUATE.figure(tmp, "least_likely"),
             cols=10,
             title=f"least likely test digits under {selected_name}, by pixel-space density",
             subtitle=selected_context,
         )
         plots.image_grid(
             conditional,
-            tmp / "conditional.png",
+            F.EVALUATE.figure(tmp, "conditional"),
             cols=int(cfg.evaluate.class_samples),
             title="class-conditional generation: one mixture per digit, a row per digit",
             subtitle=figure_context(cfg, len(ds["x_train"]), n_dims, conditional_metrics["covariance_type"])
             + f", K per digit by {by}",
             row_labels=[str(d) for d in range(10)],
         )
-        plots.anomaly_bars(anomaly, tmp / "anomaly.png", title=f"{selected_name}; {selected_context}")
+        plots.anomaly_bars(anomaly, F.EVALUATE.figure(tmp, "anomaly"), title=f"{selected_name}; {selected_context}")
     step()
     log.info(
         "evaluate: FD %.2f (floor %.2f), IS %.2f (real %.2f), near-copies %.3f, ARI %.3f, conditional agreement %.2f",

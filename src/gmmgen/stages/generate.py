@@ -8,24 +8,15 @@ from typing import Any
 
 import numpy as np
 
-from gmmgen import plots, reduce, sampling
-from gmmgen.compute import Compute, dispatch_for
+from gmmgen import files as F
+from gmmgen import plots, reduce
+from gmmgen.compute import Compute
 from gmmgen.config import seed_for
 from gmmgen.io import atomic_dir, write_json
+from gmmgen.sampling import generate_images
 from gmmgen.stages.common import figure_context, load_dataset, load_joblib, stage_dir
 
 log = logging.getLogger(__name__)
-
-
-def generate_images(pca: Any, gmm: Any, n: int, seed: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Draw ``n`` digits from the mixture and map them to uint8 images (n, *shape) with the PCA inverse.
-
-    ``pca`` and ``gmm`` may hold arrays of any one Array API namespace: the
-    arithmetic runs there; the images and component labels (n,) come back as numpy.
-    """
-    z, labels = sampling.draw(gmm, n, seed)
-    with dispatch_for(z):
-        return reduce.to_images(pca.inverse_transform(z), shape), labels
 
 
 def run_generate(cfg: Any) -> Path:
@@ -34,8 +25,8 @@ def run_generate(cfg: Any) -> Path:
     from sklearn.mixture import GaussianMixture
 
     cmp = Compute.from_config(cfg)
-    pca = load_joblib(stage_dir(cfg, "reduce") / "pca.joblib", "reduce", PCA)
-    gmm = load_joblib(stage_dir(cfg, "select") / "model.joblib", "select", GaussianMixture)
+    pca = load_joblib(stage_dir(cfg, F.REDUCE.name) / F.REDUCE.pca, F.REDUCE.name, PCA)
+    gmm = load_joblib(stage_dir(cfg, F.SELECT.name) / F.SELECT.model, F.SELECT.name, GaussianMixture)
     pca_x, gmm_x = cmp.estimator(pca), cmp.estimator(gmm)
     ds = load_dataset(cfg)
     shape = tuple(ds["x_train"].shape[1:])
@@ -47,20 +38,20 @@ def run_generate(cfg: Any) -> Path:
     real = ds["x_test" if len(ds["x_test"]) else "x_val"][: int(cfg.sample.n_real)]
     cols, k = int(cfg.sample.grid_cols), gmm.n_components
     context = figure_context(cfg, len(ds["x_train"]), pca.n_components_, gmm.covariance_type)
-    out = stage_dir(cfg, "generate")
+    out = stage_dir(cfg, F.GENERATE.name)
     with atomic_dir(out) as tmp:
-        np.save(tmp / "samples.npy", images)
-        np.save(tmp / "sample_components.npy", labels.astype(np.int32))
+        np.save(tmp / F.GENERATE.samples, images)
+        np.save(tmp / F.GENERATE.components, labels.astype(np.int32))
         plots.image_grid(
             images,
-            tmp / "generated.png",
+            F.GENERATE.figure(tmp, "generated"),
             cols=cols,
             title=f"{len(images)} digits drawn from the GMM (K={k})",
             subtitle=context,
         )
         plots.image_grid(
             means,
-            tmp / "component_means.png",
+            F.GENERATE.figure(tmp, "component_means"),
             cols=10,
             title=f"component means, heaviest first ({len(heaviest)} of {k})",
             subtitle=context,
@@ -68,14 +59,14 @@ def run_generate(cfg: Any) -> Path:
         plots.side_by_side(
             images[:100],
             real[:100],
-            tmp / "generated_vs_real.png",
+            F.GENERATE.figure(tmp, "generated_vs_real"),
             (f"drawn from the GMM ({gmm.covariance_type} K={k})", f"real {shown} digits"),
             cols=cols,
             subtitle=context,
         )
         used = np.bincount(labels, minlength=k)
         write_json(
-            tmp / "metrics.json",
+            tmp / F.GENERATE.metrics,
             {
                 "n_samples": len(images),
                 "components_used": int(np.sum(used > 0)),
@@ -84,5 +75,5 @@ def run_generate(cfg: Any) -> Path:
                 "share_pixels_saturated": float(np.mean((images == 0) | (images == 255))),
             },
         )
-    log.info("generate: %d digits from K=%d -> %s", len(images), k, out / "generated.png")
+    log.info("generate: %d digits from K=%d -> %s", len(images), k, F.GENERATE.figure(out, "generated"))
     return out

@@ -9,8 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from gmmgen import files as F
 from gmmgen import plots, reduce
 from gmmgen.compute import Compute, estimator_to_numpy, to_numpy
+from gmmgen.errors import ConfigError
 from gmmgen.io import atomic_dir, save_arrays, write_json
 from gmmgen.stages.common import figure_context, load_dataset, stage_dir
 
@@ -27,7 +29,10 @@ def run_reduce(cfg: Any) -> Path:
     cmp = Compute.from_config(cfg)
     ds = load_dataset(cfg)
     x_tr, x_va, x_te = (cmp.asarray(reduce.to_features(ds[k])) for k in ("x_train", "x_val", "x_test"))
-    pca = reduce.fit_pca(x_tr, cfg.pca.variance, cfg.pca.n_components, cfg.pca.whiten, cfg.pca.svd_solver, cfg.seed)
+    try:
+        pca = reduce.fit_pca(x_tr, cfg.pca.variance, cfg.pca.n_components, cfg.pca.whiten, cfg.pca.svd_solver, cfg.seed)
+    except ConfigError as exc:  # the library names its argument; the user set the config key
+        raise ConfigError(f"pca.{exc}") from None
     # The whole spectrum, for the explained-variance figure.
     full = reduce.fit_pca(x_tr, None, min(int(s) for s in x_tr.shape), False, cfg.pca.svd_solver)
     full_ratio = to_numpy(full.explained_variance_ratio_)
@@ -41,11 +46,11 @@ def run_reduce(cfg: Any) -> Path:
         z_test = to_numpy(pca.transform(x_te)) if int(x_te.shape[0]) else np.zeros((0, n_kept))
         x_orig = cmp.asarray(reduce.to_features(originals))
         recon = reduce.to_images(pca.inverse_transform(pca.transform(x_orig)), shape)
-    out = stage_dir(cfg, "reduce")
+    out = stage_dir(cfg, F.REDUCE.name)
     with atomic_dir(out) as tmp:
-        joblib.dump(estimator_to_numpy(pca), tmp / "pca.joblib")
+        joblib.dump(estimator_to_numpy(pca), tmp / F.REDUCE.pca)
         save_arrays(
-            tmp / "projected.npz",
+            tmp / F.REDUCE.projected,
             z_train=z_train,
             z_val=z_val,
             z_test=z_test,
@@ -53,16 +58,22 @@ def run_reduce(cfg: Any) -> Path:
             y_val=ds["y_val"],
             y_test=ds["y_test"],
         )
-        write_json(tmp / "metrics.json", metrics)
-        with open(tmp / "explained_variance.csv", "w", newline="") as fh:
+        write_json(tmp / F.REDUCE.metrics, metrics)
+        with open(tmp / F.REDUCE.variance, "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["n_components", "cumulative_variance"])
             w.writerows((i + 1, f"{v:.6f}") for i, v in enumerate(np.cumsum(full_ratio)))
         context = figure_context(cfg, int(x_tr.shape[0]), metrics["n_dims_kept"], covariance="")
         plots.explained_variance(
-            full_ratio, cfg.pca.variance, metrics["n_dims_kept"], tmp / "explained_variance.png", title=context
+            full_ratio,
+            cfg.pca.variance,
+            metrics["n_dims_kept"],
+            F.REDUCE.figure(tmp, "explained_variance"),
+            title=context,
         )
-        plots.reconstructions(originals, recon, tmp / "reconstructions.png", metrics["n_dims_kept"], subtitle=context)
+        plots.reconstructions(
+            originals, recon, F.REDUCE.figure(tmp, "reconstructions"), metrics["n_dims_kept"], subtitle=context
+        )
     log.info(
         "reduce: %d -> %d dims, %.3f of the variance",
         metrics["n_dims_in"],

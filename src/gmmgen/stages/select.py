@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 from pathlib import Path
@@ -10,71 +9,18 @@ from typing import Any
 
 import numpy as np
 
-from gmmgen import likelihood, mixture, plots
+from gmmgen import files as F
+from gmmgen import likelihood, mixture, plots, sweep_table
 from gmmgen.compute import Compute, estimator_to_numpy, to_float, xp_of
-from gmmgen.config import seed_for
+from gmmgen.config import model_params, seed_for
 from gmmgen.io import atomic_dir, write_json
 from gmmgen.stages.common import figure_context, load_dataset, load_joblib, stage_dir
 
 log = logging.getLogger(__name__)
 
-_FLOATS = (
-    "bic",
-    "aic",
-    "train_ll",
-    "val_ll",
-    "val_nll_nats",
-    "val_bpp",
-    "min_effective_points",
-    "min_points_per_parameter",
-)
-_INTS = ("n_components", "n_parameters", "n_iter", "n_degenerate", "n_thin")
-# The table DVC hashes holds what the data, params and code determine; the fits'
-# wall-clock times go to runtime.json, which DVC does not hash (MLflow logs it).
-CSV_FIELDS = tuple(f for f in mixture.FIELDS if f != "fit_seconds")
-
-
-def model_params(cfg: Any) -> dict[str, Any]:
-    """Keyword arguments for ``GaussianMixture`` from ``cfg.model``."""
-    m = cfg.model
-    return {
-        "n_init": int(m.n_init),
-        "reg_covar": float(m.reg_covar),
-        "max_iter": int(m.max_iter),
-        "tol": float(m.tol),
-        "init_params": str(m.init_params),
-        "random_state": seed_for(cfg, "model.random_state"),
-    }
-
-
-def _fmt(v: Any) -> Any:
-    if isinstance(v, float):
-        return "nan" if math.isnan(v) else repr(v)
-    return v
-
-
-def write_sweep_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    """The sweep table, one row per fit, floats written exactly (repr); no timings."""
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(CSV_FIELDS))
-        w.writeheader()
-        for row in rows:
-            w.writerow({k: _fmt(row[k]) for k in CSV_FIELDS})
-
-
-def read_sweep_csv(path: Path) -> list[dict[str, Any]]:
-    """Read a table written by :func:`write_sweep_csv` back into typed rows (``fit_seconds`` is not in it)."""
-    rows = []
-    with open(path, newline="") as fh:
-        for raw in csv.DictReader(fh):
-            row: dict[str, Any] = dict(raw)
-            for k in _FLOATS:
-                row[k] = float(row[k]) if row[k] not in ("", "nan") else math.nan
-            for k in _INTS:
-                row[k] = int(row[k])
-            row["converged"] = row["converged"] == "True"
-            rows.append(row)
-    return rows
+# The sweep table's columns and its reading and writing live beside the sweep (re-exported for old imports).
+CSV_FIELDS = sweep_table.CSV_FIELDS
+read_sweep_csv, write_sweep_csv = sweep_table.read_sweep_csv, sweep_table.write_sweep_csv
 
 
 def dequantization_seed(cfg: Any) -> int:
@@ -113,7 +59,7 @@ def run_select(cfg: Any) -> Path:
     ds = load_dataset(cfg)
     from sklearn.decomposition import PCA
 
-    pca = load_joblib(stage_dir(cfg, "reduce") / "pca.joblib", "reduce", PCA)
+    pca = load_joblib(stage_dir(cfg, F.REDUCE.name) / F.REDUCE.pca, F.REDUCE.name, PCA)
     d = int(pca.n_features_in_)
     seed = dequantization_seed(cfg)
     x_train = ds["x_train"].reshape(len(ds["x_train"]), d).astype(np.float64) / likelihood.PIXEL_SCALE
@@ -162,15 +108,15 @@ def run_select(cfg: Any) -> Path:
             "test_bpp": test["bits_per_pixel"],
         }
     chosen_test = pixel_report(pca_x, fitted[(chosen["covariance_type"], chosen["n_components"])], ds["x_test"], seed)
-    out = stage_dir(cfg, "select")
+    out = stage_dir(cfg, F.SELECT.name)
     with atomic_dir(out) as tmp:
         chosen_model = models[(chosen["covariance_type"], chosen["n_components"])]
-        joblib.dump(chosen_model, tmp / "model.joblib")
-        (tmp / "by_criterion").mkdir()
+        joblib.dump(chosen_model, tmp / F.SELECT.model)
+        (tmp / F.SELECT.by_criterion).mkdir()
         for crit, row in by_criterion.items():
             model = models[(row["covariance_type"], row["n_components"])]
-            joblib.dump(model, tmp / "by_criterion" / f"{crit}.joblib")
-        write_sweep_csv(rows, tmp / "sweep.csv")
+            joblib.dump(model, tmp / F.SELECT.by_criterion / f"{crit}.joblib")
+        write_sweep_csv(rows, tmp / F.SELECT.sweep)
         metrics = {
             "criterion": cfg.sweep.criterion,
             "chosen": {
@@ -197,16 +143,16 @@ def run_select(cfg: Any) -> Path:
             "n_thin_fits": sum(r["status"] == "thin" for r in rows),
             "warnings": notes,
         }
-        write_json(tmp / "metrics.json", metrics)
+        write_json(tmp / F.SELECT.metrics, metrics)
         write_json(
-            tmp / "runtime.json",
+            tmp / F.SELECT.runtime,
             {
                 "sweep_seconds": float(sum(r["fit_seconds"] for r in rows)),
                 "fit_seconds": {f"{r['covariance_type']}-{r['n_components']}": r["fit_seconds"] for r in rows},
             },
         )
         context = figure_context(cfg, len(z_train), z_train.shape[1])
-        plots.sweep_criteria(rows, by_criterion, cfg.sweep.criterion, tmp / "sweep.png", title=context)
+        plots.sweep_criteria(rows, by_criterion, cfg.sweep.criterion, F.SELECT.figure(tmp, "sweep"), title=context)
     log.info(
         "select: %s chose %s K=%d (%s; BIC %.1f, validation %.4f bits/pixel); "
         "%d fits, %d failed, %d thin, %d degenerate",

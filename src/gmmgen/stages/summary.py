@@ -14,6 +14,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from gmmgen import files as F
 from gmmgen.io import atomic_write_bytes, read_json
 from gmmgen.stages.common import require, stage_dir
 
@@ -71,7 +72,7 @@ def headline(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | 
 def run_summary(cfg: Any) -> Path:
     """Copy the headline numbers of the stages into results/metrics.json (tracked by git); return its path."""
     stages = sorted({stage for stage, _ in HEADLINE.values()})
-    metrics = {s: read_json(require(stage_dir(cfg, s) / "metrics.json", s)) for s in stages}
-    target = Path(cfg.paths.results) / "metrics.json"
+    metrics = {s: read_json(require(stage_dir(cfg, s) / F.BY_NAME[s].metrics, s)) for s in stages}
+    target = Path(cfg.paths.results) / F.RESULTS_FILE
     atomic_write_bytes(target, (json.dumps(headline(metrics), indent=2, sort_keys=True) + "\n").encode())
     return target

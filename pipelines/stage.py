@@ -1,0 +1,50 @@
+"""Run one stage of the pipeline: the entry point of every stage in dvc.yaml.
+
+  python pipelines/stage.py <stage> [overrides]                           (config from conf/)
+  python pipelines/stage.py <stage> --config-dir . --config-name params   (as DVC runs it)
+
+``<stage>`` is one of data, reduce, select, generate, classifier, evaluate,
+summary, track: the module ``gmmgen.stages.<stage>`` and its function
+``run_<stage>``. The module is imported by name, so a stage runs (and DVC
+lists as its deps, see tests/test_deps.py) only its own module's code besides
+this file's. Hydra's files of a stage go to ``outputs/logs/<stage>``.
+"""
+
+import importlib
+import os
+import sys
+
+import hydra
+
+from gmmgen import cli, config
+
+STAGE_ENV = "GMMGEN_STAGE"
+STAGES = ("data", "reduce", "select", "generate", "classifier", "evaluate", "summary", "track")
+
+config.register_configs()
+
+
+def _stage_from_argv() -> str:
+    """Take the stage name off the command line (Hydra parses the rest); exit 2 naming the choices if bad."""
+    name = sys.argv[1] if len(sys.argv) > 1 else ""
+    if name not in STAGES:
+        cli.fail(
+            f"config error: pipelines/stage.py needs a stage first, one of {', '.join(STAGES)}; got {name!r}",
+            cli.EXIT_CONFIG,
+        )
+    del sys.argv[1]
+    os.environ[STAGE_ENV] = name  # Hydra's files go to outputs/logs/<stage> (conf/runtime.yaml)
+    return name
+
+
+STAGE = _stage_from_argv() if __name__ == "__main__" else ""
+
+
+@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+def main(cfg) -> None:
+    module = importlib.import_module(f"gmmgen.stages.{STAGE}")
+    cli.run(cfg, getattr(module, f"run_{STAGE}"))
+
+
+if __name__ == "__main__":
+    cli.main(main)

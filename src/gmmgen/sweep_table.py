@@ -1,0 +1,58 @@
+"""The sweep's table on disk: one CSV row per fit, floats written exactly, read back typed.
+
+The columns are :data:`gmmgen.mixture.FIELDS` less ``fit_seconds``: the table
+DVC hashes holds only what the data, params and code determine; the fits'
+wall-clock times go to the select stage's ``runtime.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+from gmmgen import mixture
+
+_FLOATS = (
+    "bic",
+    "aic",
+    "train_ll",
+    "val_ll",
+    "val_nll_nats",
+    "val_bpp",
+    "min_effective_points",
+    "min_points_per_parameter",
+)
+_INTS = ("n_components", "n_parameters", "n_iter", "n_degenerate", "n_thin")
+CSV_FIELDS = tuple(f for f in mixture.FIELDS if f != "fit_seconds")
+
+
+def _fmt(v: Any) -> Any:
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else repr(v)
+    return v
+
+
+def write_sweep_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """The sweep table, one row per fit, floats written exactly (repr); no timings."""
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(CSV_FIELDS))
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: _fmt(row[k]) for k in CSV_FIELDS})
+
+
+def read_sweep_csv(path: Path) -> list[dict[str, Any]]:
+    """Read a table written by :func:`write_sweep_csv` back into typed rows (``fit_seconds`` is not in it)."""
+    rows = []
+    with open(path, newline="") as fh:
+        for raw in csv.DictReader(fh):
+            row: dict[str, Any] = dict(raw)
+            for k in _FLOATS:
+                row[k] = float(row[k]) if row[k] not in ("", "nan") else math.nan
+            for k in _INTS:
+                row[k] = int(row[k])
+            row["converged"] = row["converged"] == "True"
+            rows.append(row)
+    return rows
