@@ -24,8 +24,7 @@ config.register_configs()
 def run_all(cfg) -> float:
     hc = HydraConfig.get()
     multirun = hc.mode == RunMode.MULTIRUN
-    if multirun:
-        cfg.paths.run_dir = hc.runtime.output_dir  # this job's own folder
+    if multirun:  # paths.run_dir is this job's own folder (gmmgen.run_dir: Hydra's runtime.output_dir)
         console.job_console_off()  # parallel jobs write their own log files; one line each here
     run_dir = Path(cfg.paths.run_dir)
     overrides = list(hc.overrides.task)

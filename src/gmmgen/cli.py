@@ -36,7 +36,7 @@ from typing import Any, NoReturn, TypeVar
 
 from gmmgen import console
 from gmmgen.compute import Compute
-from gmmgen.config import validate
+from gmmgen.config import settle, validate
 from gmmgen.errors import ConfigError, GmmgenError
 from gmmgen.redact import redact
 
@@ -130,7 +130,10 @@ class JobFailed(BaseException):
 
 
 def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True) -> T:
-    """Validate ``cfg`` (and that this machine provides its compute setting) then return ``fn(cfg)``.
+    """Validate ``cfg`` (and that this machine provides its compute setting) then return ``fn(settle(cfg))``.
+
+    ``fn`` gets the typed configuration (:func:`gmmgen.config.settle`): the
+    schema's dataclasses with every seed resolved, never the Hydra object.
 
     Errors go up to :func:`main` (or to Hydra, in a multirun job). With
     ``banner``, a line names the stage (``fn``'s name without ``run_``) and
@@ -140,10 +143,11 @@ def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True) -> T:
     console.quiet_libraries()  # again: Hydra's logging setup reset the loggers' levels
     try:
         validate(cfg)
-        Compute.from_config(cfg).check()  # the namespace imports, the GPU is there
+        typed = settle(cfg)  # the one typed config: dataclasses, seeds resolved
+        Compute.from_config(typed).check()  # the namespace imports, the GPU is there
         if banner:
             console.banner(fn.__name__.removeprefix("run_"), console.describe(fn))
-        return fn(cfg)
+        return fn(typed)
     except SystemExit:
         raise
     except BaseException as exc:

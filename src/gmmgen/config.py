@@ -44,6 +44,21 @@ def _register_resolvers() -> None:
     # keeps sweep folders of jobs started in the same second apart.
     if not OmegaConf.has_resolver("gmmgen.uid"):
         OmegaConf.register_new_resolver("gmmgen.uid", lambda: uuid.uuid4().hex[:6], use_cache=True)
+    # ``gmmgen.run_dir``: a multirun job's own folder (Hydra's ``runtime.output_dir``), else the default given.
+    if not OmegaConf.has_resolver("gmmgen.run_dir"):
+        OmegaConf.register_new_resolver("gmmgen.run_dir", _run_dir)
+
+
+def _run_dir(default: str) -> str:
+    """Where the stage folders go: in a Hydra multirun job, the job's own folder; anywhere else ``default``."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN:
+        job_dir = OmegaConf.select(HydraConfig.get(), "runtime.output_dir", default=None)
+        if job_dir:  # unset while the multirun starts, before any job (its callbacks validate the config)
+            return str(job_dir)
+    return default
 
 
 _register_resolvers()
@@ -56,8 +71,8 @@ class PathsConfig:
     root: str = "${gmmgen.cwd:}"
     outputs: str = "${.root}/outputs"
     # Where the stage folders (data/, reduce/, select/, ...) are written. A
-    # multirun job writes them into its own job folder instead.
-    run_dir: str = "${.outputs}"
+    # multirun job writes them into its own job folder, Hydra's runtime.output_dir.
+    run_dir: str = "${gmmgen.run_dir:${.outputs}}"
     cache: str = "${.outputs}/cache"
     # The headline metrics git tracks (results/metrics.json).
     results: str = "${.root}/results"
@@ -126,7 +141,7 @@ class SweepConfig:
     # A component with fewer effective points than this per free covariance parameter
     # is flagged "thin" (estimable, but under-determined); thin fits can be chosen.
     thin_points_per_parameter: float = 1.0
-    n_jobs: int = -1
+    n_jobs: int = -1  # fits side by side (-1: every core), each with one BLAS thread
     # threads: no start-up cost, shared memory; processes: joblib's loky workers.
     backend: str = "threads"
     progress: bool = True
@@ -157,7 +172,7 @@ class EvaluateConfig:
 
     # false: `pipelines/run_all.py` (multiruns) skips the classifier and evaluate stages.
     enabled: bool = True
-    n_samples: int = 1000
+    n_samples: int = 1000  # digits drawn from each criterion's model
     seed: int | None = None  # null: the global seed
     # A generated digit nearer its nearest training digit than this quantile of real
     # test digits' nearest-training distances counts as a near-copy.
@@ -168,8 +183,8 @@ class EvaluateConfig:
     noise_std: float = 0.5
     # Component counts tried for each class's own mixture (chosen by sweep.criterion).
     class_grid: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 6])
-    class_samples: int = 10
-    n_least_likely: int = 20
+    class_samples: int = 10  # digits drawn from each class's mixture (a row of the figure)
+    n_least_likely: int = 20  # least likely test digits shown
 
 
 @dataclass
@@ -631,6 +646,56 @@ def model_params(cfg: Any) -> dict[str, Any]:
         "init_params": str(m.init_params),
         "random_state": seed_for(cfg, "model.random_state"),
     }
+
+
+#: The per-part seeds: (section, key); null means "follow the global seed".
+PART_SEEDS = (
+    ("data", "seed"),
+    ("model", "random_state"),
+    ("sample", "seed"),
+    ("classifier", "seed"),
+    ("evaluate", "seed"),
+)
+
+
+def settle(cfg: DictConfig | Config) -> Config:
+    """The typed configuration, made once at the entry point (:func:`gmmgen.cli.run`).
+
+    ``OmegaConf.to_object`` turns the composed config into the dataclasses
+    above: interpolations resolved, lists and dicts plain, values of the
+    schema's types. Each per-part seed left null (:data:`PART_SEEDS`) becomes
+    the global ``seed`` here, once, so code reads ``cfg.data.seed`` and never
+    looks a seed up by name. A :class:`Config` comes back as it is, so stage
+    functions called directly (tests, notebooks) may be given either.
+
+    Raises
+    ------
+    ConfigError
+        ``cfg`` was not composed over the schema (``config_schema`` missing
+        from its defaults list).
+    """
+    if isinstance(cfg, Config):
+        return cfg
+    typed = OmegaConf.to_object(cfg)
+    if not isinstance(typed, Config):
+        raise ConfigError(
+            "the composed config is not over the gmmgen schema: its defaults list must start with config_schema"
+        )
+    for section, key in PART_SEEDS:
+        part = getattr(typed, section)
+        if getattr(part, key) is None:
+            setattr(part, key, typed.seed)
+    return typed
+
+
+def as_dict(cfg: DictConfig | Config) -> dict[str, Any]:
+    """``cfg`` as plain nested dicts and lists, interpolations resolved (for logging and files)."""
+    if isinstance(cfg, DictConfig):
+        tree = OmegaConf.to_container(cfg, resolve=True)
+    else:
+        tree = OmegaConf.to_container(OmegaConf.structured(cfg), resolve=True)
+    assert isinstance(tree, dict)
+    return tree
 
 
 def compose(overrides: list[str] | None = None, root: str | os.PathLike[str] | None = None) -> DictConfig:

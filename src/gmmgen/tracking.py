@@ -44,6 +44,7 @@ from omegaconf import OmegaConf
 
 from gmmgen import files as F
 from gmmgen import runinfo
+from gmmgen.config import as_dict
 from gmmgen.errors import TrackingError
 from gmmgen.redact import redact
 
@@ -255,7 +256,7 @@ def git_state(root: Path, state: dict[str, Any] | None = None) -> dict[str, str]
 
 def loggable_params(cfg: Any) -> dict[str, str]:
     """The flattened config without machine paths, ports, UI and execution settings (see NOT_PARAMS)."""
-    flat = flatten(OmegaConf.to_container(cfg, resolve=True))
+    flat = flatten(as_dict(cfg))
     return {k: v for k, v in flat.items() if not k.startswith(NOT_PARAMS)}
 
 
@@ -439,7 +440,7 @@ def pipeline_run(
             params = [Param(k, v) for k, v in loggable_params(cfg).items()]
             for i in range(0, len(params), 100):
                 client.log_batch(run_id, params=params[i : i + 100])
-            client.log_text(run_id, redact(OmegaConf.to_yaml(cfg)), "config/config.yaml")
+            client.log_text(run_id, redact(OmegaConf.to_yaml(as_dict(cfg))), "config/config.yaml")
         yield run_id
         status = "FINISHED"
     except KeyboardInterrupt:

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig
 
 from gmmgen import classifier, plots
 from gmmgen import files as F
-from gmmgen.config import seed_for
+from gmmgen.config import Config, settle
 from gmmgen.io import atomic_dir, write_json
 from gmmgen.stages.common import DATA_NAMES, load_dataset, require, stage_dir
 
@@ -37,14 +38,15 @@ def _cache_key(ds: dict[str, np.ndarray], cfg: Any) -> str:
         "format": 2,  # 2: model.keras saved byte-stable (gmmgen.classifier.save)
         "epochs": int(cfg.classifier.epochs),
         "batch": int(cfg.classifier.batch_size),
-        "seed": seed_for(cfg, "classifier.seed"),
+        "seed": cfg.classifier.seed,
     }
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()[:20]
 
 
-def run_classifier(cfg: Any) -> Path:
+def run_classifier(cfg: Config | DictConfig) -> Path:
     """Train (or reuse from the cache) the judge CNN; write it with its test accuracy and curve."""
+    cfg = settle(cfg)  # typed (a no-op when given the typed config)
     ds = load_dataset(cfg)
     key = _cache_key(ds, cfg)
     cached = Path(cfg.paths.cache) / "classifier" / key
@@ -63,7 +65,7 @@ def run_classifier(cfg: Any) -> Path:
         model, history = classifier.train(
             ds["x_clf"],
             ds["y_clf"],
-            seed_for(cfg, "classifier.seed"),
+            cfg.classifier.seed,
             int(cfg.classifier.epochs),
             int(cfg.classifier.batch_size),
             progress=bool(cfg.sweep.progress),

@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig
 
 from gmmgen import data as data_mod
 from gmmgen import files as F
 from gmmgen import plots
-from gmmgen.config import seed_for
+from gmmgen.config import Config, settle
 from gmmgen.io import atomic_dir, save_arrays, sha256_file, write_json
 from gmmgen.stages.common import DATA_NAMES, stage_dir
 
 log = logging.getLogger(__name__)
 
 
-def run_data(cfg: Any) -> Path:
+def run_data(cfg: Config | DictConfig) -> Path:
     """Obtain the digits, draw the train/validation/test/judge sets, write dataset.npz + provenance.json."""
+    cfg = settle(cfg)  # typed (a no-op when given the typed config)
     cache = Path(cfg.paths.cache)
     cache.mkdir(parents=True, exist_ok=True)
     digits, record = data_mod.obtain(cfg.data, cache, Path(cfg.paths.root))
-    seed = seed_for(cfg, "data.seed")
+    seed = cfg.data.seed
     arrays = data_mod.split(digits, cfg.data.n_train, int(cfg.data.n_val), cfg.data.n_test, seed, cfg.data.n_classifier)
     sizes = {s: int(len(arrays[f"x_{s}"])) for s in data_mod.SPLITS}
     if cfg.evaluate.enabled and sizes["clf"] == 0:

@@ -15,17 +15,19 @@ from __future__ import annotations
 import csv
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig
 
 from gmmgen import classifier, console, mixture, plots, reduce, style
 from gmmgen import evaluate as ev
 from gmmgen import files as F
 from gmmgen.compute import Compute, to_numpy
-from gmmgen.config import model_params, seed_for
-from gmmgen.errors import DataError
+from gmmgen.config import Config, model_params, settle
+from gmmgen.errors import DataError, UpstreamError
 from gmmgen.io import atomic_dir, write_json
 from gmmgen.sampling import generate_images
 from gmmgen.stages.common import figure_context, load_dataset, load_joblib, load_json, load_upstream, stage_dir
@@ -133,7 +135,7 @@ def _class_conditional(pca, models, ds, judge, cfg) -> tuple[np.ndarray, dict[st
         if digit not in models:
             rows.append(np.zeros((n, *shape), np.uint8))
             continue
-        seed = seed_for(cfg, "evaluate.seed") + digit
+        seed = cfg.evaluate.seed + digit
         rows.append(generate_images(pca, models[digit], n, seed, shape)[0])
     grid = np.concatenate(rows)
     intended = np.repeat(np.arange(10), n)
@@ -142,38 +144,121 @@ def _class_conditional(pca, models, ds, judge, cfg) -> tuple[np.ndarray, dict[st
     return grid, {"agreement": float(np.mean(predicted == intended)), "agreement_per_class": per_class}
 
 
-def run_evaluate(cfg: Any) -> Path:
+@dataclass
+class Comparison:
+    """The models chosen by each criterion, side by side, and the real-digit reference they are read against.
+
+    ``rows``: one criteria-table row per criterion (:data:`CRITERIA_FIELDS`);
+    ``details``: per criterion its full sample-quality and clustering numbers;
+    ``selected`` / ``selected_gmm``: the row and mixture of ``sweep.criterion``;
+    ``neighbours``: ten of its digits (10, h, w) and their nearest training digits (10, h, w).
+    """
+
+    reference: dict[str, Any]
+    rows: list[dict[str, Any]]
+    details: dict[str, Any]
+    selected: dict[str, Any]
+    selected_gmm: Any
+    neighbours: tuple[np.ndarray, np.ndarray]
+
+
+@dataclass
+class Evaluation:
+    """Everything the evaluate stage measured, before anything is written."""
+
+    comparison: Comparison
+    majority: np.ndarray  # (K,) majority training digit of each selected component
+    anomaly: dict[str, Any]
+    least_likely: np.ndarray  # indices of the least likely test digits, least first
+    conditional: np.ndarray  # (10 * class_samples, h, w) class-conditional digits, a row per digit
+    conditional_metrics: dict[str, Any]
+
+
+@dataclass
+class Inputs:
+    """What the evaluate stage reads: the digits, the PCA, its projections, the judge and the chosen mixtures."""
+
+    ds: dict[str, np.ndarray]
+    pca: Any
+    judge: Any
+    chosen_by: dict[str, Any]
+    models: dict[str, Any]  # criterion -> GaussianMixture
+    z_train: np.ndarray
+    z_val: np.ndarray
+    z_test: np.ndarray
+
+
+def run_evaluate(cfg: Config | DictConfig) -> Path:
     """Measure every use of the fitted mixtures; write metrics, the criteria table and figures."""
+    cfg = settle(cfg)  # typed (a no-op when given the typed config)
     n_criteria = len(load_json(stage_dir(cfg, F.SELECT.name) / F.SELECT.metrics, F.SELECT.name)["by_criterion"])
     bar = console.progress(total=n_criteria + 2, desc="evaluate", unit="step", disable=not cfg.sweep.progress)
     with console.bar_safe_logging():
         try:
-            return _evaluate(cfg, lambda: bar.update(1))
+            inputs = load_inputs(cfg)
+            evaluation = evaluate(cfg, inputs, lambda: bar.update(1))
+            out = write_evaluation(cfg, inputs, evaluation)
+            bar.update(1)
         finally:
             bar.close()
+    _log_headline(evaluation)
+    return out
 
 
-def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
-    """:func:`run_evaluate`'s work; ``step()`` after each criterion, the anomaly scores and the figures."""
+def load_inputs(cfg: Any) -> Inputs:
+    """Read what the earlier stages wrote; DataError when there are no test digits to report on."""
     from sklearn.decomposition import PCA
     from sklearn.mixture import GaussianMixture
 
     ds = load_dataset(cfg)
     if not len(ds["x_test"]):
         raise DataError("evaluate: the dataset has no test digits to report on (data.n_test=0)")
-    shape = tuple(ds["x_train"].shape[1:])
     pca = load_joblib(stage_dir(cfg, F.REDUCE.name) / F.REDUCE.pca, F.REDUCE.name, PCA)
     select_dir = stage_dir(cfg, F.SELECT.name)
     chosen_by = load_json(select_dir / F.SELECT.metrics, F.SELECT.name)["by_criterion"]
     judge = load_upstream(stage_dir(cfg, F.CLASSIFIER.name) / F.CLASSIFIER.model, F.CLASSIFIER.name, classifier.load)
-    z_train = pca.transform(reduce.to_features(ds["x_train"]))
-    z_val = pca.transform(reduce.to_features(ds["x_val"]))
-    z_test = pca.transform(reduce.to_features(ds["x_test"]))
-    rng = np.random.default_rng(seed_for(cfg, "evaluate.seed"))
+    models = {
+        crit: load_joblib(select_dir / F.SELECT.by_criterion / f"{crit}.joblib", F.SELECT.name, GaussianMixture)
+        for crit in chosen_by
+    }
+    return Inputs(
+        ds=ds,
+        pca=pca,
+        judge=judge,
+        chosen_by=chosen_by,
+        models=models,
+        z_train=pca.transform(reduce.to_features(ds["x_train"])),
+        z_val=pca.transform(reduce.to_features(ds["x_val"])),
+        z_test=pca.transform(reduce.to_features(ds["x_test"])),
+    )
 
-    # Real references. The floor: real digits the judge never saw (the mixture's
-    # own training + validation digits), as many as the generated set, scored
-    # against the same test digits as the generated sets.
+
+def evaluate(cfg: Any, inputs: Inputs, step: Callable[[], Any] = lambda: None) -> Evaluation:
+    """Every measurement, in a fixed order of random draws; ``step()`` after each criterion and the anomalies."""
+    ds = inputs.ds
+    rng = np.random.default_rng(cfg.evaluate.seed)
+    comparison = compare_criteria(cfg, inputs, rng, step)
+    gmm = comparison.selected_gmm
+    majority = ev.majority_labels(ds["y_train"], gmm.predict(inputs.z_train), gmm.n_components)
+    anomaly, test_ll = anomaly_detection(cfg, inputs.pca, gmm, ds, rng)
+    step()
+    least = np.argsort(test_ll, kind="stable")[: int(cfg.evaluate.n_least_likely)]
+    class_models, class_record = class_mixtures(
+        inputs.z_train, ds["y_train"], inputs.z_val, ds["y_val"], comparison.selected["covariance_type"], cfg
+    )
+    conditional, agreement = _class_conditional(inputs.pca, class_models, ds, inputs.judge, cfg)
+    return Evaluation(comparison, majority, anomaly, least, conditional, {**agreement, **class_record})
+
+
+def compare_criteria(cfg: Any, inputs: Inputs, rng: np.random.Generator, step: Callable[[], Any]) -> Comparison:
+    """Sample quality, memorisation and clustering of each criterion's model against a real-digit reference.
+
+    The floor: real digits the judge never saw (the mixture's own training +
+    validation digits), as many as the generated set, scored against the same
+    test digits as the generated sets. Draws the floor's digits from ``rng``.
+    """
+    ds, judge, pca = inputs.ds, inputs.judge, inputs.pca
+    shape = tuple(ds["x_train"].shape[1:])
     real_probs, real_feats = classifier.predict(judge, ds["x_test"])
     pool = np.concatenate([ds["x_train"], ds["x_val"]])
     n_gen = min(int(cfg.evaluate.n_samples), len(pool))
@@ -191,13 +276,12 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
         "near_copy_expected": float(cfg.evaluate.copy_quantile),
         **{f"real_{k}": v for k, v in ev.label_coverage(real_probs).items() if k != "class_counts"},
     }
-
-    rows, details, neighbours = [], {}, None
-    for crit, info in chosen_by.items():
-        gmm = load_joblib(select_dir / F.SELECT.by_criterion / f"{crit}.joblib", F.SELECT.name, GaussianMixture)
-        images, _ = generate_images(pca, gmm, n_gen, seed_for(cfg, "evaluate.seed"), shape)
+    rows, details, picked = [], {}, None
+    for crit, info in inputs.chosen_by.items():
+        gmm = inputs.models[crit]
+        images, _ = generate_images(pca, gmm, n_gen, cfg.evaluate.seed, shape)
         quality, mem = _sample_quality(images, judge, real_feats, ds, cfg)
-        clusters = ev.clustering_scores(ds["y_test"], gmm.predict(z_test))
+        clusters = ev.clustering_scores(ds["y_test"], gmm.predict(inputs.z_test))
         row = {
             "criterion": crit,
             **info,
@@ -209,15 +293,28 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
         step()
         details[crit] = {"quality": quality, "clustering": clusters}
         if crit == cfg.sweep.criterion:
-            neighbours = (images[:10], ds["x_train"][mem["_nearest_index"][:10]])
-            selected, selected_gmm = row, gmm
+            picked = (row, gmm, (images[:10], ds["x_train"][mem["_nearest_index"][:10]]))
+    if picked is None:
+        raise UpstreamError(
+            f"select/metrics.json has no model chosen by sweep.criterion={cfg.sweep.criterion!r}; rebuild it with "
+            "`dvc repro --force --single-item select`"
+        )
+    selected, selected_gmm, neighbours = picked
+    return Comparison(reference, rows, details, selected, selected_gmm, neighbours)
 
-    # Clustering and anomaly detection with the selected model.
-    train_clusters = selected_gmm.predict(z_train)
-    majority = ev.majority_labels(ds["y_train"], train_clusters, selected_gmm.n_components)
+
+def anomaly_detection(cfg: Any, pca: Any, gmm: Any, ds: dict[str, np.ndarray], rng: np.random.Generator):
+    """Anomaly report on corrupted test digits (threshold on validation digits) and the test log-likelihoods.
+
+    Scores are the exact pixel-space log density (and, for comparison, the
+    PCA-space part alone), computed in ``cfg.compute``'s namespace (see
+    :func:`pixel_scorer`). Corruptions draw from ``rng``. Returns the report
+    and the test digits' log-likelihoods (n_test,), in nats.
+    """
+
     cmp = Compute.from_config(cfg)
-    score = pixel_scorer(cmp, pca, selected_gmm, residual=True)  # the exact pixel-space density
-    score_pca_only = pixel_scorer(cmp, pca, selected_gmm, residual=False)
+    score = pixel_scorer(cmp, pca, gmm, residual=True)  # the exact pixel-space density
+    score_pca_only = pixel_scorer(cmp, pca, gmm, residual=False)
 
     corrupted = {
         kind: ev.corrupt(ds["x_test"], kind, rng, float(cfg.evaluate.noise_std)) for kind in cfg.evaluate.corruptions
@@ -225,15 +322,14 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
     percentile = float(cfg.evaluate.anomaly_percentile)
     anomaly = ev.anomaly_report(score, ds["x_val"], ds["x_test"], corrupted, percentile)
     anomaly["pca_space_only"] = ev.anomaly_report(score_pca_only, ds["x_val"], ds["x_test"], corrupted, percentile)
-    test_ll = score(ds["x_test"])
-    step()
-    least = np.argsort(test_ll, kind="stable")[: int(cfg.evaluate.n_least_likely)]
-    class_models, class_record = class_mixtures(
-        z_train, ds["y_train"], z_val, ds["y_val"], selected["covariance_type"], cfg
-    )
-    conditional, agreement = _class_conditional(pca, class_models, ds, judge, cfg)
-    conditional_metrics = {**agreement, **class_record}
+    return anomaly, score(ds["x_test"])
 
+
+def write_evaluation(cfg: Any, inputs: Inputs, result: Evaluation) -> Path:
+    """Write the criteria table, metrics and figures of ``result`` into the evaluate folder (atomically)."""
+    ds, pca, comparison = inputs.ds, inputs.pca, result.comparison
+    selected, selected_gmm = comparison.selected, comparison.selected_gmm
+    shape = tuple(ds["x_train"].shape[1:])
     n_dims = int(pca.n_components_)
     context = figure_context(cfg, len(ds["x_train"]), n_dims)
     selected_context = figure_context(cfg, len(ds["x_train"]), n_dims, selected["covariance_type"])
@@ -244,23 +340,26 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
         with open(tmp / F.EVALUATE.criteria, "w", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=list(CRITERIA_FIELDS))
             w.writeheader()
-            w.writerows({k: r[k] for k in CRITERIA_FIELDS} for r in rows)
+            w.writerows({k: r[k] for k in CRITERIA_FIELDS} for r in comparison.rows)
         metrics = {
             "selected": {k: selected[k] for k in CRITERIA_FIELDS if k != "criterion"},
-            "reference": reference,
-            "by_criterion": details,
-            "clustering": {**details[cfg.sweep.criterion]["clustering"], "majority_labels": majority.tolist()},
-            "anomaly": anomaly,
-            "conditional": conditional_metrics,
+            "reference": comparison.reference,
+            "by_criterion": comparison.details,
+            "clustering": {
+                **comparison.details[cfg.sweep.criterion]["clustering"],
+                "majority_labels": result.majority.tolist(),
+            },
+            "anomaly": result.anomaly,
+            "conditional": result.conditional_metrics,
         }
         write_json(tmp / F.EVALUATE.metrics, metrics)
         plots.criteria_comparison(
-            rows,
-            reference,
+            comparison.rows,
+            comparison.reference,
             F.EVALUATE.figure(tmp, "criteria"),
             title=f"{context}; {int(cfg.evaluate.n_samples):,} samples each",
         )
-        gen, near = neighbours
+        gen, near = comparison.neighbours
         plots.image_grid(
             np.concatenate([gen, near]),
             F.EVALUATE.figure(tmp, "nearest_neighbours"),
@@ -272,29 +371,35 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
         means = reduce.to_images(pca.inverse_transform(selected_gmm.means_[heaviest]), shape)
         plots.labelled_grid(
             means,
-            [f"k{k}: {majority[k]}" for k in heaviest],
+            [f"k{k}: {result.majority[k]}" for k in heaviest],
             F.EVALUATE.figure(tmp, "cluster_means"),
             title=f"component means of {selected_name}, heaviest first, with their majority digit",
             subtitle=selected_context,
         )
         plots.image_grid(
-            ds["x_test"][least],
+            ds["x_test"][result.least_likely],
             F.EVALUATE.figure(tmp, "least_likely"),
             cols=10,
             title=f"least likely test digits under {selected_name}, by pixel-space density",
             subtitle=selected_context,
         )
         plots.image_grid(
-            conditional,
+            result.conditional,
             F.EVALUATE.figure(tmp, "conditional"),
             cols=int(cfg.evaluate.class_samples),
             title="class-conditional generation: one mixture per digit, a row per digit",
-            subtitle=figure_context(cfg, len(ds["x_train"]), n_dims, conditional_metrics["covariance_type"])
+            subtitle=figure_context(cfg, len(ds["x_train"]), n_dims, result.conditional_metrics["covariance_type"])
             + f", K per digit by {by}",
             row_labels=[str(d) for d in range(10)],
         )
-        plots.anomaly_bars(anomaly, F.EVALUATE.figure(tmp, "anomaly"), title=f"{selected_name}; {selected_context}")
-    step()
+        plots.anomaly_bars(
+            result.anomaly, F.EVALUATE.figure(tmp, "anomaly"), title=f"{selected_name}; {selected_context}"
+        )
+    return out
+
+
+def _log_headline(result: Evaluation) -> None:
+    selected, reference = result.comparison.selected, result.comparison.reference
     log.info(
         "evaluate: FD %.2f (floor %.2f), IS %.2f (real %.2f), near-copies %.3f, ARI %.3f, conditional agreement %.2f",
         selected["frechet_distance"],
@@ -303,6 +408,5 @@ def _evaluate(cfg: Any, step: Callable[[], Any]) -> Path:
         reference["inception_score_real"],
         selected["near_copy_share"],
         selected["ari"],
-        conditional_metrics["agreement"],
+        result.conditional_metrics["agreement"],
     )
-    return out

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig
 
 from gmmgen import files as F
 from gmmgen import plots, reduce
 from gmmgen.compute import Compute
-from gmmgen.config import seed_for
+from gmmgen.config import Config, settle
 from gmmgen.io import atomic_dir, write_json
 from gmmgen.sampling import generate_images
 from gmmgen.stages.common import figure_context, load_dataset, load_joblib, stage_dir
@@ -19,8 +19,9 @@ from gmmgen.stages.common import figure_context, load_dataset, load_joblib, stag
 log = logging.getLogger(__name__)
 
 
-def run_generate(cfg: Any) -> Path:
+def run_generate(cfg: Config | DictConfig) -> Path:
     """Draw digits from the chosen model; write them and the digit grids (computed in ``cfg.compute``'s namespace)."""
+    cfg = settle(cfg)  # typed (a no-op when given the typed config)
     from sklearn.decomposition import PCA
     from sklearn.mixture import GaussianMixture
 
@@ -30,7 +31,7 @@ def run_generate(cfg: Any) -> Path:
     pca_x, gmm_x = cmp.estimator(pca), cmp.estimator(gmm)
     ds = load_dataset(cfg)
     shape = tuple(ds["x_train"].shape[1:])
-    images, labels = generate_images(pca_x, gmm_x, int(cfg.sample.n), seed_for(cfg, "sample.seed"), shape)
+    images, labels = generate_images(pca_x, gmm_x, int(cfg.sample.n), cfg.sample.seed, shape)
     heaviest = np.argsort(-gmm.weights_, kind="stable")[:100]
     with cmp.context():
         means = reduce.to_images(pca_x.inverse_transform(cmp.asarray(gmm.means_[heaviest])), shape)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig
 
 from gmmgen import files as F
 from gmmgen import plots, reduce
 from gmmgen.compute import Compute, estimator_to_numpy, to_numpy
+from gmmgen.config import Config, settle
 from gmmgen.errors import ConfigError
 from gmmgen.io import atomic_dir, save_arrays, write_json
 from gmmgen.stages.common import figure_context, load_dataset, stage_dir
@@ -19,11 +20,12 @@ from gmmgen.stages.common import figure_context, load_dataset, stage_dir
 log = logging.getLogger(__name__)
 
 
-def run_reduce(cfg: Any) -> Path:
+def run_reduce(cfg: Config | DictConfig) -> Path:
     """Fit PCA on the training digits; write the model, projections, metrics and figures.
 
     The PCA is fitted and applied in ``cfg.compute``'s namespace; the files get numpy.
     """
+    cfg = settle(cfg)  # typed (a no-op when given the typed config)
     import joblib
 
     cmp = Compute.from_config(cfg)

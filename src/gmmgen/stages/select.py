@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig
 
 from gmmgen import files as F
 from gmmgen import likelihood, mixture, plots, sweep_table
 from gmmgen.compute import Compute, estimator_to_numpy, to_float, xp_of
-from gmmgen.config import model_params, seed_for
+from gmmgen.config import Config, model_params, settle
 from gmmgen.io import atomic_dir, write_json
 from gmmgen.stages.common import figure_context, load_dataset, load_joblib, stage_dir
 
@@ -23,9 +24,9 @@ CSV_FIELDS = sweep_table.CSV_FIELDS
 read_sweep_csv, write_sweep_csv = sweep_table.read_sweep_csv, sweep_table.write_sweep_csv
 
 
-def dequantization_seed(cfg: Any) -> int:
+def dequantization_seed(cfg: Config | DictConfig) -> int:
     """Seed of the dequantization noise: the data's, so runs on the same digits score the same noisy pixels."""
-    return seed_for(cfg, "data.seed")
+    return int(settle(cfg).data.seed)
 
 
 def pixel_report(pca: Any, gmm: Any, images: np.ndarray, seed: int) -> dict[str, float]:
@@ -39,7 +40,7 @@ def pixel_report(pca: Any, gmm: Any, images: np.ndarray, seed: int) -> dict[str,
     return likelihood.nll_8bit(likelihood.from_sklearn(pca, gmm), images, seed)
 
 
-def run_select(cfg: Any) -> Path:
+def run_select(cfg: Config | DictConfig) -> Path:
     """Fit the sweep, choose a model by the criterion on validation digits; write table, models, metrics, figure.
 
     Every fit is scored on the validation digits, uniformly dequantized, both in
@@ -53,6 +54,7 @@ def run_select(cfg: Any) -> Path:
     pixel-space report run in ``cfg.compute``'s namespace (fits one after
     another on a GPU); the models are taken to numpy for the files.
     """
+    cfg = settle(cfg)  # typed (a no-op when given the typed config)
     import joblib
 
     cmp = Compute.from_config(cfg)

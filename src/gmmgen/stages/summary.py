@@ -14,7 +14,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig
+
 from gmmgen import files as F
+from gmmgen.config import Config, settle
 from gmmgen.io import atomic_write_bytes, read_json
 from gmmgen.stages.common import require, stage_dir
 
@@ -69,8 +72,9 @@ def headline(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | 
     return out
 
 
-def run_summary(cfg: Any) -> Path:
+def run_summary(cfg: Config | DictConfig) -> Path:
     """Copy the headline numbers of the stages into results/metrics.json (tracked by git); return its path."""
+    cfg = settle(cfg)  # typed (a no-op when given the typed config)
     stages = sorted({stage for stage, _ in HEADLINE.values()})
     metrics = {s: read_json(require(stage_dir(cfg, s) / F.BY_NAME[s].metrics, s)) for s in stages}
     target = Path(cfg.paths.results) / F.RESULTS_FILE

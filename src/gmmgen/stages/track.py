@@ -7,19 +7,22 @@ served from its cache is still logged whole; registers the digit generator.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from omegaconf import DictConfig
 
 from gmmgen import files as F
+from gmmgen.config import Config, settle
 from gmmgen.io import write_json
 
 
-def run_track(cfg: Any) -> Path:
+def run_track(cfg: Config | DictConfig) -> Path:
     """Log the whole run to MLflow (config, metrics, figures, models) and register the digit generator.
 
     Writes ``track/logged.json`` (hashed by DVC: only what is the same
     wherever the run is logged) and ``track/run.json`` (not hashed: the run id
     and the store); returns the stage folder.
     """
+    cfg = settle(cfg)  # typed (a no-op when given the typed config)
     from gmmgen import tracking
 
     out = F.TRACK.folder(cfg.paths.run_dir)
