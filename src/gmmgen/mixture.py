@@ -23,11 +23,13 @@ agree to rounding.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
 import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,26 +41,40 @@ from gmmgen.errors import SweepError
 
 log = logging.getLogger(__name__)
 
-FIELDS = (
-    "covariance_type",
-    "n_components",
-    "status",
-    "bic",
-    "aic",
-    "train_ll",
-    "val_ll",
-    "val_nll_nats",
-    "val_bpp",
-    "n_parameters",
-    "converged",
-    "n_iter",
-    "fit_seconds",
-    "n_degenerate",
-    "n_thin",
-    "min_effective_points",
-    "min_points_per_parameter",
-    "reason",
-)
+
+@dataclass
+class SweepRow:
+    """One fit of the sweep, as :func:`fit_one` records it (rows travel as ``asdict`` of this).
+
+    Log-likelihoods (``train_ll``, ``val_ll``) are mean nats per point in the
+    coordinates the mixture was fitted in; ``val_nll_nats`` (nats per image)
+    and ``val_bpp`` (bits per pixel) are pixel space, filled in by the caller
+    who knows the PCA; ``fit_seconds`` is wall-clock time. ``status`` is one of
+    ``sound``, ``thin``, ``degenerate``, ``not_converged``, ``failed``.
+    """
+
+    covariance_type: str
+    n_components: int
+    status: str = ""
+    bic: float = math.nan
+    aic: float = math.nan
+    train_ll: float = math.nan
+    val_ll: float = math.nan
+    val_nll_nats: float = math.nan
+    val_bpp: float = math.nan
+    n_parameters: int = 0
+    converged: bool = False
+    n_iter: int = 0
+    fit_seconds: float = math.nan
+    n_degenerate: int = 0
+    n_thin: int = 0
+    min_effective_points: float = math.nan
+    min_points_per_parameter: float = math.nan
+    reason: str = ""
+
+
+#: The columns of a sweep row, in order.
+FIELDS = tuple(f.name for f in dataclasses.fields(SweepRow))
 #: Default threshold of the ``thin`` status: effective points per free covariance parameter of a component.
 THIN_POINTS_PER_PARAMETER = 1.0
 
@@ -187,16 +203,8 @@ def fit_one(
     row holds plain Python values; the model's arrays are in ``x``'s namespace.
     """
     n, d = (int(s) for s in x.shape)
-    row: dict[str, Any] = dict.fromkeys(FIELDS, math.nan)
-    row.update(
-        covariance_type=covariance_type,
-        n_components=int(k),
-        n_parameters=n_parameters(k, d, covariance_type),
-        converged=False,
-        n_iter=0,
-        n_degenerate=0,
-        n_thin=0,
-        reason="",
+    row: dict[str, Any] = dataclasses.asdict(
+        SweepRow(covariance_type, int(k), n_parameters=n_parameters(k, d, covariance_type))
     )
     start = time.perf_counter()
     gmm = GaussianMixture(n_components=k, covariance_type=covariance_type, **params)

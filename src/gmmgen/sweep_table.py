@@ -8,24 +8,18 @@ wall-clock times go to the select stage's ``runtime.json``.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
 
 from gmmgen import mixture
 
-_FLOATS = (
-    "bic",
-    "aic",
-    "train_ll",
-    "val_ll",
-    "val_nll_nats",
-    "val_bpp",
-    "min_effective_points",
-    "min_points_per_parameter",
-)
-_INTS = ("n_components", "n_parameters", "n_iter", "n_degenerate", "n_thin")
+# Column types from the row's dataclass (annotations are strings under postponed evaluation).
+_TYPES = {f.name: str(f.type) for f in dataclasses.fields(mixture.SweepRow)}
 CSV_FIELDS = tuple(f for f in mixture.FIELDS if f != "fit_seconds")
+_FLOATS = tuple(name for name in CSV_FIELDS if _TYPES[name] == "float")
+_INTS = tuple(name for name in CSV_FIELDS if _TYPES[name] == "int")
 
 
 def _fmt(v: Any) -> Any:

@@ -543,19 +543,19 @@ def log_pipeline(
 ) -> None:
     """Log the stage folders under ``run_dir`` into the open run ``run_id``.
 
+    Tags and metrics come from the stages' files (:func:`run_tags`,
+    :func:`run_metrics`), a child run per fit when ``tracking.child_runs``,
+    then the files the file map lists (:func:`log_stage_files`) and the model.
     The model is always logged to the run; ``register`` adds it to the
     registry as a new version, and ``promote`` also moves ``tracking.alias``
-    to that version.
+    to that version. Store writes run with Ctrl-C and SIGTERM held back
+    (:func:`signals_deferred`).
     """
-    import mlflow
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, RunTag
 
-    from gmmgen import mlflow_ui
     from gmmgen.sweep_table import read_sweep_csv
 
-    provenance = _read_json(F.DATA.folder(run_dir) / F.DATA.provenance)
     select = _read_json(F.SELECT.folder(run_dir) / F.SELECT.metrics)
-    chosen = select.get("chosen", {})
     sweep_csv = F.SELECT.folder(run_dir) / F.SELECT.sweep
     rows = read_sweep_csv(sweep_csv) if sweep_csv.exists() else []
     # Timings are not in the files DVC hashes: each stage's runtime.json (absent when DVC restored the stage).
@@ -568,54 +568,10 @@ def log_pipeline(
     with store_lock(cfg):
         client = _client(cfg)
         experiment_id = client.get_run(run_id).info.experiment_id
-        tags = {
-            "data.source": provenance.get("source", "unknown"),
-            "data.origin": provenance.get("origin", ""),
-            "data.test_origin": provenance.get("test_origin", ""),
-            "data.fallback": str(provenance.get("fallback", False)).lower(),
-            "data.sha256": provenance.get("dataset_sha256", ""),
-            "selected_model": f"{chosen.get('covariance_type')} K={chosen.get('n_components')}" if chosen else "none",
-            "selected_status": chosen.get("status", ""),
-            "criterion": str(cfg.sweep.criterion),
-        }
-        if select.get("warnings"):
-            tags["sweep.warnings"] = " | ".join(select["warnings"])[:5000]
-        tags["mlflow.note.content"] = describe(select)
+        tags = run_tags(cfg, run_dir, select)
         with signals_deferred():  # store writes: a signal waits for the transaction to end
             client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
-
-        metrics: dict[str, float] = {}
-        for stage in (F.DATA, F.REDUCE, F.GENERATE, F.CLASSIFIER):
-            metrics.update(_numeric(_read_json(stage.folder(run_dir) / stage.metrics), f"{stage.name}/"))
-        evaluation = _read_json(F.EVALUATE.folder(run_dir) / F.EVALUATE.metrics)
-        for part in ("selected", "reference", "clustering", "anomaly", "conditional"):
-            metrics.update(_numeric(evaluation.get(part, {}), f"evaluate/{part}/"))
-        for crit, row in evaluation.get("by_criterion", {}).items():
-            metrics.update(_numeric(row.get("quality", {}), f"evaluate/{crit}/"))
-        for key in ("n_fits", "n_failed", "n_not_converged", "n_degenerate_fits"):
-            if key in select:
-                metrics[f"select/{key}"] = float(select[key])
-        if "sweep_seconds" in timings:
-            metrics["select/sweep_seconds"] = float(timings["sweep_seconds"])
-        classifier_time = _read_json(F.CLASSIFIER.folder(run_dir) / F.CLASSIFIER.runtime)
-        if "seconds" in classifier_time:
-            metrics["classifier/seconds"] = float(classifier_time["seconds"])
-        if chosen:
-            # Top-level names so the runs table sorts by them directly.
-            # val_bpp / val_nll_nats: pixel space, comparable across runs on the same digits;
-            # bic, aic, train_ll: in this run's PCA coordinates, comparable only within it.
-            metrics.update(
-                bic=chosen["bic"],
-                aic=chosen["aic"],
-                val_bpp=chosen["val_bpp"],
-                val_nll_nats=chosen["val_nll_nats"],
-                train_ll=chosen["train_ll"],
-                n_components=chosen["n_components"],
-            )
-            for key in ("test_bpp", "test_nll_nats"):
-                if chosen.get(key) is not None:
-                    metrics[key] = chosen[key]
-        metrics.update(mlflow_ui.headline_metrics(run_dir))
+        metrics = run_metrics(run_dir, select, timings)
         batch = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v == v]
         for row in rows:
             if row["status"] == "failed":
@@ -625,66 +581,146 @@ def log_pipeline(
         with signals_deferred():
             for i in range(0, len(batch), 500):
                 client.log_batch(run_id, metrics=batch[i : i + 500])
-
-        owner = process_tags(cfg)
-        for row in rows if cfg.tracking.child_runs else []:
-            # One child run a fit, opened, filled and ended with Ctrl-C and SIGTERM held back:
-            # a signal lands between two fits, never inside a store transaction (an interrupted
-            # SQLite write keeps the database locked and the parent run could not be ended).
-            with signals_deferred():
-                child = client.create_run(
-                    experiment_id,
-                    run_name=f"{row['covariance_type']}-K{row['n_components']}",
-                    tags={
-                        "mlflow.parentRunId": run_id,
-                        "gmmgen.kind": "fit",
-                        "status": row["status"],
-                        "reason": row["reason"][:5000],
-                        **owner,
-                    },
-                )
-                child_status = "FAILED" if row["status"] == "failed" else "FINISHED"
-                try:
-                    fit_params = [
-                        Param("n_components", str(row["n_components"])),
-                        Param("covariance_type", row["covariance_type"]),
-                    ]
-                    fit_metrics = [Metric(k, float(row[k]), now, 0) for k in FIT_METRICS if row[k] == row[k]]
-                    fit_metrics.append(Metric("converged", float(row["converged"]), now, 0))
-                    client.log_batch(child.info.run_id, metrics=fit_metrics, params=fit_params)
-                except BaseException as exc:  # a store error: the child ends too, never RUNNING
-                    child_status = end_status(exc)
-                    raise
-                finally:
-                    client.set_terminated(child.info.run_id, child_status)
-
-        for stage in F.STAGES:  # what the file map lists, in each stage's folder of the run
-            folder = stage.folder(run_dir)
-            for name in sorted({*stage.files(), *stage.untracked(), *stage.figure_files()}):
-                if (folder / name).is_file() and (folder / name).suffix in ARTIFACT_SUFFIXES:
-                    client.log_artifact(run_id, str(folder / name), artifact_path=stage.name)
-        table = per_class_table(run_dir)
-        if table:
-            client.log_table(run_id, data=table, artifact_file="evaluate/per_class.json")
-        with signals_deferred():
-            mlflow_ui.log_sweep_figure(client, run_id, run_dir)  # the sweep against K, among the run's charts
-        client.log_text(run_id, OmegaConf.to_yaml(OmegaConf.create(list(overrides or []))), "config/overrides.yaml")
-        params_file = Path(cfg.paths.root) / "params.yaml"
-        if params_file.exists():
-            client.log_artifact(run_id, str(params_file), artifact_path="config")
-
+        if cfg.tracking.child_runs:
+            _log_fit_runs(cfg, client, experiment_id, run_id, rows, now)
+        log_stage_files(client, run_id, run_dir, overrides, Path(cfg.paths.root))
         if (F.SELECT.folder(run_dir) / F.SELECT.model).exists():
-            # Logging and registering the model writes to the store: a signal waits (seconds) until it is done.
-            with signals_deferred():
-                with mlflow.start_run(run_id=run_id):
-                    version = log_generator(cfg, run_dir, register)
-                if version is not None:
-                    client.set_tag(run_id, "registered_model", f"{cfg.tracking.registered_model}/{version}")
-                    mlflow_ui.describe_model(client, cfg.tracking.registered_model)
-                    if promote and cfg.tracking.alias:
-                        client.set_registered_model_alias(cfg.tracking.registered_model, cfg.tracking.alias, version)
-                        client.set_tag(run_id, "registered_alias", str(cfg.tracking.alias))
-                        log.info("model version %s is now @%s", version, cfg.tracking.alias)
+            _log_model(cfg, client, run_id, run_dir, register, promote)
+
+
+def run_tags(cfg: Any, run_dir: Path, select: dict[str, Any]) -> dict[str, str]:
+    """The run's tags from its files: data source and hash, the chosen model, the criterion, the description."""
+    provenance = _read_json(F.DATA.folder(run_dir) / F.DATA.provenance)
+    chosen = select.get("chosen", {})
+    tags = {
+        "data.source": provenance.get("source", "unknown"),
+        "data.origin": provenance.get("origin", ""),
+        "data.test_origin": provenance.get("test_origin", ""),
+        "data.fallback": str(provenance.get("fallback", False)).lower(),
+        "data.sha256": provenance.get("dataset_sha256", ""),
+        "selected_model": f"{chosen.get('covariance_type')} K={chosen.get('n_components')}" if chosen else "none",
+        "selected_status": chosen.get("status", ""),
+        "criterion": str(cfg.sweep.criterion),
+    }
+    if select.get("warnings"):
+        tags["sweep.warnings"] = " | ".join(select["warnings"])[:5000]
+    tags["mlflow.note.content"] = describe(select)
+    return tags
+
+
+def run_metrics(run_dir: Path, select: dict[str, Any], timings: dict[str, Any]) -> dict[str, float]:
+    """The run's one-step metrics from the stages' metrics files (per-class counts left out: a logged table)."""
+    from gmmgen import mlflow_ui
+
+    chosen = select.get("chosen", {})
+    metrics: dict[str, float] = {}
+    for stage in (F.DATA, F.REDUCE, F.GENERATE, F.CLASSIFIER):
+        metrics.update(_numeric(_read_json(stage.folder(run_dir) / stage.metrics), f"{stage.name}/"))
+    evaluation = _read_json(F.EVALUATE.folder(run_dir) / F.EVALUATE.metrics)
+    for part in ("selected", "reference", "clustering", "anomaly", "conditional"):
+        metrics.update(_numeric(evaluation.get(part, {}), f"evaluate/{part}/"))
+    for crit, row in evaluation.get("by_criterion", {}).items():
+        metrics.update(_numeric(row.get("quality", {}), f"evaluate/{crit}/"))
+    for key in ("n_fits", "n_failed", "n_not_converged", "n_degenerate_fits"):
+        if key in select:
+            metrics[f"select/{key}"] = float(select[key])
+    if "sweep_seconds" in timings:
+        metrics["select/sweep_seconds"] = float(timings["sweep_seconds"])
+    classifier_time = _read_json(F.CLASSIFIER.folder(run_dir) / F.CLASSIFIER.runtime)
+    if "seconds" in classifier_time:
+        metrics["classifier/seconds"] = float(classifier_time["seconds"])
+    if chosen:
+        # Top-level names so the runs table sorts by them directly.
+        # val_bpp / val_nll_nats: pixel space, comparable across runs on the same digits;
+        # bic, aic, train_ll: in this run's PCA coordinates, comparable only within it.
+        metrics.update(
+            bic=chosen["bic"],
+            aic=chosen["aic"],
+            val_bpp=chosen["val_bpp"],
+            val_nll_nats=chosen["val_nll_nats"],
+            train_ll=chosen["train_ll"],
+            n_components=chosen["n_components"],
+        )
+        for key in ("test_bpp", "test_nll_nats"):
+            if chosen.get(key) is not None:
+                metrics[key] = chosen[key]
+    metrics.update(mlflow_ui.headline_metrics(run_dir))
+    return metrics
+
+
+def _log_fit_runs(cfg: Any, client: Any, experiment_id: str, run_id: str, rows: list[dict[str, Any]], now: int) -> None:
+    """One child run a fit of the sweep, each opened, filled and ended with Ctrl-C and SIGTERM held back."""
+    from mlflow.entities import Metric, Param
+
+    owner = process_tags(cfg)
+    for row in rows:
+        # A signal lands between two fits, never inside a store transaction (an interrupted
+        # SQLite write keeps the database locked and the parent run could not be ended).
+        with signals_deferred():
+            child = client.create_run(
+                experiment_id,
+                run_name=f"{row['covariance_type']}-K{row['n_components']}",
+                tags={
+                    "mlflow.parentRunId": run_id,
+                    "gmmgen.kind": "fit",
+                    "status": row["status"],
+                    "reason": row["reason"][:5000],
+                    **owner,
+                },
+            )
+            child_status = "FAILED" if row["status"] == "failed" else "FINISHED"
+            try:
+                fit_params = [
+                    Param("n_components", str(row["n_components"])),
+                    Param("covariance_type", row["covariance_type"]),
+                ]
+                fit_metrics = [Metric(k, float(row[k]), now, 0) for k in FIT_METRICS if row[k] == row[k]]
+                fit_metrics.append(Metric("converged", float(row["converged"]), now, 0))
+                client.log_batch(child.info.run_id, metrics=fit_metrics, params=fit_params)
+            except BaseException as exc:  # a store error: the child ends too, never RUNNING
+                child_status = end_status(exc)
+                raise
+            finally:
+                client.set_terminated(child.info.run_id, child_status)
+
+
+def log_stage_files(client: Any, run_id: str, run_dir: Path, overrides: list[str] | None, root: Path) -> None:
+    """Every file the file map lists for each stage (figures, tables, metrics, runtimes) and the config files."""
+    from gmmgen import mlflow_ui
+
+    for stage in F.STAGES:  # what the file map lists, in each stage's folder of the run
+        folder = stage.folder(run_dir)
+        for name in sorted({*stage.files(), *stage.untracked(), *stage.figure_files()}):
+            if (folder / name).is_file() and (folder / name).suffix in ARTIFACT_SUFFIXES:
+                client.log_artifact(run_id, str(folder / name), artifact_path=stage.name)
+    table = per_class_table(run_dir)
+    if table:
+        client.log_table(run_id, data=table, artifact_file="evaluate/per_class.json")
+    with signals_deferred():
+        mlflow_ui.log_sweep_figure(client, run_id, run_dir)  # the sweep against K, among the run's charts
+    client.log_text(run_id, OmegaConf.to_yaml(OmegaConf.create(list(overrides or []))), "config/overrides.yaml")
+    params_file = root / "params.yaml"
+    if params_file.exists():
+        client.log_artifact(run_id, str(params_file), artifact_path="config")
+
+
+def _log_model(cfg: Any, client: Any, run_id: str, run_dir: Path, register: bool, promote: bool) -> None:
+    """Log (and with ``register``, register; with ``promote``, alias) the digit generator of the run."""
+    import mlflow
+
+    from gmmgen import mlflow_ui
+
+    # Logging and registering the model writes to the store: a signal waits (seconds) until it is done.
+    with signals_deferred():
+        with mlflow.start_run(run_id=run_id):
+            version = log_generator(cfg, run_dir, register)
+        if version is not None:
+            client.set_tag(run_id, "registered_model", f"{cfg.tracking.registered_model}/{version}")
+            mlflow_ui.describe_model(client, cfg.tracking.registered_model)
+            if promote and cfg.tracking.alias:
+                client.set_registered_model_alias(cfg.tracking.registered_model, cfg.tracking.alias, version)
+                client.set_tag(run_id, "registered_alias", str(cfg.tracking.alias))
+                log.info("model version %s is now @%s", version, cfg.tracking.alias)
 
 
 def log_generator(cfg: Any, run_dir: Path, register: bool = False) -> str | None:
