@@ -305,6 +305,26 @@ def sweep(
     When ``x`` and ``x_val`` are of another Array API namespace (a GPU),
     ``n_jobs`` and ``backend`` are ignored: the fits run one after another on
     the device, in grid order, with the same progress bar and the same rows.
+
+    Parameters
+    ----------
+    x : array of shape (n, d)
+        Training points (whitened PCA coordinates), numpy or another Array API namespace.
+    x_val : array of shape (m, d)
+        Validation points, same namespace; m may be 0 (``val_ll`` is then NaN).
+    n_components, covariance_types : sequences
+        The grid: every K with every covariance type.
+    params : dict
+        Keyword arguments of every ``GaussianMixture`` (see :func:`gmmgen.config.model_params`).
+    thin : float
+        Effective points per free covariance parameter below which a component is thin.
+
+    Returns
+    -------
+    rows : list of dict
+        One :class:`SweepRow` (as a dict) per fit, in grid order; failed fits included.
+    models : dict
+        ``(covariance_type, K) -> GaussianMixture`` for every fit that did not fail.
     """
     from joblib import Parallel, delayed
     from threadpoolctl import threadpool_limits
@@ -372,6 +392,18 @@ def select(
     components whose likelihood is inflated by ``reg_covar``) only when
     ``allow_degenerate`` or when nothing else is left. Whenever the criterion's
     own optimum is passed over, a note says so.
+
+    Returns
+    -------
+    row : dict
+        The chosen :class:`SweepRow`, as a dict.
+    notes : list of str
+        Why the criterion's own optimum was passed over, or that the grid's edge was chosen.
+
+    Raises
+    ------
+    SweepError
+        Every fit failed.
     """
     rows = list(rows)
     usable = [r for r in rows if r["status"] != "failed"]

@@ -68,6 +68,9 @@ def draw(gmm: GaussianMixture, n: int, seed: int) -> tuple[Any, np.ndarray]:
 def generate_images(pca: Any, gmm: Any, n: int, seed: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` digits from the mixture and map them to uint8 images (n, *shape) with the PCA inverse.
 
+    ``seed`` seeds numpy's generator (the same digits on every namespace);
+    ``shape`` is an image's (height, width) in pixels.
+
     ``pca`` and ``gmm`` may hold arrays of any one Array API namespace: the
     arithmetic runs there; the images and component labels (n,) come back as numpy.
     """

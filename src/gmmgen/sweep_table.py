@@ -29,7 +29,11 @@ def _fmt(v: Any) -> Any:
 
 
 def write_sweep_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    """The sweep table, one row per fit, floats written exactly (repr); no timings."""
+    """Write the sweep table to ``path``: one row per fit, :data:`CSV_FIELDS`, floats exactly (repr).
+
+    ``rows`` are :class:`gmmgen.mixture.SweepRow` dicts; ``fit_seconds`` is not written (no timings in
+    files DVC hashes). Raises OSError when ``path`` cannot be written.
+    """
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(CSV_FIELDS))
         w.writeheader()
@@ -38,7 +42,11 @@ def write_sweep_csv(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def read_sweep_csv(path: Path) -> list[dict[str, Any]]:
-    """Read a table written by :func:`write_sweep_csv` back into typed rows (``fit_seconds`` is not in it)."""
+    """Read a table written by :func:`write_sweep_csv` back into typed rows (``fit_seconds`` is not in it).
+
+    Column types come from :class:`gmmgen.mixture.SweepRow`; empty or ``nan`` floats read as NaN.
+    Raises OSError when ``path`` cannot be read, KeyError or ValueError when it is not such a table.
+    """
     rows = []
     with open(path, newline="") as fh:
         for raw in csv.DictReader(fh):

@@ -40,11 +40,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from gmmgen import files as F
 from gmmgen import runinfo
-from gmmgen.config import as_dict
+from gmmgen.config import Config, as_dict
 from gmmgen.errors import TrackingError
 from gmmgen.redact import redact
 
@@ -75,14 +75,14 @@ FIT_METRICS = (
 # --------------------------------------------------------------------------- store
 
 
-def tracking_uri(cfg: Any) -> str:
+def tracking_uri(cfg: Config | DictConfig) -> str:
     """``tracking.uri``, or SQLite at ``<outputs>/mlflow.db`` (absolute) when unset."""
     if cfg.tracking.uri:
         return str(cfg.tracking.uri)
     return f"sqlite:///{Path(cfg.paths.outputs).resolve() / 'mlflow.db'}"
 
 
-def artifact_location(cfg: Any) -> str | None:
+def artifact_location(cfg: Config | DictConfig) -> str | None:
     """Local artifact folder for a SQLite store; a server decides its own."""
     if tracking_uri(cfg).startswith("sqlite:"):
         return (Path(cfg.paths.outputs).resolve() / "mlartifacts").as_uri()
@@ -94,7 +94,7 @@ def _sqlite_path(uri: str) -> Path | None:
 
 
 @contextlib.contextmanager
-def store_lock(cfg: Any, timeout: float = 600) -> Iterator[None]:
+def store_lock(cfg: Config | DictConfig, timeout: float = 600) -> Iterator[None]:
     """Hold an exclusive lock on a SQLite store (no-op for a server)."""
     db = _sqlite_path(tracking_uri(cfg))
     if db is None:
@@ -140,7 +140,7 @@ def _auth_header(url: str) -> str | None:
     return None
 
 
-def check_reachable(cfg: Any) -> None:
+def check_reachable(cfg: Config | DictConfig) -> None:
     """Fail fast, before any compute, when the tracking store cannot be used.
 
     Credentials come from where MLflow takes them (see :func:`_auth_header`);
@@ -182,7 +182,7 @@ def check_reachable(cfg: Any) -> None:
             raise TrackingError(f"the MLflow database {db} is not writable")
 
 
-def server_lost(cfg: Any, exc: BaseException) -> bool:
+def server_lost(cfg: Config | DictConfig, exc: BaseException) -> bool:
     """True when ``exc`` came from a tracking server that no longer answers.
 
     MLflow's client retries every request to a server
@@ -199,7 +199,7 @@ def server_lost(cfg: Any, exc: BaseException) -> bool:
     return "Max retries exceeded" in str(exc)
 
 
-def _client(cfg: Any):
+def _client(cfg: Config | DictConfig):
     import mlflow
     from mlflow import MlflowClient
 
@@ -208,7 +208,7 @@ def _client(cfg: Any):
     return MlflowClient(tracking_uri(cfg), registry_uri=tracking_uri(cfg))
 
 
-def ensure_experiment(cfg: Any) -> str:
+def ensure_experiment(cfg: Config | DictConfig) -> str:
     """Create the store and the experiment if needed; return the experiment id."""
     check_reachable(cfg)
     from gmmgen import mlflow_ui
@@ -254,7 +254,7 @@ def git_state(root: Path, state: dict[str, Any] | None = None) -> dict[str, str]
     }
 
 
-def loggable_params(cfg: Any) -> dict[str, str]:
+def loggable_params(cfg: Config | DictConfig) -> dict[str, str]:
     """The flattened config without machine paths, ports, UI and execution settings (see NOT_PARAMS)."""
     flat = flatten(as_dict(cfg))
     return {k: v for k, v in flat.items() if not k.startswith(NOT_PARAMS)}
@@ -283,7 +283,7 @@ def _numeric(d: dict[str, Any], prefix: str) -> dict[str, float]:
     return out
 
 
-def default_run_name(cfg: Any) -> str:
+def default_run_name(cfg: Config | DictConfig) -> str:
     covs = "+".join(cfg.sweep.covariance_types)
     kind = f"pca{cfg.pca.variance}" if cfg.pca.variance is not None else f"pca{cfg.pca.n_components}d"
     return f"{cfg.data.name}-{kind}-{covs}-{cfg.sweep.criterion}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -292,7 +292,7 @@ def default_run_name(cfg: Any) -> str:
 # --------------------------------------------------------------------------- run lifecycle
 
 
-def process_tags(cfg: Any) -> dict[str, str]:
+def process_tags(cfg: Config | DictConfig) -> dict[str, str]:
     """Who owns a run: host, pid and start time of this process, and the checkout (for :func:`end_orphans`)."""
     import psutil
 
@@ -315,7 +315,7 @@ def _owner_alive(tags: dict[str, str]) -> bool:
         return False
 
 
-def end_orphans(cfg: Any, client: Any) -> list[str]:
+def end_orphans(cfg: Config | DictConfig, client: Any) -> list[str]:
     """End as KILLED the RUNNING runs of this checkout whose process on this host is gone; return their ids.
 
     A process killed by SIGKILL (or a power cut) cannot close its runs; the
@@ -393,7 +393,7 @@ def end_status(exc: BaseException | None) -> str:
 
 @contextlib.contextmanager
 def pipeline_run(
-    cfg: Any,
+    cfg: Config | DictConfig,
     extra_tags: dict[str, str] | None = None,
     source: str = "pipelines/run_all.py",
     start: dict[str, Any] | None = None,
@@ -470,7 +470,7 @@ def pipeline_run(
             log.info("MLflow run %s ended %s", run_id, status)
 
 
-def _end_after_outage(cfg: Any, run_id: str, error: str) -> None:
+def _end_after_outage(cfg: Config | DictConfig, run_id: str, error: str) -> None:
     """End run ``run_id`` FAILED after the server stopped answering; raise a one-line TrackingError.
 
     When the server is still down the run cannot be ended from here: it stays
@@ -534,7 +534,7 @@ def per_class_table(run_dir: Path) -> dict[str, list[Any]]:
 
 
 def log_pipeline(
-    cfg: Any,
+    cfg: Config | DictConfig,
     run_id: str,
     run_dir: Path,
     overrides: list[str] | None = None,
@@ -588,7 +588,7 @@ def log_pipeline(
             _log_model(cfg, client, run_id, run_dir, register, promote)
 
 
-def run_tags(cfg: Any, run_dir: Path, select: dict[str, Any]) -> dict[str, str]:
+def run_tags(cfg: Config | DictConfig, run_dir: Path, select: dict[str, Any]) -> dict[str, str]:
     """The run's tags from its files: data source and hash, the chosen model, the criterion, the description."""
     provenance = _read_json(F.DATA.folder(run_dir) / F.DATA.provenance)
     chosen = select.get("chosen", {})
@@ -648,7 +648,9 @@ def run_metrics(run_dir: Path, select: dict[str, Any], timings: dict[str, Any]) 
     return metrics
 
 
-def _log_fit_runs(cfg: Any, client: Any, experiment_id: str, run_id: str, rows: list[dict[str, Any]], now: int) -> None:
+def _log_fit_runs(
+    cfg: Config | DictConfig, client: Any, experiment_id: str, run_id: str, rows: list[dict[str, Any]], now: int
+) -> None:
     """One child run a fit of the sweep, each opened, filled and ended with Ctrl-C and SIGTERM held back."""
     from mlflow.entities import Metric, Param
 
@@ -704,7 +706,9 @@ def log_stage_files(client: Any, run_id: str, run_dir: Path, overrides: list[str
         client.log_artifact(run_id, str(params_file), artifact_path="config")
 
 
-def _log_model(cfg: Any, client: Any, run_id: str, run_dir: Path, register: bool, promote: bool) -> None:
+def _log_model(
+    cfg: Config | DictConfig, client: Any, run_id: str, run_dir: Path, register: bool, promote: bool
+) -> None:
     """Log (and with ``register``, register; with ``promote``, alias) the digit generator of the run."""
     import mlflow
 
@@ -723,7 +727,7 @@ def _log_model(cfg: Any, client: Any, run_id: str, run_dir: Path, register: bool
                 log.info("model version %s is now @%s", version, cfg.tracking.alias)
 
 
-def log_generator(cfg: Any, run_dir: Path, register: bool = False) -> str | None:
+def log_generator(cfg: Config | DictConfig, run_dir: Path, register: bool = False) -> str | None:
     """Log PCA + chosen GMM as a pyfunc model in the active run; return its registered version (None if not).
 
     The model is self-contained: the ``gmmgen`` package's code ships with it
@@ -788,7 +792,9 @@ def log_generator(cfg: Any, run_dir: Path, register: bool = False) -> str | None
     return str(info.registered_model_version) if info.registered_model_version else None
 
 
-def track(cfg: Any, run_dir: Path, overrides: list[str] | None = None, source: str = "dvc.yaml (track stage)") -> str:
+def track(
+    cfg: Config | DictConfig, run_dir: Path, overrides: list[str] | None = None, source: str = "dvc.yaml (track stage)"
+) -> str:
     """Log the pipeline whose stage folders are in ``run_dir`` as one new run (the ``track`` stage); return its id.
 
     When ``make run`` recorded its start (:mod:`gmmgen.runinfo`), the run spans

@@ -31,9 +31,23 @@ def require(path: Path, stage: str) -> Path:
 def load_upstream(path: Path, stage: str, loader: Callable[[Path], T], expect: type | None = None) -> T:
     """``loader(path)`` for a file the stage ``stage`` wrote.
 
-    Raises :class:`UpstreamError` (one line: the file, what is wrong, how to
-    rebuild it) when the file is missing, cannot be loaded, or holds something
-    other than an ``expect`` instance.
+    Parameters
+    ----------
+    path : Path
+        The file, as the file map (:mod:`gmmgen.files`) places it.
+    stage : str
+        The stage that writes it (named in the message, with how to rebuild it).
+    loader : callable
+        ``loader(path)`` returns the object; any exception it raises means a bad file.
+    expect : type, optional
+        The type the object must have.
+
+    Raises
+    ------
+    UpstreamError
+        One line naming the file, what is wrong and how to rebuild it, when the
+        file is missing, cannot be loaded, or holds something other than an
+        ``expect`` instance.
     """
     require(path, stage)
     try:

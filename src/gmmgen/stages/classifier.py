@@ -16,7 +16,6 @@ import logging
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
@@ -30,7 +29,7 @@ from gmmgen.stages.common import DATA_NAMES, load_dataset, require, stage_dir
 log = logging.getLogger(__name__)
 
 
-def _cache_key(ds: dict[str, np.ndarray], cfg: Any) -> str:
+def _cache_key(ds: dict[str, np.ndarray], cfg: Config) -> str:
     digest = hashlib.sha256()
     for name in ("x_clf", "y_clf"):
         digest.update(np.ascontiguousarray(ds[name]).tobytes())

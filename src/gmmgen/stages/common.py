@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from gmmgen import files as F
+from gmmgen.config import Config
 from gmmgen.errors import UpstreamError
 from gmmgen.upstream import _rebuild, load_joblib, load_json, load_npz, load_upstream, require
 
@@ -15,12 +15,12 @@ __all__ = ["DATA_NAMES", "figure_context", "load_dataset", "load_joblib", "load_
 __all__ += ["load_upstream", "require", "stage_dir"]
 
 
-def stage_dir(cfg: Any, stage: str) -> Path:
+def stage_dir(cfg: Config, stage: str) -> Path:
     """The folder a stage writes: ``<paths.run_dir>/<stage>``."""
     return Path(cfg.paths.run_dir) / stage
 
 
-def load_dataset(cfg: Any) -> dict[str, np.ndarray]:
+def load_dataset(cfg: Config) -> dict[str, np.ndarray]:
     """The arrays the data stage wrote (x_<split>, y_<split> for train, val, test, clf; test may be empty)."""
     path = stage_dir(cfg, F.DATA.name) / F.DATA.dataset
     ds = load_npz(path, F.DATA.name)
@@ -33,7 +33,7 @@ def load_dataset(cfg: Any) -> dict[str, np.ndarray]:
 DATA_NAMES = {"mnist": "MNIST", "digits": "8x8 digits"}
 
 
-def figure_context(cfg: Any, n_train: int, n_dims: int | None = None, covariance: str | None = None) -> str:
+def figure_context(cfg: Config, n_train: int, n_dims: int | None = None, covariance: str | None = None) -> str:
     """One line naming the data, N, the PCA setting and the covariance type, for figure titles.
 
     ``covariance`` defaults to the sweep's covariance types joined by "+"; "" leaves it out.

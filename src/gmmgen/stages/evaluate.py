@@ -59,7 +59,7 @@ CRITERIA_FIELDS = (
 )
 
 
-def _sample_quality(images, judge, real_feats, ds, cfg) -> tuple[dict[str, Any], dict[str, Any]]:
+def _sample_quality(images, judge, real_feats, ds, cfg: Config) -> tuple[dict[str, Any], dict[str, Any]]:
     probs, feats = classifier.predict(judge, images)
     mem = ev.memorisation(images, ds["x_test"], ds["x_train"], float(cfg.evaluate.copy_quantile))
     score = ev.inception_score_splits(probs, min(N_SPLITS, len(probs)))
@@ -90,7 +90,9 @@ def pixel_scorer(cmp: Compute, pca: Any, gmm: Any, residual: bool = True) -> Cal
     return score
 
 
-def class_mixtures(z_train, y_train, z_val, y_val, cov: str, cfg) -> tuple[dict[int, Any], dict[str, Any]]:
+def class_mixtures(
+    z_train, y_train, z_val, y_val, cov: str, cfg: Config | DictConfig
+) -> tuple[dict[int, Any], dict[str, Any]]:
     """One mixture per digit class, its K chosen by ``sweep.criterion`` on that class's validation digits.
 
     Takes no test digits. Returns the fitted mixture per digit (classes with
@@ -126,7 +128,7 @@ def class_mixtures(z_train, y_train, z_val, y_val, cov: str, cfg) -> tuple[dict[
     return models, {"n_components_per_class": chosen_k, "covariance_type": cov, "notes": notes}
 
 
-def _class_conditional(pca, models, ds, judge, cfg) -> tuple[np.ndarray, dict[str, Any]]:
+def _class_conditional(pca, models, ds, judge, cfg: Config) -> tuple[np.ndarray, dict[str, Any]]:
     """Samples of each class's mixture, a row per digit, and the judge's agreement with the intended digit."""
     shape = tuple(ds["x_train"].shape[1:])
     n = int(cfg.evaluate.class_samples)
@@ -205,7 +207,7 @@ def run_evaluate(cfg: Config | DictConfig) -> Path:
     return out
 
 
-def load_inputs(cfg: Any) -> Inputs:
+def load_inputs(cfg: Config) -> Inputs:
     """Read what the earlier stages wrote; DataError when there are no test digits to report on."""
     from sklearn.decomposition import PCA
     from sklearn.mixture import GaussianMixture
@@ -233,7 +235,7 @@ def load_inputs(cfg: Any) -> Inputs:
     )
 
 
-def evaluate(cfg: Any, inputs: Inputs, step: Callable[[], Any] = lambda: None) -> Evaluation:
+def evaluate(cfg: Config, inputs: Inputs, step: Callable[[], Any] = lambda: None) -> Evaluation:
     """Every measurement, in a fixed order of random draws; ``step()`` after each criterion and the anomalies."""
     ds = inputs.ds
     rng = np.random.default_rng(cfg.evaluate.seed)
@@ -250,7 +252,7 @@ def evaluate(cfg: Any, inputs: Inputs, step: Callable[[], Any] = lambda: None) -
     return Evaluation(comparison, majority, anomaly, least, conditional, {**agreement, **class_record})
 
 
-def compare_criteria(cfg: Any, inputs: Inputs, rng: np.random.Generator, step: Callable[[], Any]) -> Comparison:
+def compare_criteria(cfg: Config, inputs: Inputs, rng: np.random.Generator, step: Callable[[], Any]) -> Comparison:
     """Sample quality, memorisation and clustering of each criterion's model against a real-digit reference.
 
     The floor: real digits the judge never saw (the mixture's own training +
@@ -303,7 +305,7 @@ def compare_criteria(cfg: Any, inputs: Inputs, rng: np.random.Generator, step: C
     return Comparison(reference, rows, details, selected, selected_gmm, neighbours)
 
 
-def anomaly_detection(cfg: Any, pca: Any, gmm: Any, ds: dict[str, np.ndarray], rng: np.random.Generator):
+def anomaly_detection(cfg: Config, pca: Any, gmm: Any, ds: dict[str, np.ndarray], rng: np.random.Generator):
     """Anomaly report on corrupted test digits (threshold on validation digits) and the test log-likelihoods.
 
     Scores are the exact pixel-space log density (and, for comparison, the
@@ -325,7 +327,7 @@ def anomaly_detection(cfg: Any, pca: Any, gmm: Any, ds: dict[str, np.ndarray], r
     return anomaly, score(ds["x_test"])
 
 
-def write_evaluation(cfg: Any, inputs: Inputs, result: Evaluation) -> Path:
+def write_evaluation(cfg: Config, inputs: Inputs, result: Evaluation) -> Path:
     """Write the criteria table, metrics and figures of ``result`` into the evaluate folder (atomically)."""
     ds, pca, comparison = inputs.ds, inputs.pca, result.comparison
     selected, selected_gmm = comparison.selected, comparison.selected_gmm
