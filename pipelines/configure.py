@@ -72,7 +72,7 @@ def configure(cfg) -> Path:
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg) -> None:
-    cli.run(cfg, configure)
+    cli.run(cfg, configure, typed=False)  # params.yaml is the composed document, null seeds and all
 
 
 if __name__ == "__main__":

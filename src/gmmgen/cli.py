@@ -129,11 +129,13 @@ class JobFailed(BaseException):
         self.error = error
 
 
-def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True) -> T:
+def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True, typed: bool = True) -> T:
     """Validate ``cfg`` (and that this machine provides its compute setting) then return ``fn(settle(cfg))``.
 
     ``fn`` gets the typed configuration (:func:`gmmgen.config.settle`): the
-    schema's dataclasses with every seed resolved, never the Hydra object.
+    schema's dataclasses with every seed resolved, never the Hydra object;
+    only an entry point that writes the composed document itself
+    (``configure.py``: params.yaml keeps null seeds) asks for ``typed=False``.
 
     Errors go up to :func:`main` (or to Hydra, in a multirun job). With
     ``banner``, a line names the stage (``fn``'s name without ``run_``) and
@@ -143,11 +145,11 @@ def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True) -> T:
     console.quiet_libraries()  # again: Hydra's logging setup reset the loggers' levels
     try:
         validate(cfg)
-        typed = settle(cfg)  # the one typed config: dataclasses, seeds resolved
-        Compute.from_config(typed).check()  # the namespace imports, the GPU is there
+        settled = settle(cfg)  # the one typed config: dataclasses, seeds resolved
+        Compute.from_config(settled).check()  # the namespace imports, the GPU is there
         if banner:
             console.banner(fn.__name__.removeprefix("run_"), console.describe(fn))
-        return fn(typed)
+        return fn(settled if typed else cfg)
     except SystemExit:
         raise
     except BaseException as exc:
