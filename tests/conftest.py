@@ -53,6 +53,18 @@ def _mlflow_uris_restored():
             os.environ[key] = value
 
 
+# Real (bundled) MNIST digits and a sweep that keeps the select stage busy for minutes:
+# for tests that interrupt a run or start a second one while the first works.
+BUSY_SELECT = [
+    "data.source=bundled",
+    "data.n_train=2000",
+    "data.n_test=300",
+    "sweep.n_components=[40,60,80,100,120]",
+    "sweep.n_jobs=1",
+    "sweep.progress=false",
+    "model.n_init=3",
+]
+
 # A tiny, fast configuration on the 8x8 digits.
 TINY = [
     "data=digits",

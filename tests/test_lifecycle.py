@@ -20,7 +20,7 @@ from gmmgen import stages
 from gmmgen.cli import EXIT_INTERRUPTED, EXIT_TERMINATED
 from gmmgen.config import validate
 
-from .conftest import PYTHON, REPO, TINY, compose_cfg, run_py
+from .conftest import BUSY_SELECT, PYTHON, REPO, TINY, compose_cfg, run_py
 
 RUN_ALL = str(REPO / "pipelines" / "run_all.py")
 # Many fits (one child run each) so that `track` spends a while in its per-fit loop.
@@ -30,16 +30,7 @@ MANY_FITS = [
     "sweep.covariance_types=[full,tied,diag,spherical]",
 ]
 # A select stage that stays busy for minutes.
-SLOW = [
-    "data.source=bundled",
-    "data.n_train=2000",
-    "data.n_test=300",
-    "sweep.n_components=[40,60,80,100,120]",
-    "sweep.n_jobs=1",
-    "sweep.progress=false",
-    "model.n_init=3",
-    "evaluate.enabled=false",
-]
+SLOW = [*BUSY_SELECT, "evaluate.enabled=false"]
 
 
 def statuses(root: Path) -> dict[str, list[str]]:

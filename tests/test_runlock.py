@@ -15,18 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PYTHON, TINY, copy_project
+from .conftest import BUSY_SELECT, PYTHON, TINY, copy_project
 
 # The first run: real MNIST digits and a sweep that keeps `select` busy for minutes.
-SLOW = [
-    "data.source=bundled",
-    "data.n_train=2000",
-    "data.n_test=300",
-    "sweep.n_components=[40,60,80,100,120]",
-    "sweep.n_jobs=1",
-    "sweep.progress=false",
-    "model.n_init=3",
-]
+SLOW = BUSY_SELECT
 BUSY = 7
 
 
