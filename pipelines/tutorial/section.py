@@ -1,0 +1,57 @@
+"""Run one stage of the tutorial's pipeline (pipelines/tutorial/dvc.yaml): a section, or the tracking.
+
+  python pipelines/tutorial/section.py <section> [overrides]                           (config from conf/)
+  python pipelines/tutorial/section.py <section> --config-dir . --config-name params   (as DVC runs it)
+
+``<section>`` is em, clustering, sampling, segmentation or anomaly
+(``gmmgen.tutorial.stages.run_<section>``, writes outputs/tutorial/<section>/),
+or track (``gmmgen.tutorial.track.run_track``, one MLflow run with a child run
+per section). Hydra's files go to outputs/logs/tutorial_<section>.
+"""
+
+import importlib
+import os
+import sys
+
+import hydra
+
+from gmmgen import cli, config
+
+# section -> the module that holds its run_<section> function
+SECTIONS = {
+    "em": "gmmgen.tutorial.stages",
+    "clustering": "gmmgen.tutorial.stages",
+    "sampling": "gmmgen.tutorial.stages",
+    "segmentation": "gmmgen.tutorial.stages",
+    "anomaly": "gmmgen.tutorial.stages",
+    "track": "gmmgen.tutorial.track",
+}
+
+config.register_configs()
+
+
+def _section_from_argv() -> str:
+    """Take the section off the command line (Hydra parses the rest); exit 2 naming the choices if bad."""
+    name = sys.argv[1] if len(sys.argv) > 1 else ""
+    if name not in SECTIONS:
+        cli.fail(
+            f"config error: pipelines/tutorial/section.py needs a section first, one of {', '.join(SECTIONS)}; "
+            f"got {name!r}",
+            cli.EXIT_CONFIG,
+        )
+    del sys.argv[1]
+    os.environ["GMMGEN_STAGE"] = f"tutorial_{name}"  # Hydra's files: outputs/logs/tutorial_<section>
+    return name
+
+
+SECTION = _section_from_argv() if __name__ == "__main__" else ""
+
+
+@hydra.main(config_path="../../conf", config_name="config", version_base="1.3")
+def main(cfg) -> None:
+    module = importlib.import_module(SECTIONS[SECTION])
+    cli.run(cfg, getattr(module, f"run_{SECTION}"))
+
+
+if __name__ == "__main__":
+    cli.main(main)
