@@ -9,6 +9,7 @@ run life cycle as the pipeline's runs (:func:`gmmgen.tracking.pipeline_run`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -21,18 +22,25 @@ from gmmgen.errors import UpstreamError
 from gmmgen.tutorial.config import SECTIONS
 
 
+def _plain(node: Any) -> dict[str, Any]:
+    """A config section as plain dicts: a DictConfig resolved, or a dataclass of the typed config."""
+    if OmegaConf.is_config(node):
+        return OmegaConf.to_container(node, resolve=True)
+    return dataclasses.asdict(node)
+
+
 def _tutorial_cfg(cfg: Any):
     """The parts of ``cfg`` a tutorial run needs, with the tutorial's experiment and run name."""
     return OmegaConf.create(
         {
             "seed": cfg.seed,
-            "paths": OmegaConf.to_container(cfg.paths, resolve=True),
+            "paths": _plain(cfg.paths),
             "tracking": {
-                **OmegaConf.to_container(cfg.tracking, resolve=True),
+                **_plain(cfg.tracking),
                 "experiment": cfg.tutorial.experiment,
                 "run_name": f"tutorial-{time.strftime('%Y%m%d-%H%M%S')}",
             },
-            "tutorial": OmegaConf.to_container(cfg.tutorial, resolve=True),
+            "tutorial": _plain(cfg.tutorial),
         }
     )
 
