@@ -101,18 +101,21 @@ def log_tutorial(cfg: Any, folder: Path) -> tuple[str, str]:
 def run_track(cfg: Any) -> Path:
     """Log outputs/tutorial/<section>/ to MLflow: one parent run, a child run per section; return its folder.
 
-    Writes ``tutorial/track/run.json`` (the run id and experiment; no tracking
-    URI: DVC hashes this file and the URI is an absolute path).
+    Writes ``tutorial/track/logged.json`` (DVC hashes it: only the experiment,
+    the same on every run) and ``tutorial/track/run.json`` (not hashed: the
+    run id changes on every run).
     """
     from gmmgen.io import write_json
 
     out = Path(cfg.paths.run_dir) / "tutorial" / "track"
     if not cfg.tracking.enabled:
         out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "logged.json", {"tracking": "disabled"})
         write_json(out / "run.json", {"tracking": "disabled"})
         return out
     run_id, uri = log_tutorial(cfg, Path(cfg.paths.run_dir) / "tutorial")
     out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "logged.json", {"experiment": cfg.tutorial.experiment})
     write_json(out / "run.json", {"run_id": run_id, "experiment": cfg.tutorial.experiment})
     print(f"MLflow run {run_id} in experiment '{cfg.tutorial.experiment}' ({uri})")
     return out
