@@ -75,6 +75,7 @@ TARGETS: dict[str, list[str]] = {
         "-k",
         "not stages",
     ],
+    "files": ["tests/test_files.py"],
 }
 # Folders and files the tests read beside tests/ and src/.
 ALSO_COPY = ["conf", "pipelines", "params.yaml", "dvc.yaml", "Makefile"]
