@@ -261,7 +261,11 @@ def test_a_credential_anywhere_is_named_by_its_path(tmp_path):
 
 @pytest.mark.parametrize(
     ("uri", "shown"),
-    [("http://alice@host:5000", "http://***@host:5000"), ("HTTPS://bob:pw@host", "HTTPS://***@host")],
+    [
+        ("http://alice@host:5000", "http://***@host:5000"),
+        ("HTTPS://bob:pw@host", "HTTPS://***@host"),
+        ('"http://o\'neil@host:5000"', "http://***@host:5000"),  # a user name the generic URI pattern misses
+    ],
 )
 def test_a_user_in_an_http_tracking_uri_is_a_credential(tmp_path, uri, shown):
     """Even a bare user name (no password) in an http(s) URI: MLflow takes credentials from the environment."""
