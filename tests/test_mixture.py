@@ -212,3 +212,28 @@ def test_draws_in_another_namespace_are_the_numpy_draws(cov):
     assert namespace_name(points_s) == "array_api_strict" and isinstance(labels_s, np.ndarray)
     np.testing.assert_array_equal(labels_s, labels)
     np.testing.assert_allclose(to_numpy(points_s), points, rtol=0, atol=1e-9)
+
+
+def test_generated_images_are_the_draws_mapped_back_through_the_pca():
+    """Digits drawn in PCA coordinates, mapped back to pixels, clipped and rounded: uint8 images with their labels,
+    the same on another Array API namespace."""
+    from sklearn.decomposition import PCA
+
+    from gmmgen import reduce
+
+    pixels = np.random.default_rng(0).random((120, 16))
+    pca = PCA(3, whiten=True).fit(pixels)
+    gmm = GaussianMixture(2, random_state=0).fit(pca.transform(pixels))
+    images, labels = sampling.generate_images(pca, gmm, 25, seed=4, shape=(4, 4))
+    z, want_labels = sampling.draw(gmm, 25, seed=4)
+    assert images.shape == (25, 4, 4) and images.dtype == np.uint8
+    np.testing.assert_array_equal(labels, want_labels)
+    np.testing.assert_array_equal(images, reduce.to_images(pca.inverse_transform(z), (4, 4)))
+    pytest.importorskip("array_api_strict")
+    from gmmgen.compute import Compute
+
+    strict = Compute("array_api_strict")
+    images_s, labels_s = sampling.generate_images(strict.estimator(pca), strict.estimator(gmm), 25, 4, (4, 4))
+    assert isinstance(images_s, np.ndarray) and isinstance(labels_s, np.ndarray)
+    np.testing.assert_array_equal(labels_s, labels)
+    np.testing.assert_array_equal(images_s, images)
