@@ -175,6 +175,7 @@ URI_PROBLEMS = [
     ("http://", "tracking.uri='http://': names no host (http://<host>:<port>)"),
     ("sqlite:///rel.db", "tracking.uri='sqlite:///rel.db'" + _RELATIVE_SQLITE),
     ("sqlite://", "tracking.uri='sqlite://'" + _RELATIVE_SQLITE),
+    ("sqlite://host/abs.db", "tracking.uri='sqlite://host/abs.db'" + _RELATIVE_SQLITE),  # a host is no file
     ("file:///tmp/mlruns", "tracking.uri='file:///tmp/mlruns'" + _FILE_STORE),
     ("/tmp/mlruns", "tracking.uri='/tmp/mlruns'" + _FILE_STORE),
     ("C:/mlruns", "tracking.uri='C:/mlruns'" + _FILE_STORE),
@@ -274,3 +275,38 @@ def test_a_user_in_an_http_tracking_uri_is_a_credential(tmp_path, uri, shown):
         "logs and MLflow); remove them and set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or "
         "MLFLOW_TRACKING_TOKEN) in the environment, or put them in ~/.netrc or ~/.mlflow/credentials"
     ]
+
+
+# ----------------------------------------------------------------------------- the typed config and its views
+
+
+def test_settle_types_the_config_once_and_fills_null_seeds_with_the_global_one(tmp_path):
+    cfg = compose_cfg(tmp_path, ["seed=7", "data.seed=3"])
+    typed = gconfig.settle(cfg)
+    assert isinstance(typed, gconfig.Config) and isinstance(typed.data, gconfig.DataConfig)
+    assert typed.data.seed == 3  # pinned: kept
+    assert (typed.model.random_state, typed.sample.seed, typed.classifier.seed, typed.evaluate.seed) == (7, 7, 7, 7)
+    assert typed.paths.outputs == f"{tmp_path.resolve()}/outputs"  # interpolations resolved
+    assert gconfig.settle(typed) is typed  # a typed config comes back as it is
+    with pytest.raises(gconfig.ConfigError, match="^the composed config is not over the gmmgen schema: its defaults"):
+        gconfig.settle(OmegaConf.create({"seed": 1}))
+
+
+def test_model_params_are_the_mixtures_keyword_arguments(tmp_path):
+    overrides = ["seed=5", "model.n_init=2", "model.reg_covar=0.001", "model.max_iter=50", "model.tol=0.01"]
+    cfg = compose_cfg(tmp_path, [*overrides, "model.init_params=random", "model.random_state=null"])
+    want = {"n_init": 2, "reg_covar": 0.001, "max_iter": 50, "tol": 0.01, "init_params": "random", "random_state": 5}
+    assert gconfig.model_params(cfg) == want
+    assert gconfig.model_params(gconfig.settle(cfg)) == want
+    assert gconfig.model_params(compose_cfg(tmp_path, ["seed=5", "model.random_state=9"]))["random_state"] == 9
+
+
+def test_as_dict_resolves_interpolations_for_either_kind_of_config(tmp_path):
+    cfg = compose_cfg(tmp_path, ["seed=4"])
+    plain = gconfig.as_dict(cfg)
+    assert plain["paths"]["outputs"] == f"{tmp_path.resolve()}/outputs"
+    assert plain["paths"]["run_dir"] == plain["paths"]["outputs"]  # outside a multirun: the outputs folder
+    typed = gconfig.as_dict(gconfig.settle(cfg))
+    assert typed["paths"] == plain["paths"] and typed["sweep"] == plain["sweep"] and typed["model"]["random_state"] == 4
+    defaults = gconfig.as_dict(gconfig.Config())  # the schema's own defaults still hold interpolations
+    assert defaults["paths"]["outputs"] == defaults["paths"]["run_dir"] == f"{os.getcwd()}/outputs"
