@@ -8,6 +8,10 @@ params.yaml while any DVC command is running in the checkout.
   python pipelines/configure.py [overrides]       e.g. pca.variance=0.9 experiment=classic
 """
 
+# isort: off
+import gmmgen.startup  # noqa: F401  first: a Ctrl-C while the libraries import exits 130 with one line
+
+# isort: on
 from pathlib import Path
 
 import hydra

@@ -6,6 +6,10 @@ folder and logs its own MLflow run, nested under the sweep's run.
   python pipelines/run_all.py -m hydra/launcher=parallel seed=0,1,2,3
 """
 
+# isort: off
+import gmmgen.startup  # noqa: F401  first: a Ctrl-C while the libraries import exits 130 with one line
+
+# isort: on
 import time
 from pathlib import Path
 

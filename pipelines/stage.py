@@ -10,6 +10,10 @@ lists as its deps, see tests/test_deps.py) only its own module's code besides
 this file's. Hydra's files of a stage go to ``outputs/logs/<stage>``.
 """
 
+# isort: off
+import gmmgen.startup  # noqa: F401  first: a Ctrl-C while the libraries import exits 130 with one line
+
+# isort: on
 import importlib
 import os
 import sys

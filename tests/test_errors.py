@@ -133,7 +133,7 @@ def built(tmp_path):
     ("file", "stage", "script"),
     [
         ("select/model.joblib", "select", "generate"),
-        pytest.param("reduce/projected.npz", "reduce", "select", marks=pytest.mark.slow),
+        pytest.param("reduce/pca.joblib", "reduce", "select", marks=pytest.mark.slow),  # select reads the PCA
         pytest.param("data/dataset.npz", "data", "reduce", marks=pytest.mark.slow),
     ],
 )

@@ -150,3 +150,42 @@ def test_a_run_killed_by_sigkill_is_ended_killed_by_the_next_run(tmp_path):
     orphan = by_status["KILLED"]
     assert orphan.data.tags["gmmgen.pid"] == str(proc.pid)
     assert orphan.data.tags["error"].startswith(f"orphaned: process {proc.pid} on ")
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED)])
+def test_a_signal_while_an_entry_point_imports_is_one_line_and_its_status(tmp_path, signum, status):
+    """gmmgen.startup, imported first by every entry point: no traceback from the middle of an import."""
+    code = (
+        "import gmmgen.startup, os, signal, time\nimport json  # more imports\nos.kill(os.getpid(), %d)\ntime.sleep(30)"
+    )
+    proc = subprocess.run([PYTHON, "-c", code % signum], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == status
+    assert proc.stderr.strip().splitlines() == [
+        f"gmmgen: {'interrupted (Ctrl-C)' if signum == signal.SIGINT else 'terminated (SIGTERM)'} while starting: "
+        "nothing was written"
+    ]
+
+
+def test_ctrl_c_early_in_a_stage_entry_point_exits_130_without_a_traceback(tmp_path):
+    proc = start([str(REPO / "pipelines" / "stage.py"), "data", f"paths.root={tmp_path}", *TINY], tmp_path)
+    time.sleep(0.5)  # Python has started and imports hydra, gmmgen.cli, ...
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = finish(proc)
+    assert proc.returncode == EXIT_INTERRUPTED, err[-3000:]
+    assert "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("gmmgen:")]
+    assert line.startswith("gmmgen: interrupted (Ctrl-C)")
+    assert not (tmp_path / "outputs" / "data").exists()
+
+
+def test_the_entry_point_puts_python_s_ctrl_c_back():
+    import gmmgen.startup  # noqa: F401  (installs the start-up handlers)
+    from gmmgen import cli
+
+    try:
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        cli.install_signal_handlers()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -9,6 +9,10 @@ or track (``gmmgen.tutorial.track.run_track``, one MLflow run with a child run
 per section). Hydra's files go to outputs/logs/tutorial_<section>.
 """
 
+# isort: off
+import gmmgen.startup  # noqa: F401  first: a Ctrl-C while the libraries import exits 130 with one line
+
+# isort: on
 import importlib
 import os
 import sys

@@ -34,7 +34,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
-from gmmgen import console
+from gmmgen import console, startup
 from gmmgen.compute import Compute
 from gmmgen.config import settle, validate
 from gmmgen.errors import ConfigError, GmmgenError
@@ -47,7 +47,7 @@ EXIT_BUG, EXIT_CONFIG, EXIT_DATA, EXIT_MODEL, EXIT_UPSTREAM, EXIT_TRACKING, EXIT
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 # Set by gmmgen.runlock: a file where a failing entry point leaves its status, so
 # `make run` can report a stage's status through DVC (which exits 1 for any failure).
-STATUS_FILE_ENV = "GMMGEN_STATUS_FILE"
+STATUS_FILE_ENV = startup.STATUS_FILE_ENV
 
 console.quiet_libraries()  # before any entry point imports TensorFlow or MLflow
 
@@ -61,7 +61,12 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 
 def install_signal_handlers() -> None:
-    """SIGTERM raises :class:`Terminated` (a KeyboardInterrupt), so cleanup code runs as for Ctrl-C."""
+    """SIGTERM raises :class:`Terminated` (a KeyboardInterrupt), so cleanup code runs as for Ctrl-C.
+
+    Ctrl-C raises KeyboardInterrupt again (Python's own handler), in place of
+    the start-up handlers of :mod:`gmmgen.startup`.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_sigterm)
 
 
