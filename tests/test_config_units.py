@@ -19,7 +19,7 @@ from .conftest import compose_cfg
 @pytest.fixture
 def fresh_resolvers():
     """Register the resolvers anew (they are registered once, when gmmgen.config is imported)."""
-    for name in ("gmmgen.cwd", "gmmgen.uid"):
+    for name in ("gmmgen.cwd", "gmmgen.uid", "gmmgen.run_dir"):
         OmegaConf.clear_resolver(name)
     gconfig._register_resolvers()
     gconfig._register_resolvers()  # a second call keeps the first registration and does not raise
@@ -42,6 +42,7 @@ def test_cwd_resolver_and_default_root(fresh_resolvers, tmp_path, monkeypatch):
     assert paths.q == paths.p == str(tmp_path), "the start folder, resolved once per config object"
     structured = OmegaConf.structured(PathsConfig)
     assert structured.outputs == f"{os.getcwd()}/outputs" and structured.cache == f"{os.getcwd()}/outputs/cache"
+    assert structured.run_dir == structured.outputs  # outside a multirun the stage folders go to outputs/
 
 
 def test_compose_without_root_uses_the_current_folder(tmp_path, monkeypatch):
