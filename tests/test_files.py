@@ -63,3 +63,11 @@ def test_make_clean_removes_the_mapped_folders_and_keeps_store_and_caches(tmp_pa
     assert [p for p in doomed if p.exists()] == []
     assert all(p.exists() for p in kept)
     assert "kept: outputs/mlflow.db" in result.stdout
+
+
+def test_untracked_files_are_written_beside_the_outs_but_never_hashed(tmp_path):
+    """The data stage's runtime record (failed origins, fallback reason) is no DVC out; its name is the field's."""
+    assert F.DATA.runtime == "runtime.json" and F.DATA.untracked() == ("runtime.json",)
+    assert F.DATA.files() == ("metrics.json", "dataset.npz", "provenance.json")
+    assert "runtime.json" not in F.DATA.outs()
+    assert F.DATA.folder(tmp_path) == tmp_path / "data" and F.DATA.folder(str(tmp_path)) == tmp_path / "data"
