@@ -159,7 +159,7 @@ lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock (needs 
 
 clean: ## Remove the stage outputs and logs; keeps .venv, the MLflow store and the caches (says so)
 	@# The folders come from the file map, src/gmmgen/files.py (standard library only: no .venv needed).
-	PYTHONPATH=src $(PYTHON) -m gmmgen.files clean | xargs rm -rf
+	set -o pipefail; PYTHONPATH=src $(PYTHON) -m gmmgen.files clean | xargs rm -rf
 	@echo "kept: outputs/mlflow.db + outputs/mlartifacts (MLflow runs; make clean-all), outputs/cache/datasets"
 	@echo "      (downloads; make clean-cache), outputs/cache/classifier (trained judges), .dvc/cache, .venv"
 

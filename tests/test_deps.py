@@ -12,6 +12,7 @@ import ast
 import shlex
 from pathlib import Path
 
+import pytest
 import yaml
 
 from .conftest import REPO
@@ -76,6 +77,7 @@ def closure(entry: Path) -> set[Path]:
 
 
 STAGE_SCRIPT = REPO / "pipelines" / "stage.py"
+SECTION_SCRIPT = REPO / "pipelines" / "tutorial" / "section.py"
 
 
 def stage_code(stage: dict) -> tuple[list[Path], set[str]]:
@@ -90,6 +92,8 @@ def stage_code(stage: dict) -> tuple[list[Path], set[str]]:
     entries = [REPO / script]
     if REPO / script == STAGE_SCRIPT:
         entries.append(module_file(f"{PACKAGE}.stages.{args[i + 1]}"))
+    elif REPO / script == SECTION_SCRIPT:  # the tutorial's: a section's run_<name>, or the tracking
+        entries.append(module_file(f"{PACKAGE}.tutorial.{'track' if args[i + 1] == 'track' else 'stages'}"))
     listed = {d for d in stage["deps"] if isinstance(d, str) and d.endswith(".py")}
     return entries, listed
 
@@ -101,8 +105,9 @@ def expected_deps(*entries: Path) -> set[str]:
     return found
 
 
-def test_every_stage_lists_exactly_the_code_it_imports():
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+@pytest.mark.parametrize("dvc_yaml", ["dvc.yaml", "pipelines/tutorial/dvc.yaml"])
+def test_every_stage_lists_exactly_the_code_it_imports(dvc_yaml):
+    stages = yaml.safe_load((REPO / dvc_yaml).read_text())["stages"]
     problems = []
     for name, stage in stages.items():
         entries, listed = stage_code(stage)

@@ -179,10 +179,10 @@ def test_ctrl_c_early_in_a_stage_entry_point_exits_130_without_a_traceback(tmp_p
 
 
 def test_the_entry_point_puts_python_s_ctrl_c_back():
-    import gmmgen.startup  # noqa: F401  (installs the start-up handlers)
-    from gmmgen import cli
+    from gmmgen import cli, startup
 
     try:
+        startup.guard()  # what importing it first does in an entry point
         assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
         cli.install_signal_handlers()
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

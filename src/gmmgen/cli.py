@@ -34,20 +34,30 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
-from gmmgen import console, startup
+from gmmgen import console
 from gmmgen.compute import Compute
 from gmmgen.config import settle, validate
-from gmmgen.errors import ConfigError, GmmgenError
+from gmmgen.errors import (
+    STATUS_FILE_ENV,
+    CheckoutBusy,
+    ConfigError,
+    DataError,
+    GmmgenError,
+    SweepError,
+    TrackingError,
+    UpstreamError,
+)
 from gmmgen.redact import redact
 
 log = logging.getLogger("gmmgen")
 T = TypeVar("T")
 
-EXIT_BUG, EXIT_CONFIG, EXIT_DATA, EXIT_MODEL, EXIT_UPSTREAM, EXIT_TRACKING, EXIT_BUSY = 1, 2, 3, 4, 5, 6, 7
+EXIT_BUG = 1
+# The statuses of the error kinds are the classes' own (gmmgen.errors); named here for scripts and tests.
+EXIT_CONFIG, EXIT_DATA, EXIT_MODEL = ConfigError.exit_code, DataError.exit_code, SweepError.exit_code
+EXIT_UPSTREAM, EXIT_TRACKING, EXIT_BUSY = UpstreamError.exit_code, TrackingError.exit_code, CheckoutBusy.exit_code
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
-# Set by gmmgen.runlock: a file where a failing entry point leaves its status, so
-# `make run` can report a stage's status through DVC (which exits 1 for any failure).
-STATUS_FILE_ENV = startup.STATUS_FILE_ENV
+__all__ = ["STATUS_FILE_ENV", "exit_status", "fail", "main", "run"]
 
 console.quiet_libraries()  # before any entry point imports TensorFlow or MLflow
 
@@ -66,7 +76,8 @@ def install_signal_handlers() -> None:
     Ctrl-C raises KeyboardInterrupt again (Python's own handler), in place of
     the start-up handlers of :mod:`gmmgen.startup`.
     """
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # an ignored Ctrl-C (nohup, `&`) stays ignored
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_sigterm)
 
 
@@ -79,7 +90,7 @@ def exit_status(exc: BaseException) -> int | None:
         return EXIT_TERMINATED
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
-    if isinstance(exc, GmmgenError):
+    if isinstance(exc, GmmgenError) and exc.exit_code != EXIT_BUG:
         return exc.exit_code
     if isinstance(exc, HydraException | OmegaConfBaseException):  # an override Hydra or OmegaConf refused
         return EXIT_CONFIG

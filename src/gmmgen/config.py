@@ -20,19 +20,14 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from gmmgen import compute
+from gmmgen.choices import CORRUPTIONS, COVARIANCE_TYPES, CRITERIA, DATA_NAMES, DATA_SOURCES, INIT_PARAMS
 from gmmgen.errors import ConfigError
 from gmmgen.redact import credentials_in, redact
 from gmmgen.tutorial.config import TutorialConfig
 from gmmgen.tutorial.config import iter_problems as _tutorial_problems
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-CRITERIA = ("bic", "aic", "heldout")
-DATA_NAMES = ("mnist", "digits")
-DATA_SOURCES = ("auto", "download", "bundled")
 # Training pools whose size is known before any download (name or source -> digits, no test pool).
 KNOWN_POOLS = {"digits": 1797, "bundled": 5000}
-INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
-CORRUPTIONS = ("noise", "inversion", "rotation", "blank")
 
 
 def _register_resolvers() -> None:
@@ -614,7 +609,7 @@ def params_document(cfg: DictConfig) -> str:
 
     ``paths`` is left out (machine-specific; the schema's defaults rebuild it).
     Per-part seeds left null follow the global ``seed`` at run time (see
-    :func:`seed_for`), so ``dvc exp run -S seed=1`` reaches all of them.
+    :func:`settle`), so ``dvc exp run -S seed=1`` reaches all of them.
     """
     container = OmegaConf.to_container(cfg, resolve=False)
     assert isinstance(container, dict)
@@ -665,8 +660,9 @@ def settle(cfg: DictConfig | Config) -> Config:
     above: interpolations resolved, lists and dicts plain, values of the
     schema's types. Each per-part seed left null (:data:`PART_SEEDS`) becomes
     the global ``seed`` here, once, so code reads ``cfg.data.seed`` and never
-    looks a seed up by name. A :class:`Config` comes back as it is, so stage
-    functions called directly (tests, notebooks) may be given either.
+    looks a seed up by name. A settled :class:`Config` comes back as it is (a
+    hand-made one is settled like a composed one), so stage functions called
+    directly (tests, notebooks) may be given either.
 
     Raises
     ------
@@ -675,7 +671,9 @@ def settle(cfg: DictConfig | Config) -> Config:
         from its defaults list).
     """
     if isinstance(cfg, Config):
-        return cfg
+        if _settled(cfg):
+            return cfg
+        cfg = OmegaConf.structured(cfg)  # a Config built by hand: its interpolations and null seeds too
     typed = OmegaConf.to_object(cfg)
     if not isinstance(typed, Config):
         raise ConfigError(
@@ -686,6 +684,12 @@ def settle(cfg: DictConfig | Config) -> Config:
         if getattr(part, key) is None:
             setattr(part, key, typed.seed)
     return typed
+
+
+def _settled(cfg: Config) -> bool:
+    """Whether ``cfg`` is already settled: every per-part seed set and no interpolation left in the paths."""
+    seeds = all(getattr(getattr(cfg, section), key) is not None for section, key in PART_SEEDS)
+    return seeds and not any("${" in str(v) for v in vars(cfg.paths).values())
 
 
 def as_dict(cfg: DictConfig | Config) -> dict[str, Any]:

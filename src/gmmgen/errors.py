@@ -25,6 +25,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+#: Where a failing entry point leaves its exit status, so ``make run`` can report a stage's status
+#: through DVC, which exits 1 for any failure (set by :mod:`gmmgen.runlock`).
+STATUS_FILE_ENV = "GMMGEN_STATUS_FILE"
+
 
 class GmmgenError(Exception):
     """Base of the pipeline's own errors; ``exit_code`` and ``kind`` say how an entry point reports it."""

@@ -20,8 +20,8 @@ from sklearn.metrics import (
 )
 
 from gmmgen import likelihood
+from gmmgen.choices import CORRUPTIONS
 from gmmgen.compute import dispatch_for
-from gmmgen.config import CORRUPTIONS
 
 # --------------------------------------------------------------------------- sample quality
 

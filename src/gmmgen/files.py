@@ -104,6 +104,10 @@ class SelectFiles(StageFiles):
     figures: tuple[str, ...] = ("sweep",)
     runtime: str = untracked("runtime.json")
 
+    def model_for(self, criterion: str) -> str:
+        """The file of the model ``criterion`` chose, relative to the stage folder."""
+        return f"{self.by_criterion}/{criterion}.joblib"
+
 
 @dataclass(frozen=True)
 class GenerateFiles(StageFiles):

@@ -1,6 +1,7 @@
 """Ctrl-C or SIGTERM while an entry point is still importing its libraries: one line, the usual status.
 
-Importing ``gmmgen.startup`` first thing in an entry point installs handlers
+Importing ``gmmgen.startup`` first thing in an entry point (and nowhere else:
+importing it is what installs them) installs handlers
 that print ``gmmgen: interrupted (Ctrl-C) while starting ...`` (or
 ``terminated (SIGTERM)``) and exit 130 (or 143) at once: nothing has been
 written yet, so there is nothing to clean up. :func:`gmmgen.cli.main` replaces
@@ -15,8 +16,8 @@ import signal
 import sys
 from typing import Any
 
-#: Where a failing entry point leaves its status for ``make run`` (see :mod:`gmmgen.runlock`).
-STATUS_FILE_ENV = "GMMGEN_STATUS_FILE"
+from gmmgen.errors import STATUS_FILE_ENV
+
 STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -34,9 +35,14 @@ def _while_starting(signum: int, frame: Any) -> None:
 
 
 def guard() -> None:
-    """Install the start-up handlers (main thread only, as Python allows)."""
+    """Install the start-up handlers: in the main thread only (as Python allows), never over an ignored signal."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
     for signum in STATUS:
-        signal.signal(signum, _while_starting)
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup and `&` ignore SIGINT: keep it so
+            signal.signal(signum, _while_starting)
 
 
 guard()

@@ -1,13 +1,14 @@
 """The pipeline's stages: each reads the folders of the stages before it and writes its own.
 
-A stage function takes the composed config, wires it to the library functions
-and writes one folder under ``paths.run_dir`` atomically (complete or absent).
-Nothing here talks to MLflow: the ``track`` stage logs a whole run from these
-folders afterwards (see :mod:`gmmgen.tracking`).
+A stage function ``run_<stage>(cfg)`` takes the typed config
+(:func:`gmmgen.config.settle`), wires it to the library functions and writes
+one folder under ``paths.run_dir`` atomically (complete or absent), with the
+file names of :mod:`gmmgen.files`. Stages share only :mod:`.common`; the
+``track`` stage logs a whole run from the folders (see :mod:`gmmgen.tracking`).
 
-This package imports none of its stage modules eagerly: a stage's entry point
-imports exactly the modules it runs (``from gmmgen.stages.select import
-run_select``), so the code DVC lists as its dependencies is the code it runs.
+This package imports none of its stage modules eagerly: ``pipelines/stage.py
+<stage>`` imports exactly the module it runs (``gmmgen.stages.<stage>``), so
+the code DVC lists as its dependencies is the code it runs.
 The names below are still reachable as ``gmmgen.stages.<name>`` (loaded on
 first use).
 """

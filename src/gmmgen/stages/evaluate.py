@@ -220,8 +220,7 @@ def load_inputs(cfg: Config) -> Inputs:
     chosen_by = load_json(select_dir / F.SELECT.metrics, F.SELECT.name)["by_criterion"]
     judge = load_upstream(stage_dir(cfg, F.CLASSIFIER.name) / F.CLASSIFIER.model, F.CLASSIFIER.name, classifier.load)
     models = {
-        crit: load_joblib(select_dir / F.SELECT.by_criterion / f"{crit}.joblib", F.SELECT.name, GaussianMixture)
-        for crit in chosen_by
+        crit: load_joblib(select_dir / F.SELECT.model_for(crit), F.SELECT.name, GaussianMixture) for crit in chosen_by
     }
     return Inputs(
         ds=ds,
@@ -298,7 +297,8 @@ def compare_criteria(cfg: Config, inputs: Inputs, rng: np.random.Generator, step
             picked = (row, gmm, (images[:10], ds["x_train"][mem["_nearest_index"][:10]]))
     if picked is None:
         raise UpstreamError(
-            f"select/metrics.json has no model chosen by sweep.criterion={cfg.sweep.criterion!r}; rebuild it with "
+            f"{F.SELECT.name}/{F.SELECT.metrics} has no model chosen by sweep.criterion={cfg.sweep.criterion!r}; "
+            "rebuild it with "
             "`dvc repro --force --single-item select`"
         )
     selected, selected_gmm, neighbours = picked

@@ -19,7 +19,7 @@ from gmmgen.stages.common import figure_context, load_dataset, load_joblib, stag
 
 log = logging.getLogger(__name__)
 
-# The sweep table's columns and its reading and writing live beside the sweep (re-exported for old imports).
+# The sweep table's columns and its reading and writing live beside the sweep (gmmgen.sweep_table).
 CSV_FIELDS = sweep_table.CSV_FIELDS
 read_sweep_csv, write_sweep_csv = sweep_table.read_sweep_csv, sweep_table.write_sweep_csv
 
@@ -117,7 +117,7 @@ def run_select(cfg: Config | DictConfig) -> Path:
         (tmp / F.SELECT.by_criterion).mkdir()
         for crit, row in by_criterion.items():
             model = models[(row["covariance_type"], row["n_components"])]
-            joblib.dump(model, tmp / F.SELECT.by_criterion / f"{crit}.joblib")
+            joblib.dump(model, tmp / F.SELECT.model_for(crit))
         write_sweep_csv(rows, tmp / F.SELECT.sweep)
         metrics = {
             "criterion": cfg.sweep.criterion,
