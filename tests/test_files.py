@@ -71,3 +71,12 @@ def test_untracked_files_are_written_beside_the_outs_but_never_hashed(tmp_path):
     assert F.DATA.files() == ("metrics.json", "dataset.npz", "provenance.json")
     assert "runtime.json" not in F.DATA.outs()
     assert F.DATA.folder(tmp_path) == tmp_path / "data" and F.DATA.folder(str(tmp_path)) == tmp_path / "data"
+
+
+def test_clean_paths_are_every_stage_folder_and_the_scratch_folders():
+    paths = F.clean_paths()
+    assert [p for p in paths if p in {f"outputs/{s.name}" for s in F.BY_NAME.values()}] == [
+        f"outputs/{s.name}" for s in F.BY_NAME.values()
+    ]
+    assert set(paths) == {f"outputs/{s.name}" for s in F.BY_NAME.values()} | {f"outputs/{n}" for n in F.SCRATCH}
+    assert "outputs/cache" not in paths and "outputs/mlflow.db" not in paths
