@@ -29,6 +29,20 @@ def compose_cfg(root: Path, overrides: list[str] | None = None) -> DictConfig:
     return gconfig.compose(overrides, root=root)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_blas_thread():
+    """Numeric work in this process uses one BLAS thread (subprocesses keep their own default).
+
+    On 2 cores shared with the subprocesses of other tests, a multi-threaded
+    OpenBLAS thrashes: a 1,500 x 784 PCA took 15-30 s instead of under one.
+    Results are compared with tolerances or between runs of this same process.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _mlflow_uris_restored():
     """Undo what a test's MLflow calls set process-wide (tracking and registry URIs, and their env vars).
