@@ -46,6 +46,7 @@ from gmmgen.errors import (
     SweepError,
     TrackingError,
     UpstreamError,
+    record_status,
 )
 from gmmgen.redact import redact
 
@@ -114,13 +115,7 @@ def _describe(exc: BaseException, status: int) -> str:
 def fail(message: str, code: int) -> NoReturn:
     """Print ``gmmgen: <message>`` (credentials masked) on stderr and exit with ``code``."""
     print(f"gmmgen: {redact(message)}", file=sys.stderr, flush=True)
-    status_file = os.environ.get(STATUS_FILE_ENV)
-    if status_file:
-        try:
-            with open(status_file, "w") as fh:
-                fh.write(f"{code}\n")
-        except OSError:
-            pass
+    record_status(code)
     sys.exit(code)
 
 

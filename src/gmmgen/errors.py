@@ -30,6 +30,19 @@ from typing import ClassVar
 STATUS_FILE_ENV = "GMMGEN_STATUS_FILE"
 
 
+def record_status(code: int) -> None:
+    """Leave ``code`` in the status file named by :data:`STATUS_FILE_ENV`, if any (best effort)."""
+    import os
+
+    status_file = os.environ.get(STATUS_FILE_ENV)
+    if status_file:
+        try:
+            with open(status_file, "w") as fh:
+                fh.write(f"{code}\n")
+        except OSError:
+            pass
+
+
 class GmmgenError(Exception):
     """Base of the pipeline's own errors; ``exit_code`` and ``kind`` say how an entry point reports it."""
 

@@ -16,7 +16,7 @@ import signal
 import sys
 from typing import Any
 
-from gmmgen.errors import STATUS_FILE_ENV
+from gmmgen.errors import record_status
 
 STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -24,13 +24,7 @@ STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
 def _while_starting(signum: int, frame: Any) -> None:
     what = "interrupted (Ctrl-C)" if signum == signal.SIGINT else "terminated (SIGTERM)"
     print(f"gmmgen: {what} while starting: nothing was written", file=sys.stderr, flush=True)
-    status_file = os.environ.get(STATUS_FILE_ENV)
-    if status_file:
-        try:
-            with open(status_file, "w") as fh:
-                fh.write(f"{STATUS[signum]}\n")
-        except OSError:
-            pass
+    record_status(STATUS[signum])
     os._exit(STATUS[signum])
 
 
