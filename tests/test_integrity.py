@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from gmmgen import data
+from gmmgen.cli import EXIT_DATA
 from gmmgen.config import validate
 from gmmgen.data import DataError
 from gmmgen.io import load_arrays
@@ -150,7 +151,7 @@ def test_npz_labels_are_checked_too(tmp_path):
 
 @pytest.mark.slow
 def test_entry_point_refuses_a_wrong_file_with_one_line(tmp_path):
-    """pipelines/stage.py data itself (as DVC runs it): exit 1, one line naming the file and the hash."""
+    """pipelines/stage.py data itself (as DVC runs it): the data error's status, one line naming the file and hash."""
     folder = tmp_path / "mirror"
     write_idx_folder(folder)
     result = run_py(
@@ -163,7 +164,7 @@ def test_entry_point_refuses_a_wrong_file_with_one_line(tmp_path):
         ],
         cwd=tmp_path,
     )
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == EXIT_DATA, result.stderr
     lines = [ln for ln in result.stderr.splitlines() if ln.startswith("gmmgen:")]
     assert len(lines) == 1 and "t10k-images-idx3-ubyte: decompressed sha256" in lines[0]
     assert not (tmp_path / "outputs" / "data").exists()
