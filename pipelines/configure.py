@@ -3,21 +3,22 @@
 The first step of `make run`: a bad value or an unreachable tracking server
 stops everything here, before any compute. params.yaml is rewritten only when
 its content changes, so DVC sees exactly the parameters that changed. It runs
-under the checkout's run lock (gmmgen.runlock), and refuses to touch
+under the checkout's run lock (gmmgen.runtime.runlock), and refuses to touch
 params.yaml while any DVC command is running in the checkout.
   python pipelines/configure.py [overrides]       e.g. pca.variance=0.9 experiment=classic
 """
 
 # isort: off
-import gmmgen.startup  # noqa: F401  first: a Ctrl-C while the libraries import exits 130 with one line
+import gmmgen.runtime.startup  # noqa: F401  first: a Ctrl-C while the libraries import exits 130 with one line
 
 # isort: on
 from pathlib import Path
 
 import hydra
 
-from gmmgen import cli, config, runlock
-from gmmgen.config import ConfigError
+from gmmgen.pipeline import config
+from gmmgen.pipeline.config import ConfigError
+from gmmgen.runtime import cli, runlock
 
 config.register_configs()
 
@@ -56,7 +57,7 @@ def _check_paths(cfg) -> None:
 
 def configure(cfg) -> Path:
     """Compose and validate the config, check the tracking store, write params.yaml."""
-    from gmmgen.tracking import check_reachable
+    from gmmgen.tracking.log import check_reachable
 
     config.check_full_pipeline(cfg)
     _check_paths(cfg)
@@ -65,7 +66,7 @@ def configure(cfg) -> Path:
     text = config.params_document(cfg).encode()
     with runlock.dvc_idle(cfg.paths.root):
         if not target.exists() or target.read_bytes() != text:
-            from gmmgen.io import atomic_write_bytes
+            from gmmgen.core.io import atomic_write_bytes
 
             atomic_write_bytes(target, text)
             print(f"params.yaml updated ({target})")

@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gmmgen import findings
+from gmmgen.report import findings
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ folder and logs its own MLflow run, nested under the sweep's run.
 """
 
 # isort: off
-import gmmgen.startup  # noqa: F401  first: a Ctrl-C while the libraries import exits 130 with one line
+import gmmgen.runtime.startup  # noqa: F401  first: a Ctrl-C while the libraries import exits 130 with one line
 
 # isort: on
 import time
@@ -17,12 +17,18 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 
-from gmmgen import cli, config, console, summary
-from gmmgen import files as F
-from gmmgen.io import read_json
-from gmmgen.stages.pipeline import run_all as run_stages
+from gmmgen.core.io import read_json
+from gmmgen.pipeline import config
+from gmmgen.pipeline import files as F
+from gmmgen.pipeline.runner import run_all as run_stages
+from gmmgen.report import summary
+from gmmgen.runtime import cli, console
 
 config.register_configs()
+
+
+def _banner(fn) -> None:
+    console.banner(fn.__name__.removeprefix("run_"), console.describe(fn))
 
 
 def run_all(cfg) -> float:
@@ -34,15 +40,15 @@ def run_all(cfg) -> float:
     overrides = list(hc.overrides.task)
     start = time.perf_counter()
     if not cfg.tracking.enabled:
-        run_stages(cfg)
+        run_stages(cfg, announce=_banner)
     else:
-        from gmmgen import tracking
+        from gmmgen.tracking import log as tracking
 
         tags = {"hydra.overrides": " ".join(overrides)[:5000] or "(none)"}
         if multirun:
             tags["hydra.job_num"] = str(hc.job.num)
         with tracking.pipeline_run(cfg, tags, source="pipelines/run_all.py") as run_id:
-            run_stages(cfg)
+            run_stages(cfg, announce=_banner)
             # A sweep job never moves the served alias; it registers only if the config asks.
             tracking.log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_sweeps))
     if multirun:

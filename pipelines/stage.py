@@ -3,27 +3,27 @@
   python pipelines/stage.py <stage> [overrides]                           (config from conf/)
   python pipelines/stage.py <stage> --config-dir . --config-name params   (as DVC runs it)
 
-``<stage>`` is one of data, reduce, select, generate, classifier, evaluate,
-summary, track: the module ``gmmgen.stages.<stage>`` and its function
-``run_<stage>``. The module is imported by name, so a stage runs (and DVC
-lists as its deps, see tests/test_deps.py) only its own module's code besides
-this file's. Hydra's files of a stage go to ``outputs/logs/<stage>``.
+``<stage>`` is a name of the stage registry (:mod:`gmmgen.pipeline.registry`:
+data, reduce, select, generate, classifier, evaluate, summary, track); its
+module is imported by name, so a stage runs (and DVC lists as its deps, see
+:mod:`gmmgen.pipeline.dvcgen`) only its own module's code besides this file's.
+Hydra's files of a stage go to ``outputs/logs/<stage>``.
 """
 
 # isort: off
-import gmmgen.startup  # noqa: F401  first: a Ctrl-C while the libraries import exits 130 with one line
+import gmmgen.runtime.startup  # noqa: F401  first: a Ctrl-C while the libraries import exits 130 with one line
 
 # isort: on
-import importlib
 import os
 import sys
 
 import hydra
 
-from gmmgen import cli, config
+from gmmgen.pipeline import config, registry
+from gmmgen.runtime import cli
 
 STAGE_ENV = "GMMGEN_STAGE"
-STAGES = ("data", "reduce", "select", "generate", "classifier", "evaluate", "summary", "track")
+STAGES = registry.NAMES
 
 config.register_configs()
 
@@ -46,8 +46,7 @@ STAGE = _stage_from_argv() if __name__ == "__main__" else ""
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg) -> None:
-    module = importlib.import_module(f"gmmgen.stages.{STAGE}")
-    cli.run(cfg, getattr(module, f"run_{STAGE}"))
+    cli.run(cfg, registry.BY_NAME[STAGE].load())
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from omegaconf import DictConfig
 
-from gmmgen import config as gconfig
+from gmmgen.pipeline import config as gconfig
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = Path(os.environ.get("GMMGEN_SHARED_MNIST", REPO.parent / "shared" / "data" / "mnist"))

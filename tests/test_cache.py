@@ -8,8 +8,8 @@ import subprocess
 import numpy as np
 import pytest
 
-from gmmgen import data
-from gmmgen.data import DataError
+from gmmgen.core import data
+from gmmgen.core.data import DataError
 
 from .conftest import REPO, fake_digits, idx_bytes, write_idx_folder, write_npz
 
@@ -63,7 +63,7 @@ def test_unreadable_npz_without_a_hash_is_not_reused_after_the_mirror_is_fixed(t
 
 def test_make_clean_says_what_it_keeps_and_clean_cache_clears_only_downloads(tmp_path):
     (tmp_path / "Makefile").write_bytes((REPO / "Makefile").read_bytes())
-    (tmp_path / "src").symlink_to(REPO / "src")  # make clean reads the file map, src/gmmgen/files.py
+    (tmp_path / "src").symlink_to(REPO / "src")  # make clean reads the file map, src/gmmgen/pipeline/files.py
     out = tmp_path / "outputs"
     kept = ["mlflow.db", "mlartifacts/1/x.png", "cache/datasets/abc/mnist.npz", "cache/classifier/k/model.keras"]
     removed = ["data/dataset.npz", "select/model.joblib", "logs/data/data.log", "multirun/x/0/a.txt"]

@@ -20,10 +20,17 @@ from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
-from gmmgen import cli, likelihood, mixture, reduce, sampling, stages
-from gmmgen.compute import Compute, ComputeError, estimator_to_numpy, namespace_name, to_numpy
-from gmmgen.io import load_arrays
-from gmmgen.stages.select import read_sweep_csv
+from gmmgen.core import likelihood, mixture, reduce, sampling
+from gmmgen.core.compute import Compute, ComputeError, estimator_to_numpy, namespace_name, to_numpy
+from gmmgen.core.io import load_arrays
+from gmmgen.core.sampling import generate_images
+from gmmgen.pipeline.runner import run_all
+from gmmgen.pipeline.stages.data import run_data
+from gmmgen.pipeline.stages.evaluate import run_evaluate
+from gmmgen.pipeline.stages.generate import run_generate
+from gmmgen.pipeline.stages.reduce import run_reduce
+from gmmgen.pipeline.stages.select import read_sweep_csv, run_select
+from gmmgen.runtime import cli
 from tests.conftest import TINY, compose_cfg
 
 pytest.importorskip("array_api_strict")
@@ -130,7 +137,7 @@ def test_scoring_and_sampling_stay_in_the_namespace(digits, spy) -> None:
 @pytest.mark.parametrize("cov", ["full", "tied", "diag", "spherical"])
 def test_pixel_likelihood_in_the_namespace_equals_numpy(digits, spy, cov) -> None:
     """The exact pixel-space density, 8-bit NLL and the evaluate stage's scorers run on strict arrays, = numpy."""
-    from gmmgen.stages.evaluate import pixel_scorer
+    from gmmgen.pipeline.stages.evaluate import pixel_scorer
 
     x, x_test = digits
     images = np.round(x_test.reshape(-1, 8, 8) * 255).astype(np.uint8)
@@ -179,10 +186,10 @@ def _run_stages(cfg, spy) -> dict[str, dict[str, set[str]]]:
     seen = {}
     with threadpool_limits(1):
         for name, fn in [
-            ("data", stages.run_data),
-            ("reduce", stages.run_reduce),
-            ("select", stages.run_select),
-            ("generate", stages.run_generate),
+            ("data", run_data),
+            ("reduce", run_reduce),
+            ("select", run_select),
+            ("generate", run_generate),
         ]:
             spy.clear()
             fn(cfg)
@@ -211,8 +218,8 @@ def test_stages_compute_in_the_namespace_and_write_numpy(tmp_path: Path, spy) ->
     assert isinstance(pca.components_, np.ndarray) and isinstance(model.means_, np.ndarray)
     assert isinstance(model.precisions_cholesky_, np.ndarray)
     # The numpy path on the select stage's inputs gives the same table, to rounding.
-    from gmmgen import likelihood
-    from gmmgen.stages import select
+    from gmmgen.core import likelihood
+    from gmmgen.pipeline.stages import select
 
     ds = load_arrays(run / "data" / "dataset.npz")
     x_val = likelihood.dequantize(ds["x_val"], select.dequantization_seed(cfg))
@@ -241,7 +248,7 @@ def test_stages_compute_in_the_namespace_and_write_numpy(tmp_path: Path, spy) ->
     assert _rel(chosen["val_nll_nats"], val_row["val_nll_nats"]) < RTOL and chosen["val_nll_nats"] > 0
     # The written digits are the ones numpy draws from the written models.
     shape = (8, 8)
-    images, _ = stages.generate_images(pca, model, int(cfg.sample.n), int(cfg.seed), shape)
+    images, _ = generate_images(pca, model, int(cfg.sample.n), int(cfg.seed), shape)
     np.testing.assert_array_equal(np.load(run / "generate" / "samples.npy"), images)
 
 
@@ -336,13 +343,13 @@ def test_evaluate_stage_scores_in_the_namespace(tmp_path: Path, spy) -> None:
     overrides = [*TINY, "evaluate.enabled=true", "evaluate.n_samples=100"]
     cfg = compose_cfg(tmp_path, overrides)
     with threadpool_limits(1):
-        out = stages.run_all(cfg)
+        out = run_all(cfg)
     numpy_metrics = json.loads((out["evaluate"] / "metrics.json").read_text())
     cfg_s = compose_cfg(tmp_path, [*overrides, "compute.namespace=array_api_strict"])
     assert Path(cfg_s.paths.run_dir) == Path(cfg.paths.run_dir)  # the same upstream files
     spy.clear()
     with threadpool_limits(1):
-        stages.run_evaluate(cfg_s)
+        run_evaluate(cfg_s)
     assert spy["likelihood.log_density"] and set(spy["likelihood.log_density"]) == {"array_api_strict"}
     assert set(spy["likelihood.log_density.density"]) == {"array_api_strict"}
     assert "array_api_strict" in spy["GaussianMixture.score_samples"]  # the PCA-space-only scores

@@ -6,7 +6,8 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from gmmgen.config import ConfigError, params_document, seed_for, validate
+from gmmgen.pipeline.config import ConfigError, params_document, seed_for
+from gmmgen.runtime.validation import validate
 
 from .conftest import REPO, compose_cfg, run_py
 

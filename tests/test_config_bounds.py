@@ -13,7 +13,8 @@ import copy
 import pytest
 from omegaconf import OmegaConf
 
-from gmmgen.config import RULES, ConfigError, iter_problems, validate
+from gmmgen.pipeline.config import RULES, ConfigError
+from gmmgen.runtime.validation import iter_problems, validate
 
 from .conftest import compose_cfg
 

@@ -10,15 +10,17 @@ import yaml
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
-from gmmgen import config as gconfig
-from gmmgen.config import PARAMS_HEADER, PathsConfig, iter_problems, params_document, seed_for
+from gmmgen.pipeline import config as gconfig
+from gmmgen.pipeline.config import PARAMS_HEADER, PathsConfig, params_document, seed_for
+from gmmgen.runtime.validation import iter_problems
+from gmmgen.tracking import checks
 
 from .conftest import compose_cfg
 
 
 @pytest.fixture
 def fresh_resolvers():
-    """Register the resolvers anew (they are registered once, when gmmgen.config is imported)."""
+    """Register the resolvers anew (they are registered once, when gmmgen.pipeline.config is imported)."""
     for name in ("gmmgen.cwd", "gmmgen.uid", "gmmgen.run_dir"):
         OmegaConf.clear_resolver(name)
     gconfig._register_resolvers()
@@ -192,7 +194,7 @@ URI_PROBLEMS = [
 
 @pytest.mark.parametrize(("uri", "problem"), URI_PROBLEMS, ids=[repr(u) for u, _ in URI_PROBLEMS])
 def test_tracking_uri_problems_exactly(uri, problem):
-    assert gconfig.tracking_uri_problem(uri) == problem
+    assert checks.tracking_uri_problem(uri) == problem
 
 
 DRIVERS = [  # URI, dialect, module imported, package to install
@@ -210,14 +212,14 @@ def test_a_database_uri_needs_its_driver_and_a_database(uri, dialect, module, pa
     import importlib.util
 
     if importlib.util.find_spec(module) is None:
-        assert gconfig.tracking_uri_problem(uri) == (
+        assert checks.tracking_uri_problem(uri) == (
             f"tracking.uri={uri!r}: the {dialect} driver {module!r} is not installed in this environment: "
             f"`.venv/bin/pip install {package}`, or use another store"
         )
     else:
-        assert gconfig.tracking_uri_problem(uri) is None
+        assert checks.tracking_uri_problem(uri) is None
         no_db = uri.replace("/db", "/")
-        assert gconfig.tracking_uri_problem(no_db) == (
+        assert checks.tracking_uri_problem(no_db) == (
             f"tracking.uri={no_db!r}: names no database ({dialect}://<host>/<database>)"
         )
 

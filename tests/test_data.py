@@ -10,11 +10,11 @@ import shutil
 import numpy as np
 import pytest
 
-from gmmgen import data
-from gmmgen.config import validate
-from gmmgen.data import DataError, parse_idx
-from gmmgen.io import load_arrays
-from gmmgen.stages import run_data
+from gmmgen.core import data
+from gmmgen.core.data import DataError, parse_idx
+from gmmgen.core.io import load_arrays
+from gmmgen.pipeline.stages.data import run_data
+from gmmgen.runtime.validation import validate
 
 from .conftest import SHARED_MNIST, closed_port, compose_cfg, idx_bytes, write_idx_folder, write_npz
 

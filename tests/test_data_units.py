@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gmmgen import data
-from gmmgen.data import DataError, parse_idx
+from gmmgen.core import data
+from gmmgen.core.data import DataError, parse_idx
 
 from .conftest import closed_port, idx_bytes, write_idx_folder, write_npz
 
@@ -198,7 +198,7 @@ def test_each_failed_or_partial_origin_is_logged(tmp_path, caplog):
     for f in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
         (partial / f).unlink()
     missing = str(tmp_path / "nowhere")
-    with caplog.at_level("WARNING", logger="gmmgen.data"), pytest.raises(data.NoOriginError):
+    with caplog.at_level("WARNING", logger="gmmgen.core.data"), pytest.raises(data.NoOriginError):
         data.download_mnist([missing, str(partial)], tmp_path / "cache", None, {}, 5)
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2

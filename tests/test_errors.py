@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from gmmgen import stages
-from gmmgen.cli import EXIT_CONFIG, EXIT_DATA, EXIT_UPSTREAM
-from gmmgen.config import ConfigError, validate
+from gmmgen.pipeline.config import ConfigError
+from gmmgen.pipeline.stages.data import run_data
+from gmmgen.pipeline.stages.reduce import run_reduce
+from gmmgen.pipeline.stages.select import run_select
+from gmmgen.runtime.cli import EXIT_CONFIG, EXIT_DATA, EXIT_UPSTREAM
+from gmmgen.runtime.validation import validate
 
 from .conftest import PYTHON, REPO, TINY, compose_cfg, copy_project, run_py
 
@@ -124,7 +127,7 @@ def test_a_data_error_has_one_status_through_run_all_the_stage_and_make_run(tmp_
 def built(tmp_path):
     cfg = compose_cfg(tmp_path, TINY)
     validate(cfg)
-    for run in (stages.run_data, stages.run_reduce, stages.run_select):
+    for run in (run_data, run_reduce, run_select):
         run(cfg)
     return tmp_path
 

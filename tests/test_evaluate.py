@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 from sklearn.mixture import GaussianMixture
 
-from gmmgen import data, reduce, stages
-from gmmgen import evaluate as ev
-from gmmgen.config import validate
+from gmmgen.core import data, reduce
+from gmmgen.core import metrics as ev
+from gmmgen.pipeline.runner import run_all
+from gmmgen.pipeline.stages.classifier import run_classifier
+from gmmgen.pipeline.stages.common import load_dataset
+from gmmgen.runtime.validation import validate
 
 from .conftest import TINY, compose_cfg
 
@@ -183,11 +186,11 @@ def test_classifier_and_evaluate_stages(tmp_path):
         [*TINY, "evaluate.enabled=true", "classifier.epochs=8", "classifier.batch_size=32", "evaluate.n_samples=200"],
     )
     validate(cfg)
-    out = stages.run_all(cfg)
+    out = run_all(cfg)
     clf = json.loads((out["classifier"] / "metrics.json").read_text())
     # The judge trains on the 697 digits that are neither train (600), validation (200) nor test (300).
     assert clf["test_accuracy"] > 0.85 and clf["n_train"] == 697 and clf["accuracy_measured_on"] == "test"
-    ds = stages.load_dataset(cfg)
+    ds = load_dataset(cfg)
     judge_digits = {x.tobytes() for x in ds["x_clf"]}
     # Distinct 8x8 digits can be pixel-identical; the record says how many, and they are few.
     shared = {k: sum(x.tobytes() in judge_digits for x in ds[f"x_{k}"]) for k in ("train", "val", "test")}
@@ -217,7 +220,7 @@ def test_classifier_and_evaluate_stages(tmp_path):
     ):
         assert (out["evaluate"] / f).stat().st_size > 1000, f
     # The README's findings tables come from these files.
-    from gmmgen import findings
+    from gmmgen.report import findings
 
     block = findings.findings_markdown(tmp_path / "outputs")
     select = json.loads((out["select"] / "metrics.json").read_text())
@@ -237,7 +240,7 @@ def test_classifier_and_evaluate_stages(tmp_path):
     history = json.loads((cached / "history.json").read_text())
     history["accuracy"][-1] = 0.123456
     (cached / "history.json").write_text(json.dumps(history))
-    again = json.loads((stages.run_classifier(cfg) / "metrics.json").read_text())
+    again = json.loads((run_classifier(cfg) / "metrics.json").read_text())
     assert again["train_accuracy"] == 0.123456
     assert again["test_accuracy"] == clf["test_accuracy"]
     assert (cached / "model.keras").read_bytes() == model_bytes

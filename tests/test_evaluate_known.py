@@ -8,7 +8,7 @@ from scipy import stats
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 
-from gmmgen import evaluate as ev
+from gmmgen.core import metrics as ev
 
 # ----------------------------------------------------------------------------- log-likelihood
 

@@ -1,4 +1,4 @@
-"""The file map (gmmgen.files) is the one list of the pipeline's files: dvc.yaml, the stages and `make clean` agree."""
+"""The file map (gmmgen.pipeline.files) lists the pipeline's files: dvc.yaml, the stages and `make clean` agree."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from gmmgen import files as F
+from gmmgen.pipeline import files as F
 
 from .conftest import REPO
 

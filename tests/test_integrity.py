@@ -1,6 +1,6 @@
 """Configured hashes and label checks hold on the path `make run` takes.
 
-`make run` -> `dvc repro` -> pipelines/stage.py data -> ``stages.run_data`` ->
+`make run` -> `dvc repro` -> pipelines/stage.py data -> ``run_data`` ->
 ``data.obtain``. These tests drive ``run_data`` with a config composed like
 the entry point's, so a hash in ``data.idx_sha256`` or ``data.npz_sha256``
 that is dropped anywhere on the way lets a wrong file through and fails here.
@@ -15,12 +15,12 @@ import json
 import numpy as np
 import pytest
 
-from gmmgen import data
-from gmmgen.cli import EXIT_DATA
-from gmmgen.config import validate
-from gmmgen.data import DataError
-from gmmgen.io import load_arrays
-from gmmgen.stages import run_data
+from gmmgen.core import data
+from gmmgen.core.data import DataError
+from gmmgen.core.io import load_arrays
+from gmmgen.pipeline.stages.data import run_data
+from gmmgen.runtime.cli import EXIT_DATA
+from gmmgen.runtime.validation import validate
 
 from .conftest import REPO, closed_port, compose_cfg, idx_bytes, run_py, write_idx_folder, write_npz
 

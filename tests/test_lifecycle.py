@@ -16,9 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from gmmgen import stages
-from gmmgen.cli import EXIT_INTERRUPTED, EXIT_TERMINATED
-from gmmgen.config import validate
+from gmmgen.pipeline.stages.data import run_data
+from gmmgen.pipeline.stages.generate import run_generate
+from gmmgen.pipeline.stages.reduce import run_reduce
+from gmmgen.pipeline.stages.select import run_select
+from gmmgen.runtime.cli import EXIT_INTERRUPTED, EXIT_TERMINATED
+from gmmgen.runtime.validation import validate
 
 from .conftest import BUSY_SELECT, PYTHON, REPO, TINY, compose_cfg, run_py
 
@@ -87,7 +90,7 @@ def finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:
 def test_a_signal_during_the_per_fit_loop_leaves_no_run_running(tmp_path, signum, status):
     cfg = compose_cfg(tmp_path, MANY_FITS)
     validate(cfg)
-    for run in (stages.run_data, stages.run_reduce, stages.run_select, stages.run_generate):
+    for run in (run_data, run_reduce, run_select, run_generate):
         run(cfg)
     # A child run per fit (tracking.child_runs) gives the signal a loop to land in.
     args = [
@@ -154,9 +157,10 @@ def test_a_run_killed_by_sigkill_is_ended_killed_by_the_next_run(tmp_path):
 
 @pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED)])
 def test_a_signal_while_an_entry_point_imports_is_one_line_and_its_status(tmp_path, signum, status):
-    """gmmgen.startup, imported first by every entry point: no traceback from the middle of an import."""
+    """gmmgen.runtime.startup, imported first by every entry point: no traceback from the middle of an import."""
     code = (
-        "import gmmgen.startup, os, signal, time\nimport json  # more imports\nos.kill(os.getpid(), %d)\ntime.sleep(30)"
+        "import gmmgen.runtime.startup, os, signal, time\nimport json  # more imports\n"
+        "os.kill(os.getpid(), %d)\ntime.sleep(30)"
     )
     proc = subprocess.run([PYTHON, "-c", code % signum], capture_output=True, text=True, timeout=60)
     assert proc.returncode == status
@@ -168,7 +172,7 @@ def test_a_signal_while_an_entry_point_imports_is_one_line_and_its_status(tmp_pa
 
 def test_ctrl_c_early_in_a_stage_entry_point_exits_130_without_a_traceback(tmp_path):
     proc = start([str(REPO / "pipelines" / "stage.py"), "data", f"paths.root={tmp_path}", *TINY], tmp_path)
-    time.sleep(0.5)  # Python has started and imports hydra, gmmgen.cli, ...
+    time.sleep(0.5)  # Python has started and imports hydra, gmmgen.runtime.cli, ...
     os.killpg(proc.pid, signal.SIGINT)
     _, err = finish(proc)
     assert proc.returncode == EXIT_INTERRUPTED, err[-3000:]
@@ -179,7 +183,7 @@ def test_ctrl_c_early_in_a_stage_entry_point_exits_130_without_a_traceback(tmp_p
 
 
 def test_the_entry_point_puts_python_s_ctrl_c_back():
-    from gmmgen import cli, startup
+    from gmmgen.runtime import cli, startup
 
     try:
         startup.guard()  # what importing it first does in an entry point

@@ -11,7 +11,7 @@ from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 from sklearn.mixture import GaussianMixture
 
-from gmmgen import data, likelihood, reduce
+from gmmgen.core import data, likelihood, reduce
 
 from .conftest import SHARED_MNIST
 
@@ -128,10 +128,13 @@ def test_runs_with_different_pca_settings_are_ranked_by_the_pixel_likelihood(tmp
     """One yardstick across PCA dimensions: each run's val_bpp is the exact pixel likelihood of the same digits."""
     import joblib
 
-    from gmmgen import stages
-    from gmmgen.config import validate
-    from gmmgen.hydra_callbacks import rank_jobs
-    from gmmgen.io import read_json
+    from gmmgen.core.io import read_json
+    from gmmgen.pipeline.stages.common import load_dataset, stage_dir
+    from gmmgen.pipeline.stages.data import run_data
+    from gmmgen.pipeline.stages.reduce import run_reduce
+    from gmmgen.pipeline.stages.select import run_select
+    from gmmgen.runtime.hydra_callbacks import rank_jobs
+    from gmmgen.runtime.validation import validate
 
     from .conftest import TINY, compose_cfg
 
@@ -140,16 +143,16 @@ def test_runs_with_different_pca_settings_are_ranked_by_the_pixel_likelihood(tmp
         overrides = [*TINY, "sweep.n_components=[2,4]", f"pca.variance={variance}", f"pca.whiten={whiten}"]
         cfg = compose_cfg(tmp_path / str(i), overrides)
         validate(cfg)
-        for stage in (stages.run_data, stages.run_reduce, stages.run_select):
+        for stage in (run_data, run_reduce, run_select):
             stage(cfg)
-        chosen = read_json(stages.stage_dir(cfg, "select") / "metrics.json")["chosen"]
-        pca = joblib.load(stages.stage_dir(cfg, "reduce") / "pca.joblib")
-        gmm = joblib.load(stages.stage_dir(cfg, "select") / "model.joblib")
-        ds = stages.load_dataset(cfg)
+        chosen = read_json(stage_dir(cfg, "select") / "metrics.json")["chosen"]
+        pca = joblib.load(stage_dir(cfg, "reduce") / "pca.joblib")
+        gmm = joblib.load(stage_dir(cfg, "select") / "model.joblib")
+        ds = load_dataset(cfg)
         direct = likelihood.nll_8bit(likelihood.from_sklearn(pca, gmm), ds["x_val"], seed=int(cfg.seed))
         assert chosen["val_bpp"] == pytest.approx(direct["bits_per_pixel"], rel=1e-9)
         assert chosen["val_nll_nats"] == pytest.approx(direct["nats_per_image"], rel=1e-9)
-        sha = read_json(stages.stage_dir(cfg, "data") / "provenance.json")["dataset_sha256"]
+        sha = read_json(stage_dir(cfg, "data") / "provenance.json")["dataset_sha256"]
         rows.append({"job": i, "dims": pca.n_components_, "val_bpp": chosen["val_bpp"], "data_sha256": sha})
     assert len({r["dims"] for r in rows}) == 3
     ranked, note = rank_jobs(rows)

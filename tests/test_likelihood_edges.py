@@ -10,7 +10,7 @@ import pytest
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 
-from gmmgen import likelihood
+from gmmgen.core import likelihood
 
 
 def _density(x, q, k=2):

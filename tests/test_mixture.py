@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.mixture import GaussianMixture
 
-from gmmgen import mixture, sampling
-from gmmgen.mixture import SweepError
+from gmmgen.core import mixture, sampling
+from gmmgen.core.mixture import SweepError
 
 PARAMS = {"n_init": 1, "reg_covar": 1e-6, "max_iter": 200, "tol": 1e-4, "init_params": "kmeans", "random_state": 0}
 
@@ -204,7 +204,7 @@ def test_draw_takes_the_weights_as_proportions():
 def test_draws_in_another_namespace_are_the_numpy_draws(cov):
     """A mixture whose arrays live in another Array API namespace draws the same points there, for every type."""
     pytest.importorskip("array_api_strict")
-    from gmmgen.compute import Compute, namespace_name, to_numpy
+    from gmmgen.core.compute import Compute, namespace_name, to_numpy
 
     gmm = _gmm(cov)
     points, labels = sampling.draw(gmm, 300, seed=3)
@@ -219,7 +219,7 @@ def test_generated_images_are_the_draws_mapped_back_through_the_pca():
     the same on another Array API namespace."""
     from sklearn.decomposition import PCA
 
-    from gmmgen import reduce
+    from gmmgen.core import reduce
 
     pixels = np.random.default_rng(0).random((120, 16))
     pca = PCA(3, whiten=True).fit(pixels)
@@ -230,7 +230,7 @@ def test_generated_images_are_the_draws_mapped_back_through_the_pca():
     np.testing.assert_array_equal(labels, want_labels)
     np.testing.assert_array_equal(images, reduce.to_images(pca.inverse_transform(z), (4, 4)))
     pytest.importorskip("array_api_strict")
-    from gmmgen.compute import Compute
+    from gmmgen.core.compute import Compute
 
     strict = Compute("array_api_strict")
     images_s, labels_s = sampling.generate_images(strict.estimator(pca), strict.estimator(gmm), 25, 4, (4, 4))

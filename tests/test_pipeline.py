@@ -7,17 +7,20 @@ import json
 import numpy as np
 import pytest
 
-from gmmgen import stages
-from gmmgen.config import validate
+from gmmgen.core.sweep_table import read_sweep_csv
 from gmmgen.errors import UpstreamError
-from gmmgen.stages import read_sweep_csv
+from gmmgen.pipeline.runner import run_all
+from gmmgen.pipeline.stages.common import stage_dir
+from gmmgen.pipeline.stages.reduce import run_reduce
+from gmmgen.pipeline.stages.select import run_select
+from gmmgen.runtime.validation import validate
 
 from .conftest import TINY, compose_cfg
 
 
 def run_stages(cfg):
     validate(cfg)
-    return stages.run_all(cfg)
+    return run_all(cfg)
 
 
 def test_stages_write_complete_folders(tiny_cfg, tmp_path):
@@ -81,15 +84,15 @@ def test_another_seed_draws_other_digits(tmp_path):
 
 def test_stage_without_its_input_names_the_missing_stage(tiny_cfg):
     with pytest.raises(UpstreamError, match="run the 'data' stage first"):
-        stages.run_reduce(tiny_cfg)
+        run_reduce(tiny_cfg)
 
 
 def test_failed_stage_keeps_the_previous_folder(tiny_cfg):
     run_stages(tiny_cfg)
-    select_dir = stages.stage_dir(tiny_cfg, "select")
+    select_dir = stage_dir(tiny_cfg, "select")
     before = (select_dir / "sweep.csv").read_bytes()
     tiny_cfg.sweep.n_components = [5000]  # more components than points: every fit fails
     with pytest.raises(Exception, match="every fit in the sweep failed"):
-        stages.run_select(tiny_cfg)
+        run_select(tiny_cfg)
     assert (select_dir / "sweep.csv").read_bytes() == before
     assert not [p for p in select_dir.parent.iterdir() if p.name.startswith(".select")]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from gmmgen import mixture, plots, style
+from gmmgen.core import mixture
+from gmmgen.viz import plots, style
 
 
 def _row(cov, k, bic, aic, val_ll, val_bpp, status="sound"):

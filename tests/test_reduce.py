@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gmmgen import data, reduce
+from gmmgen.core import data, reduce
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gmmgen import reduce
+from gmmgen.core import reduce
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_summary(x):
 def test_images_and_summary_from_another_namespace_are_the_numpy_ones(x):
     """Features and a PCA in another Array API namespace (a GPU's) give the numpy images and summary."""
     pytest.importorskip("array_api_strict")
-    from gmmgen.compute import Compute
+    from gmmgen.core.compute import Compute
 
     strict = Compute("array_api_strict")
     # Outside [0, 1], exact halves (round half to even, as np.rint: 0.5 -> 0, 1.5 -> 2) and ordinary values.

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from gmmgen.cli import EXIT_CONFIG, EXIT_TRACKING
 from gmmgen.redact import credentials_in, redact
+from gmmgen.runtime.cli import EXIT_CONFIG, EXIT_TRACKING
 
 from .conftest import PYTHON, REPO, TINY, run_py
 

@@ -14,8 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from gmmgen import mixture
-from gmmgen.mixture import SweepError
+from gmmgen.core import mixture
+from gmmgen.core.mixture import SweepError
 
 PARAMS = {"n_init": 1, "reg_covar": 1e-6, "max_iter": 200, "tol": 1e-4, "init_params": "kmeans", "random_state": 0}
 
@@ -221,12 +221,12 @@ def test_unknown_backend_is_refused_before_any_fit():
 
 def test_sweep_warns_about_the_fits_that_are_not_sound(caplog):
     x, x_test = _blobs(5, 0), _blobs(5, 1)  # 15 points
-    with caplog.at_level(logging.WARNING, logger="gmmgen.mixture"):
+    with caplog.at_level(logging.WARNING, logger="gmmgen.core.mixture"):
         rows, _ = mixture.sweep(x, x_test, [2, 40], ["diag"], PARAMS, n_jobs=1, progress=False)
     warned = " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING)
     assert "diag K=40" in warned and "failed" in warned and "diag K=2" not in warned
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="gmmgen.mixture"):
+    with caplog.at_level(logging.WARNING, logger="gmmgen.core.mixture"):
         mixture.sweep(x, x_test, [2, 40], ["diag"], PARAMS, n_jobs=1, progress=False, warn=False)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     with pytest.raises(SweepError):
@@ -238,7 +238,7 @@ def test_fits_start_largest_first(caplog):
     order), so parallel workers finish together."""
     x = _blobs(1, 0)[:2]  # 2 points: every fit fails at once and logs in the order the fits ran
     types = ["full", "tied", "diag", "spherical"]
-    with caplog.at_level(logging.DEBUG, logger="gmmgen.mixture"):
+    with caplog.at_level(logging.DEBUG, logger="gmmgen.core.mixture"):
         rows, _ = mixture.sweep(x, x, [3, 4, 5], types, PARAMS, n_jobs=1, progress=False)
     per_fit = [r.getMessage() for r in caplog.records if r.getMessage().startswith("fit ")]
     ran = [m.split(":")[0].removeprefix("fit ") for m in per_fit]
@@ -359,10 +359,10 @@ def test_points_per_parameter_of_a_tied_covariance_pools_every_point():
 def test_thin_fits_are_recorded_but_neither_warned_about_nor_logged_as_flagged(caplog):
     """A thin fit (estimable, fewer points than covariance parameters) is the rule at small n: no warning."""
     x = np.random.default_rng(0).standard_normal((40, 10))  # K=1 full: 40 points, 55 parameters
-    with caplog.at_level(logging.DEBUG, logger="gmmgen.mixture"):
+    with caplog.at_level(logging.DEBUG, logger="gmmgen.core.mixture"):
         rows, models = mixture.sweep(x, x, [1], ["full"], PARAMS, n_jobs=1, progress=False)
     assert [r["status"] for r in rows] == ["thin"] and set(models) == {("full", 1)}
-    assert [r.getMessage() for r in caplog.records if r.name == "gmmgen.mixture"] == []
+    assert [r.getMessage() for r in caplog.records if r.name == "gmmgen.core.mixture"] == []
 
 
 def test_kmeans_start_defaults_are_the_mixtures_defaults():

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from gmmgen import server as gserver
-from gmmgen.cli import EXIT_TRACKING
+from gmmgen.runtime.cli import EXIT_TRACKING
+from gmmgen.tracking import server as gserver
 
 from .conftest import PYTHON, REPO, TINY, run_py
 
@@ -140,7 +140,15 @@ def test_a_second_make_server_leaves_the_running_server_alone(tracking_server):
 
 def test_a_taken_port_is_one_clear_line(tmp_path, tracking_server):
     result = run_py(
-        ["-m", "gmmgen.server", "start", "--dir", str(tmp_path / "other"), "--port", str(tracking_server.port)],
+        [
+            "-m",
+            "gmmgen.tracking.server",
+            "start",
+            "--dir",
+            str(tmp_path / "other"),
+            "--port",
+            str(tracking_server.port),
+        ],
         cwd=REPO,
     )
     assert result.returncode == 1

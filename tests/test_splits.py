@@ -8,11 +8,18 @@ import joblib
 import numpy as np
 import pytest
 
-from gmmgen import cli, data, stages
-from gmmgen.config import ConfigError, check_full_pipeline, iter_problems, validate
-from gmmgen.data import DataError, Digits
-from gmmgen.io import load_arrays, save_arrays
-from gmmgen.stages import read_sweep_csv
+from gmmgen.core import data
+from gmmgen.core.data import DataError, Digits
+from gmmgen.core.io import load_arrays, save_arrays
+from gmmgen.core.sweep_table import read_sweep_csv
+from gmmgen.pipeline.config import ConfigError, check_full_pipeline
+from gmmgen.pipeline.runner import run_all
+from gmmgen.pipeline.stages.common import stage_dir
+from gmmgen.pipeline.stages.data import run_data
+from gmmgen.pipeline.stages.reduce import run_reduce
+from gmmgen.pipeline.stages.select import run_select
+from gmmgen.runtime import cli
+from gmmgen.runtime.validation import iter_problems, validate
 
 from .conftest import TINY, compose_cfg, fake_digits
 
@@ -107,7 +114,7 @@ def test_training_on_all_digits_without_a_test_set(tmp_path):
     """data.n_test=0 and data.n_train=null: every non-validation digit trains; the pipeline still runs."""
     cfg = compose_cfg(tmp_path, [*TINY, "data.n_test=0", "data.n_train=null", "sweep.n_components=[2]"])
     validate(cfg)
-    out = stages.run_all(cfg)
+    out = run_all(cfg)
     ds = load_arrays(out["data"] / "dataset.npz")
     assert len(ds["x_test"]) == 0 and len(ds["x_train"]) == 1797 - 200
     prov = json.loads((out["data"] / "provenance.json").read_text())
@@ -120,26 +127,26 @@ def test_training_on_all_digits_without_a_test_set(tmp_path):
 
 def test_no_test_digit_reaches_any_choice(tmp_path):
     """Poison the test digits: PCA, the sweep table, every criterion's choice and the per-class K stay the same."""
-    from gmmgen.stages.evaluate import class_mixtures
+    from gmmgen.pipeline.stages.evaluate import class_mixtures
 
     runs = {}
     for name in ("clean", "poisoned"):
         overrides = ["sweep.criterion=heldout", "sweep.n_components=[2,4]", "evaluate.class_grid=[1,2]"]
         cfg = compose_cfg(tmp_path / name, [*TINY, *overrides])
         validate(cfg)
-        stages.run_data(cfg)
+        run_data(cfg)
         if name == "poisoned":
-            path = stages.stage_dir(cfg, "data") / "dataset.npz"
+            path = stage_dir(cfg, "data") / "dataset.npz"
             arrays = load_arrays(path)
             rng = np.random.default_rng(0)
             arrays["x_test"] = rng.integers(0, 256, arrays["x_test"].shape, dtype=np.uint8)
             arrays["y_test"] = rng.permutation(arrays["y_test"])
             save_arrays(path, **arrays)
-        stages.run_reduce(cfg)
-        stages.run_select(cfg)
+        run_reduce(cfg)
+        run_select(cfg)
         runs[name] = cfg
-    dirs = {n: stages.stage_dir(c, "select") for n, c in runs.items()}
-    pcas = {n: joblib.load(stages.stage_dir(c, "reduce") / "pca.joblib") for n, c in runs.items()}
+    dirs = {n: stage_dir(c, "select") for n, c in runs.items()}
+    pcas = {n: joblib.load(stage_dir(c, "reduce") / "pca.joblib") for n, c in runs.items()}
     np.testing.assert_array_equal(pcas["clean"].components_, pcas["poisoned"].components_)
     tables = {n: read_sweep_csv(d / "sweep.csv") for n, d in dirs.items()}  # no timings in the table
     assert tables["clean"] == tables["poisoned"]
@@ -156,7 +163,7 @@ def test_no_test_digit_reaches_any_choice(tmp_path):
     # The per-class mixtures of the evaluate stage are sized on validation digits only.
     ks = []
     for cfg in runs.values():
-        proj = load_arrays(stages.stage_dir(cfg, "reduce") / "projected.npz")
+        proj = load_arrays(stage_dir(cfg, "reduce") / "projected.npz")
         _, record = class_mixtures(proj["z_train"], proj["y_train"], proj["z_val"], proj["y_val"], "full", cfg)
         ks.append(record["n_components_per_class"])
     assert ks[0] == ks[1] and len(ks[0]) == 10

@@ -12,9 +12,13 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from gmmgen import stages, tracking
-from gmmgen.config import validate
+from gmmgen.core.sampling import generate_images
+from gmmgen.core.sweep_table import read_sweep_csv
 from gmmgen.errors import TrackingError
+from gmmgen.pipeline.runner import run_all
+from gmmgen.pipeline.stages.common import stage_dir
+from gmmgen.runtime.validation import validate
+from gmmgen.tracking import log as tracking
 
 from .conftest import PYTHON, REPO, TINY, closed_port, compose_cfg, run_py
 
@@ -23,8 +27,8 @@ from .conftest import PYTHON, REPO, TINY, closed_port, compose_cfg, run_py
 def tracked(tiny_cfg):
     validate(tiny_cfg)
     tiny_cfg.tracking.child_runs = True
-    stages.run_all(tiny_cfg)
-    run_id = tracking.track(tiny_cfg, stages.stage_dir(tiny_cfg, "x").parent, overrides=["sweep.n_components=[2,4,8]"])
+    run_all(tiny_cfg)
+    run_id = tracking.track(tiny_cfg, stage_dir(tiny_cfg, "x").parent, overrides=["sweep.n_components=[2,4,8]"])
     return tiny_cfg, run_id, MlflowClient(tracking.tracking_uri(tiny_cfg))
 
 
@@ -49,7 +53,7 @@ def test_parent_run_has_config_tags_and_metrics(tracked, tmp_path):
     assert not any(k.startswith(("paths.", "tracking.", "hydra.")) for k in run.data.params)
     # Per-class numbers are one table, not single-point metrics.
     assert not any("class_counts" in k or "per_class" in k for k in run.data.metrics)
-    chosen = stages.read_sweep_csv(tmp_path / "outputs" / "select" / "sweep.csv")
+    chosen = read_sweep_csv(tmp_path / "outputs" / "select" / "sweep.csv")
     best = min(chosen, key=lambda r: r["bic"])
     assert run.data.tags["selected_model"] == f"full K={best['n_components']}"
     assert run.data.metrics["bic"] == pytest.approx(best["bic"])
@@ -114,9 +118,9 @@ def test_registered_generator_draws_the_same_digits_as_the_stage(tracked):
     assert images.shape == (5, 8, 8) and images.dtype == np.uint8
     import joblib
 
-    pca = joblib.load(stages.stage_dir(cfg, "reduce") / "pca.joblib")
-    gmm = joblib.load(stages.stage_dir(cfg, "select") / "model.joblib")
-    np.testing.assert_array_equal(images, stages.generate_images(pca, gmm, 5, 3, (8, 8))[0])
+    pca = joblib.load(stage_dir(cfg, "reduce") / "pca.joblib")
+    gmm = joblib.load(stage_dir(cfg, "select") / "model.joblib")
+    np.testing.assert_array_equal(images, generate_images(pca, gmm, 5, 3, (8, 8))[0])
     sig = model.metadata.signature
     assert [c.name for c in sig.inputs.inputs] == ["n", "seed"]
 

@@ -11,9 +11,10 @@ import pytest
 import yaml
 from sklearn.mixture import GaussianMixture
 
-from gmmgen.config import ConfigError, validate
-from gmmgen.tutorial import anomaly, clustering, em1d, sampling1d, segmentation
-from gmmgen.tutorial import stages as tstages
+from gmmgen.pipeline.config import ConfigError
+from gmmgen.runtime.validation import validate
+from gmmgen_tutorial import anomaly, clustering, em1d, sampling1d, segmentation
+from gmmgen_tutorial import stages as tstages
 
 from .conftest import REPO, SHARED_MNIST, compose_cfg
 
@@ -172,7 +173,7 @@ def test_digit_foreground_iou_on_real_test_digits():
 
 
 def test_missing_digit_folder_is_a_clear_error(tmp_path):
-    from gmmgen.data import DataError
+    from gmmgen.core.data import DataError
 
     with pytest.raises(DataError, match="t10k-images-idx3-ubyte.gz is missing"):
         segmentation.load_idx_test(tmp_path)
@@ -314,8 +315,8 @@ def test_em_stage_is_deterministic(sections, tmp_path):
 def test_sections_are_logged_to_their_own_experiment(sections):
     from mlflow import MlflowClient
 
-    from gmmgen import tracking
-    from gmmgen.tutorial.track import log_tutorial
+    from gmmgen.tracking import log as tracking
+    from gmmgen_tutorial.track import log_tutorial
 
     cfg, outputs = sections
     run_id, uri = log_tutorial(cfg, outputs / "tutorial")

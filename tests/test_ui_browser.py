@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from gmmgen import mlflow_ui, stages, tracking
-from gmmgen.config import validate
+from gmmgen.pipeline.runner import run_all
+from gmmgen.runtime.validation import validate
+from gmmgen.tracking import log as tracking
+from gmmgen.tracking import ui as mlflow_ui
 
 from .conftest import PYTHON, closed_port
 
@@ -60,7 +62,7 @@ def chromium(url: str, profile: Path, *extra: str) -> str:
 @pytest.fixture
 def ui_server(tiny_cfg):
     validate(tiny_cfg)
-    stages.run_all(tiny_cfg)
+    run_all(tiny_cfg)
     run_id = tracking.track(tiny_cfg, Path(tiny_cfg.paths.run_dir))
     port = closed_port()
     env = {**os.environ, "PATH": f"{Path(PYTHON).parent}:{os.environ['PATH']}"}

@@ -4,13 +4,13 @@
   python pipelines/tutorial/section.py <section> --config-dir . --config-name params   (as DVC runs it)
 
 ``<section>`` is em, clustering, sampling, segmentation or anomaly
-(``gmmgen.tutorial.stages.run_<section>``, writes outputs/tutorial/<section>/),
-or track (``gmmgen.tutorial.track.run_track``, one MLflow run with a child run
+(``gmmgen_tutorial.stages.run_<section>``, writes outputs/tutorial/<section>/),
+or track (``gmmgen_tutorial.track.run_track``, one MLflow run with a child run
 per section). Hydra's files go to outputs/logs/tutorial_<section>.
 """
 
 # isort: off
-import gmmgen.startup  # noqa: F401  first: a Ctrl-C while the libraries import exits 130 with one line
+import gmmgen.runtime.startup  # noqa: F401  first: a Ctrl-C while the libraries import exits 130 with one line
 
 # isort: on
 import importlib
@@ -19,16 +19,17 @@ import sys
 
 import hydra
 
-from gmmgen import cli, config
+from gmmgen.pipeline import config
+from gmmgen.runtime import cli
 
 # section -> the module that holds its run_<section> function
 SECTIONS = {
-    "em": "gmmgen.tutorial.stages",
-    "clustering": "gmmgen.tutorial.stages",
-    "sampling": "gmmgen.tutorial.stages",
-    "segmentation": "gmmgen.tutorial.stages",
-    "anomaly": "gmmgen.tutorial.stages",
-    "track": "gmmgen.tutorial.track",
+    "em": "gmmgen_tutorial.stages",
+    "clustering": "gmmgen_tutorial.stages",
+    "sampling": "gmmgen_tutorial.stages",
+    "segmentation": "gmmgen_tutorial.stages",
+    "anomaly": "gmmgen_tutorial.stages",
+    "track": "gmmgen_tutorial.track",
 }
 
 config.register_configs()

@@ -2,7 +2,7 @@
 
 Each kind carries its exit status: an entry point turns any
 :class:`GmmgenError` into one line, ``gmmgen: <kind>: <message>``, and exits
-with :attr:`GmmgenError.exit_code` (see :mod:`gmmgen.cli`), so a user, a
+with :attr:`GmmgenError.exit_code` (see :mod:`gmmgen.runtime.cli`), so a user, a
 script or ``make`` can tell "fix the config" from "rebuild a file" from
 "wait". Library modules raise these and import nothing above this module.
 
@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 #: Where a failing entry point leaves its exit status, so ``make run`` can report a stage's status
-#: through DVC, which exits 1 for any failure (set by :mod:`gmmgen.runlock`).
+#: through DVC, which exits 1 for any failure (set by :mod:`gmmgen.runtime.runlock`).
 STATUS_FILE_ENV = "GMMGEN_STATUS_FILE"
 
 

@@ -1,0 +1,81 @@
+"""Stage ``generate``: draw digits from the chosen mixture; write them and the digit grids."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig
+
+from gmmgen.core import reduce
+from gmmgen.core.compute import Compute
+from gmmgen.core.io import atomic_dir, write_json
+from gmmgen.core.sampling import generate_images
+from gmmgen.pipeline import files as F
+from gmmgen.pipeline.config import Config, settle
+from gmmgen.pipeline.stages.common import figure_context, load_dataset, load_joblib, stage_dir
+from gmmgen.viz import plots
+
+log = logging.getLogger(__name__)
+
+
+def run_generate(cfg: Config | DictConfig) -> Path:
+    """Draw digits from the chosen model; write them and the digit grids (computed in ``cfg.compute``'s namespace)."""
+    cfg = settle(cfg)  # typed (a no-op when given the typed config)
+    from sklearn.decomposition import PCA
+    from sklearn.mixture import GaussianMixture
+
+    cmp = Compute.from_config(cfg)
+    pca = load_joblib(stage_dir(cfg, F.REDUCE.name) / F.REDUCE.pca, F.REDUCE.name, PCA)
+    gmm = load_joblib(stage_dir(cfg, F.SELECT.name) / F.SELECT.model, F.SELECT.name, GaussianMixture)
+    pca_x, gmm_x = cmp.estimator(pca), cmp.estimator(gmm)
+    ds = load_dataset(cfg)
+    shape = tuple(ds["x_train"].shape[1:])
+    images, labels = generate_images(pca_x, gmm_x, int(cfg.sample.n), cfg.sample.seed, shape)
+    heaviest = np.argsort(-gmm.weights_, kind="stable")[:100]
+    with cmp.context():
+        means = reduce.to_images(pca_x.inverse_transform(cmp.asarray(gmm.means_[heaviest])), shape)
+    shown = "test" if len(ds["x_test"]) else "validation"  # for the eye only: nothing is chosen here
+    real = ds["x_test" if len(ds["x_test"]) else "x_val"][: int(cfg.sample.n_real)]
+    cols, k = int(cfg.sample.grid_cols), gmm.n_components
+    context = figure_context(cfg, len(ds["x_train"]), pca.n_components_, gmm.covariance_type)
+    out = stage_dir(cfg, F.GENERATE.name)
+    with atomic_dir(out) as tmp:
+        np.save(tmp / F.GENERATE.samples, images)
+        np.save(tmp / F.GENERATE.components, labels.astype(np.int32))
+        plots.image_grid(
+            images,
+            F.GENERATE.figure(tmp, "generated"),
+            cols=cols,
+            title=f"{len(images)} digits drawn from the GMM (K={k})",
+            subtitle=context,
+        )
+        plots.image_grid(
+            means,
+            F.GENERATE.figure(tmp, "component_means"),
+            cols=10,
+            title=f"component means, heaviest first ({len(heaviest)} of {k})",
+            subtitle=context,
+        )
+        plots.side_by_side(
+            images[:100],
+            real[:100],
+            F.GENERATE.figure(tmp, "generated_vs_real"),
+            (f"drawn from the GMM ({gmm.covariance_type} K={k})", f"real {shown} digits"),
+            cols=cols,
+            subtitle=context,
+        )
+        used = np.bincount(labels, minlength=k)
+        write_json(
+            tmp / F.GENERATE.metrics,
+            {
+                "n_samples": len(images),
+                "components_used": int(np.sum(used > 0)),
+                "mean_pixel_generated": float(images.mean()),
+                "mean_pixel_real": float(real.mean()),
+                "share_pixels_saturated": float(np.mean((images == 0) | (images == 255))),
+            },
+        )
+    log.info("generate: %d digits from K=%d -> %s", len(images), k, F.GENERATE.figure(out, "generated"))
+    return out

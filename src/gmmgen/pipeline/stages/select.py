@@ -1,0 +1,173 @@
+"""Stage ``select``: the GaussianMixture sweep, the chosen model, the sweep table and figure."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import DictConfig
+
+from gmmgen.core import likelihood, mixture, sweep_table
+from gmmgen.core.compute import Compute, estimator_to_numpy, to_float, xp_of
+from gmmgen.core.io import atomic_dir, write_json
+from gmmgen.pipeline import files as F
+from gmmgen.pipeline.config import Config, model_params, settle
+from gmmgen.pipeline.stages.common import figure_context, load_dataset, load_joblib, stage_dir
+from gmmgen.viz import plots
+
+log = logging.getLogger(__name__)
+
+# The sweep table's columns and its reading and writing live beside the sweep (gmmgen.core.sweep_table).
+CSV_FIELDS = sweep_table.CSV_FIELDS
+read_sweep_csv, write_sweep_csv = sweep_table.read_sweep_csv, sweep_table.write_sweep_csv
+
+
+def dequantization_seed(cfg: Config | DictConfig) -> int:
+    """Seed of the dequantization noise: the data's, so runs on the same digits score the same noisy pixels."""
+    return int(settle(cfg).data.seed)
+
+
+def pixel_report(pca: Any, gmm: Any, images: np.ndarray, seed: int) -> dict[str, float]:
+    """Negative log-likelihood of 8-bit images in pixel space (nats/image, bits/pixel); NaN without images.
+
+    Computed in the namespace of the estimators' arrays (numpy, or where
+    :meth:`gmmgen.core.compute.Compute.estimator` put them); the images stay numpy.
+    """
+    if not len(images):
+        return {"nats_per_image": math.nan, "bits_per_pixel": math.nan}
+    return likelihood.nll_8bit(likelihood.from_sklearn(pca, gmm), images, seed)
+
+
+def run_select(cfg: Config | DictConfig) -> Path:
+    """Fit the sweep, choose a model by the criterion on validation digits; write table, models, metrics, figure.
+
+    Every fit is scored on the validation digits, uniformly dequantized, both in
+    the PCA coordinates (``val_ll``, which ``heldout`` maximises) and as the
+    pixel-space negative log-likelihood (``val_nll_nats``, ``val_bpp``: the same
+    ranking within this run, and comparable with other runs on the same
+    digits). Test digits are touched only after the choice, to report the
+    chosen models.
+
+    The fits, their own scores (BIC, AIC, ``train_ll``, ``val_ll``) and the
+    pixel-space report run in ``cfg.compute``'s namespace (fits one after
+    another on a GPU); the models are taken to numpy for the files.
+    """
+    cfg = settle(cfg)  # typed (a no-op when given the typed config)
+    import joblib
+
+    cmp = Compute.from_config(cfg)
+    ds = load_dataset(cfg)
+    from sklearn.decomposition import PCA
+
+    pca = load_joblib(stage_dir(cfg, F.REDUCE.name) / F.REDUCE.pca, F.REDUCE.name, PCA)
+    d = int(pca.n_features_in_)
+    seed = dequantization_seed(cfg)
+    x_train = ds["x_train"].reshape(len(ds["x_train"]), d).astype(np.float64) / likelihood.PIXEL_SCALE
+    x_val = likelihood.dequantize(ds["x_val"], seed)
+    z_train, z_val = pca.transform(x_train), pca.transform(x_val)
+    rows, fitted = mixture.sweep(
+        cmp.asarray(z_train),
+        cmp.asarray(z_val),
+        list(cfg.sweep.n_components),
+        list(cfg.sweep.covariance_types),
+        model_params(cfg),
+        n_jobs=int(cfg.sweep.n_jobs),
+        progress=bool(cfg.sweep.progress),
+        backend=str(cfg.sweep.backend),
+        thin=float(cfg.sweep.thin_points_per_parameter),
+    )
+    models = {key: estimator_to_numpy(model) for key, model in fitted.items()}
+    pca_x = cmp.estimator(pca)
+    # The pixel-space part of the likelihood does not depend on the mixture: add it once.
+    density = likelihood.from_sklearn(pca_x, next(iter(fitted.values()))) if fitted else None
+    if density is not None:
+        _, residual_sq = likelihood.project(density, cmp.asarray(x_val))
+        offset = to_float(xp_of(residual_sq).mean(likelihood.pixel_offset(density, residual_sq)))
+        offset -= d * math.log(likelihood.PIXEL_SCALE)
+        for row in rows:
+            if row["status"] != "failed":
+                row["val_nll_nats"] = -(row["val_ll"] + offset)
+                row["val_bpp"] = float(likelihood.bits_per_pixel(row["val_nll_nats"], d))
+    chosen, notes = mixture.select(rows, cfg.sweep.criterion, bool(cfg.sweep.allow_degenerate))
+    for note in notes:
+        log.warning("select: %s", note)
+    by_criterion = mixture.choices(rows, bool(cfg.sweep.allow_degenerate))
+
+    # Reporting only, after every choice is made: the chosen models on the test digits.
+    report = {}
+    for crit, row in by_criterion.items():
+        model = fitted[(row["covariance_type"], row["n_components"])]
+        test = pixel_report(pca_x, model, ds["x_test"], seed)
+        report[crit] = {
+            "covariance_type": row["covariance_type"],
+            "n_components": row["n_components"],
+            "status": row["status"],
+            "val_nll_nats": row["val_nll_nats"],
+            "val_bpp": row["val_bpp"],
+            "test_nll_nats": test["nats_per_image"],
+            "test_bpp": test["bits_per_pixel"],
+        }
+    chosen_test = pixel_report(pca_x, fitted[(chosen["covariance_type"], chosen["n_components"])], ds["x_test"], seed)
+    out = stage_dir(cfg, F.SELECT.name)
+    with atomic_dir(out) as tmp:
+        chosen_model = models[(chosen["covariance_type"], chosen["n_components"])]
+        joblib.dump(chosen_model, tmp / F.SELECT.model)
+        (tmp / F.SELECT.by_criterion).mkdir()
+        for crit, row in by_criterion.items():
+            model = models[(row["covariance_type"], row["n_components"])]
+            joblib.dump(model, tmp / F.SELECT.model_for(crit))
+        write_sweep_csv(rows, tmp / F.SELECT.sweep)
+        metrics = {
+            "criterion": cfg.sweep.criterion,
+            "chosen": {
+                **{k: chosen[k] for k in CSV_FIELDS},
+                "test_nll_nats": chosen_test["nats_per_image"],
+                "test_bpp": chosen_test["bits_per_pixel"],
+            },
+            "by_criterion": report,
+            "yardstick": {
+                "what": "negative log-likelihood of uniformly dequantized 8-bit digits under PCA + mixture + "
+                "isotropic residual (probabilistic PCA), in pixel space; lower is better",
+                "n_pixels": d,
+                "n_val": int(len(ds["x_val"])),
+                "n_test": int(len(ds["x_test"])),
+                "dequantization_seed": seed,
+                "residual_variance": density.sigma2 if density is not None else math.nan,
+                "comparable": "across runs on the same validation digits (same data settings and data seed); "
+                "bic, aic, train_ll and val_ll only within this run",
+            },
+            "n_fits": len(rows),
+            "n_failed": sum(r["status"] == "failed" for r in rows),
+            "n_not_converged": sum(r["status"] == "not_converged" for r in rows),
+            "n_degenerate_fits": sum(r["n_degenerate"] > 0 for r in rows),
+            "n_thin_fits": sum(r["status"] == "thin" for r in rows),
+            "warnings": notes,
+        }
+        write_json(tmp / F.SELECT.metrics, metrics)
+        write_json(
+            tmp / F.SELECT.runtime,
+            {
+                "sweep_seconds": float(sum(r["fit_seconds"] for r in rows)),
+                "fit_seconds": {f"{r['covariance_type']}-{r['n_components']}": r["fit_seconds"] for r in rows},
+            },
+        )
+        context = figure_context(cfg, len(z_train), z_train.shape[1])
+        plots.sweep_criteria(rows, by_criterion, cfg.sweep.criterion, F.SELECT.figure(tmp, "sweep"), title=context)
+    log.info(
+        "select: %s chose %s K=%d (%s; BIC %.1f, validation %.4f bits/pixel); "
+        "%d fits, %d failed, %d thin, %d degenerate",
+        cfg.sweep.criterion,
+        chosen["covariance_type"],
+        chosen["n_components"],
+        chosen["status"],
+        chosen["bic"],
+        chosen["val_bpp"],
+        len(rows),
+        metrics["n_failed"],
+        metrics["n_thin_fits"],
+        metrics["n_degenerate_fits"],
+    )
+    return out

@@ -1,0 +1,281 @@
+"""The short summary printed at the end of ``make run`` and ``make sweep``, read from the stage folders.
+
+What was chosen, by which criterion, the headline numbers and where the
+figures are. Plain text from the files the stages wrote (no MLflow, no
+TensorFlow), so it also works when DVC served every stage from its cache.
+Full detail stays in the folders and the log files.
+
+  python -m gmmgen.report.summary [RUN_DIR]          (default: outputs)
+  python -m gmmgen.report.summary --ui PORT [RUN_DIR]   (the MLflow runs table's address)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gmmgen.pipeline import files as F
+
+CRITERION_LABEL = {"bic": "BIC", "aic": "AIC", "heldout": "held-out likelihood"}
+FIGURES = tuple(
+    f"{stage.name}/{stem}.png"
+    for stage, stem in (
+        (F.SELECT, "sweep"),
+        (F.EVALUATE, "criteria"),
+        (F.GENERATE, "generated"),
+        (F.EVALUATE, "anomaly"),
+    )
+)
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    try:
+        with open(path, newline="") as fh:
+            return list(csv.DictReader(fh))
+    except OSError:
+        return []
+
+
+def _num(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def fmt(value: Any, kind: str = "") -> str:
+    """A number as the summary shows it: thousands separated, percentages, '-' for missing."""
+    v = _num(value)
+    if math.isnan(v):
+        return "-"
+    if kind == "%":
+        return f"{100 * v:.1f}%"
+    if kind == "bpp":
+        return f"{v:.4f}"
+    if abs(v) >= 1e6:
+        return f"{v:.3g}"
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> str:
+    """Columns padded to their widest cell; the first column left-aligned, the others right-aligned."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return (indent + "  ".join(parts)).rstrip()
+
+    return "\n".join([line(header), *(line(r) for r in rows)])
+
+
+def _describe_data(run_dir: Path) -> str:
+    prov = _json(F.DATA.folder(run_dir) / F.DATA.provenance)
+    red = _json(F.REDUCE.folder(run_dir) / F.REDUCE.metrics)
+    if not prov:
+        return "no data stage output"
+    source = prov.get("source", "?") + (" fallback" if prov.get("fallback") else "")
+    text = f"digits from {source}: {prov.get('n_train', 0):,} train / {prov.get('n_test', 0):,} test"
+    if red:
+        kept = fmt(red.get("variance_explained"), "%")
+        text += f"; PCA keeps {red.get('n_dims_kept')} of {red.get('n_dims_in')} dims ({kept} of the variance)"
+    return text
+
+
+def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str:
+    """The summary of the pipeline run whose stage folders are under ``run_dir``.
+
+    Paths are shown relative to ``root`` (default: the current folder) when they lie under it.
+    """
+    run_dir = Path(run_dir)
+    root = Path(root or Path.cwd())
+
+    def show(p: Path) -> str:
+        try:
+            return str(p.resolve().relative_to(root.resolve()))
+        except ValueError:
+            return str(p)
+
+    select = _json(F.SELECT.folder(run_dir) / F.SELECT.metrics)
+    if not select:
+        return f"gmmgen: no results under {show(run_dir)} yet (the select stage has not run)"
+    criterion = select.get("criterion", "bic")
+    sweep = {(r["covariance_type"], int(r["n_components"])): r for r in _csv(F.SELECT.folder(run_dir) / F.SELECT.sweep)}
+    quality = {r["criterion"]: r for r in _csv(F.EVALUATE.folder(run_dir) / F.EVALUATE.criteria)}
+    evaluation = _json(F.EVALUATE.folder(run_dir) / F.EVALUATE.metrics)
+    reference = evaluation.get("reference", {})
+
+    header = ["chosen by", "model", "status", "BIC", "val bits/px", "test bits/px", "Fréchet", "IS", "near-copies"]
+    rows = []
+    by_criterion = select.get("by_criterion", {})
+    order = list(CRITERION_LABEL)
+    for crit in sorted(by_criterion, key=lambda c: (c != criterion, order.index(c) if c in order else len(order))):
+        info = by_criterion[crit]
+        key = (info["covariance_type"], int(info["n_components"]))
+        fit, q = sweep.get(key, {}), quality.get(crit, {})
+        label = CRITERION_LABEL.get(crit, crit) + (" (used)" if crit == criterion else "")
+        rows.append(
+            [
+                label,
+                f"{key[0]} K={key[1]}",
+                str(info.get("status", fit.get("status", ""))),
+                fmt(fit.get("bic")),
+                fmt(info.get("val_bpp", fit.get("val_bpp")), "bpp"),
+                fmt(info.get("test_bpp"), "bpp"),
+                fmt(q.get("frechet_distance")),
+                fmt(q.get("inception_score")),
+                fmt(q.get("near_copy_share"), "%"),
+            ]
+        )
+    if reference:
+        rows.append(
+            [
+                "real digits",
+                "",
+                "",
+                "",
+                "",
+                "",
+                fmt(reference.get("frechet_floor")),
+                fmt(reference.get("inception_score_real")),
+                fmt(reference.get("near_copy_expected"), "%"),
+            ]
+        )
+    chosen = select.get("chosen", {})
+    lines = [
+        f"gmmgen summary: {_describe_data(run_dir)}",
+        f"  chosen: {chosen.get('covariance_type')} K={chosen.get('n_components')} by "
+        f"{CRITERION_LABEL.get(criterion, criterion)} (sweep.criterion={criterion}; "
+        f"{select.get('n_fits', '?')} fits, {select.get('n_degenerate_fits', 0)} degenerate, "
+        f"{select.get('n_failed', 0)} failed)",
+        "",
+        table(header, rows),
+        "",
+    ]
+    notes = []
+    clf = _json(F.CLASSIFIER.folder(run_dir) / F.CLASSIFIER.metrics)
+    if clf:
+        notes.append(f"judge CNN {fmt(clf.get('test_accuracy'), '%')} on test digits")
+    anomaly = evaluation.get("anomaly", {}).get("corruptions", {})
+    if anomaly:
+        aucs = ", ".join(f"{k} {v.get('roc_auc', math.nan):.2f}" for k, v in anomaly.items())
+        notes.append(f"anomaly ROC AUC: {aucs}")
+    if notes:
+        lines.append("  " + "; ".join(notes))
+    for warning in select.get("warnings", []):
+        lines.append(f"  note: {warning[:160]}{'...' if len(warning) > 160 else ''}")
+    figures = [show(run_dir / f) for f in FIGURES if (run_dir / f).exists()]
+    if figures:
+        lines.append(f"  figures: {'  '.join(figures)}  (SVG beside each; all under {show(run_dir)}/<stage>/)")
+    run = _json(F.TRACK.folder(run_dir) / F.TRACK.run)
+    if run.get("run_id"):
+        where = f"run {run['run_id'][:12]} in experiment '{run.get('experiment')}'"
+        if run.get("experiment_id") and str(run.get("tracking_uri", "")).startswith("sqlite:"):
+            where += f"; make ui, then {ui_url(run['experiment_id'])}"
+        lines.append(f"  MLflow: {where}")
+    return "\n".join(lines)
+
+
+def ui_url(experiment_id: str, port: int = 5000) -> str:
+    """The runs table of ``make ui`` in the project's view (see :mod:`gmmgen.tracking.ui`)."""
+    return f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs?viewStateShareKey=gmmgen"
+
+
+def _job_overrides(job_dir: Path) -> str:
+    path = job_dir / ".hydra" / "overrides.yaml"
+    try:
+        items = [line.strip()[2:] for line in path.read_text().splitlines() if line.strip().startswith("- ")]
+    except OSError:
+        return "?"
+    return " ".join(i for i in items if not i.startswith("hydra/launcher")) or "(defaults)"
+
+
+def job_line(job_dir: str | Path, seconds: float | None = None) -> str:
+    """One line for a finished multirun job: its overrides, the choice and the held-out likelihood."""
+    job_dir = Path(job_dir)
+    select = _json(F.SELECT.folder(job_dir) / F.SELECT.metrics)
+    chosen = select.get("chosen", {})
+    took = f" ({seconds:.0f} s)" if seconds is not None else ""
+    if not chosen:
+        return f"job {job_dir.name} [{_job_overrides(job_dir)}]: no result{took}"
+    return (
+        f"job {job_dir.name} [{_job_overrides(job_dir)}]: {chosen.get('covariance_type')} "
+        f"K={chosen.get('n_components')} by {select.get('criterion')}, "
+        f"validation {fmt(chosen.get('val_bpp'), 'bpp')} bits/pixel{took}"
+    )
+
+
+def sweep_summary(sweep_dir: str | Path) -> str:
+    """A table of the jobs of the multirun in ``sweep_dir``, in job order, with where their files are."""
+    sweep_dir = Path(sweep_dir)
+    jobs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    header = ["job", "overrides", "chosen", "criterion", "dims", "val bits/px", "test bits/px"]
+    header += ["Fréchet", "IS", "status"]
+    rows = []
+    for job in jobs:
+        select = _json(F.SELECT.folder(job) / F.SELECT.metrics)
+        chosen = select.get("chosen", {})
+        red = _json(F.REDUCE.folder(job) / F.REDUCE.metrics)
+        ev = _json(F.EVALUATE.folder(job) / F.EVALUATE.metrics).get("selected", {})
+        status = "ok" if chosen else "failed"
+        if chosen and select.get("warnings"):
+            status = f"ok, {len(select['warnings'])} note(s)"
+        rows.append(
+            [
+                job.name,
+                _job_overrides(job),
+                f"{chosen.get('covariance_type')} K={chosen.get('n_components')}" if chosen else "-",
+                str(select.get("criterion", "-")),
+                str(red.get("n_dims_kept", "-")),
+                fmt(chosen.get("val_bpp"), "bpp"),
+                fmt(chosen.get("test_bpp"), "bpp"),
+                fmt(ev.get("frechet_distance")),
+                fmt(ev.get("inception_score")),
+                status,
+            ]
+        )
+    failed = sum(r[-1] == "failed" for r in rows)
+    return "\n".join(
+        [
+            f"gmmgen sweep summary: {len(rows)} jobs, {len(rows) - failed} finished, {failed} failed",
+            "",
+            table(header, rows),
+            "",
+            "  bits/pixel are pixel-space likelihoods: comparable across jobs on the same digits (lower is better).",
+            f"  files: {sweep_dir}/<job>/ (stage folders, figures; the job's log in <job>/run_all.log)",
+        ]
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``[RUN_DIR]``: print the summary; ``--ui PORT [RUN_DIR]``: print the runs table's address."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--ui"]:
+        port = int(args[1])
+        run = _json(F.TRACK.folder(args[2] if len(args) > 2 else F.OUTPUTS) / F.TRACK.run)
+        if run.get("experiment_id"):
+            print(f"Runs table, the project's columns: {ui_url(run['experiment_id'], port)}")
+        return 0
+    print(pipeline_summary(Path(args[0]) if args else Path("outputs")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

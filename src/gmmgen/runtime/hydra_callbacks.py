@@ -1,0 +1,237 @@
+"""Hydra callbacks: checks before Hydra writes anything, and one MLflow run grouping a multirun's jobs.
+
+:class:`EarlyChecks` runs before Hydra saves the job's config and log
+(``.hydra/*.yaml``): a config error, or a credential in any value or
+override, stops the program there, so no file ever holds the credential.
+:class:`SweepTracking` groups the jobs of one multirun under one MLflow run.
+
+On multirun start it creates the store, the experiment and a parent "sweep"
+run before any job starts (so parallel jobs never race to create them) and
+hands its id to the jobs through the environment. On multirun end it logs a
+table comparing the jobs and closes the sweep run: FINISHED when every job's
+run finished, FAILED otherwise (KILLED if the multirun itself was interrupted).
+
+Jobs are ranked by the pixel-space validation likelihood of their chosen
+model (``val_bpp``, bits per pixel, lower is better): the one number that
+compares runs with different PCA settings, component counts or covariance
+types, as long as they score the same validation digits (same data settings,
+see :func:`rank_jobs`). BIC, AIC and the PCA-space log-likelihoods live in
+each job's own PCA coordinates and are shown for reading within a job only.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+
+log = logging.getLogger(__name__)
+
+COMPARABLE = (
+    "val_bpp and val_nll_nats (pixel space, validation digits) compare jobs on the same digits; "
+    "bic, aic and train_ll live in each job's PCA coordinates and compare fits within one job only"
+)
+
+
+def rank_jobs(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """Sort job rows by ``val_bpp`` (missing last), number them, and say whether they are comparable.
+
+    Each row needs ``val_bpp`` (float or None) and ``data_sha256`` (the dataset the
+    job scored). Returns the sorted rows, each with ``rank`` (1 = best, empty for
+    a job without a likelihood), and a note: comparable when every ranked job
+    scored the same dataset, otherwise which datasets differ.
+    """
+
+    def missing(v: Any) -> bool:
+        return v is None or v != v
+
+    ordered = sorted(rows, key=lambda r: (missing(r["val_bpp"]), 0.0 if missing(r["val_bpp"]) else r["val_bpp"]))
+    rank = 0
+    for row in ordered:
+        if missing(row["val_bpp"]):
+            row["rank"] = ""
+        else:
+            rank += 1
+            row["rank"] = rank
+    datasets = {r["data_sha256"] for r in ordered if not missing(r["val_bpp"])}
+    if len(datasets) <= 1:
+        note = "comparable: every ranked job scored the same validation digits"
+    else:
+        note = (
+            f"NOT comparable: the jobs scored {len(datasets)} different datasets (data settings or seeds differ), "
+            "so their validation likelihoods are on different digits"
+        )
+    return ordered, note
+
+
+class EarlyChecks(Callback):
+    """Validate before Hydra writes the job's folder; reject credentials before they reach any file."""
+
+    def on_run_start(self, config: Any, **kwargs: Any) -> None:
+        from gmmgen.runtime.validation import iter_problems
+
+        for problem in iter_problems(config):
+            _stop(problem)
+        self._overrides(config)
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        # Only credentials here: a sweep override may mend a base value, and each job validates its own config.
+        from gmmgen.runtime.validation import iter_problems
+
+        for problem in iter_problems(config):
+            if "credentials do not belong" in problem:
+                _stop(problem)
+        self._overrides(config)
+
+    @staticmethod
+    def _overrides(config: Any) -> None:
+        from gmmgen.redact import credentials_in, redact
+
+        for override in config.hydra.overrides.task:
+            if credentials_in(str(override)):
+                _stop(
+                    f"{redact(str(override))}: credentials do not belong on the command line (they would be "
+                    "written to Hydra's saved configs, logs and MLflow); pass them through the environment "
+                    "(MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN, PGPASSWORD) or ~/.netrc, ~/.pgpass"
+                )
+
+
+def _stop(problem: str) -> None:
+    """Exit with the config-error status (a SystemExit, which Hydra's callback runner lets through)."""
+    from gmmgen.runtime.cli import EXIT_CONFIG, fail
+
+    fail(f"config error: {problem}", EXIT_CONFIG)
+
+
+class SweepTracking(Callback):
+    """Open a parent MLflow run for a multirun and summarise its jobs at the end."""
+
+    def __init__(self) -> None:
+        self.run_id: str | None = None
+        self.cfg: Any = None
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        if not config.tracking.enabled:
+            return
+        from gmmgen.tracking import log as tracking
+
+        experiment_id = tracking.ensure_experiment(config)
+        from gmmgen.redact import redact
+
+        sweep_spec = redact(" ".join(config.hydra.overrides.task)) or "(none)"
+        with tracking.store_lock(config), tracking.signals_deferred():
+            client = tracking._client(config)
+            tracking.end_orphans(config, client)
+            run = client.create_run(
+                experiment_id,
+                run_name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}",
+                tags={
+                    "gmmgen.kind": "sweep",
+                    "hydra.sweep": sweep_spec[:5000],
+                    "hydra.sweep_dir": str(config.hydra.sweep.dir),
+                    "mlflow.source.name": "pipelines/run_all.py -m",
+                    "mlflow.source.type": "LOCAL",
+                    "mlflow.note.content": f"Hydra multirun over {sweep_spec}"[:5000],
+                    **tracking.git_state(Path(config.paths.root)),
+                    **tracking.process_tags(config),
+                },
+            )
+        self.run_id, self.cfg = run.info.run_id, config
+        os.environ[tracking.SWEEP_RUN_ENV] = self.run_id
+        atexit.register(self._finish, completed=False)
+        log.info("MLflow sweep run %s", self.run_id)
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        self._finish(completed=True)
+        from gmmgen.report.summary import sweep_summary
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        if sweep_dir.is_dir():
+            print("\n" + sweep_summary(sweep_dir), flush=True)
+
+    def _finish(self, completed: bool) -> None:
+        """Log the job table and close the sweep run.
+
+        Called at multirun end, or at exit when Hydra stopped early (it raises
+        a failed job's error after the batch, and skips on_multirun_end).
+        """
+        if self.run_id is None:
+            return
+        import pandas as pd
+
+        from gmmgen.tracking import log as tracking
+
+        run_id, self.run_id = self.run_id, None
+        with tracking.store_lock(self.cfg), tracking.signals_deferred():
+            client = tracking._client(self.cfg)
+            jobs = client.search_runs(
+                [client.get_run(run_id).info.experiment_id],
+                filter_string=f"tags.gmmgen.sweep_run_id = '{run_id}'",
+                max_results=10_000,
+            )
+            # The multirun is over, so no job is still running: a job run left RUNNING
+            # (its worker was stopped before it could close it) ends KILLED, with its fits.
+            killed = set()
+            for job in jobs:
+                if job.info.status == "RUNNING":
+                    _end_killed(client, job.info.experiment_id, job.info.run_id)
+                    killed.add(job.info.run_id)
+            rows = [
+                {
+                    "run_id": r.info.run_id,
+                    "run_name": r.info.run_name,
+                    "status": "KILLED" if r.info.run_id in killed else r.info.status,
+                    "job_num": r.data.tags.get("hydra.job_num", ""),
+                    "overrides": r.data.tags.get("hydra.overrides", ""),
+                    "selected_model": r.data.tags.get("selected_model", ""),
+                    "selected_status": r.data.tags.get("selected_status", ""),
+                    "data_sha256": r.data.tags.get("data.sha256", ""),
+                    "error": r.data.tags.get("error", ""),
+                    **{
+                        k: r.data.metrics.get(k)
+                        for k in ("val_bpp", "val_nll_nats", "test_bpp", "test_nll_nats", "n_components")
+                    },
+                    # In the job's own PCA coordinates: compare within a job, never across jobs.
+                    "bic_within_job": r.data.metrics.get("bic"),
+                }
+                for r in jobs
+            ]
+            rows, note = rank_jobs(rows)
+            columns = ["rank", *(k for k in (rows[0] if rows else {}) if k != "rank")]
+            table = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=["rank"])
+            client.log_text(run_id, table.to_csv(index=False), "sweep_jobs.csv")
+            statuses = [row["status"] for row in rows]
+            client.log_metric(run_id, "jobs_finished", statuses.count("FINISHED"))
+            client.log_metric(run_id, "jobs_failed", len(statuses) - statuses.count("FINISHED"))
+            client.set_tag(run_id, "ranked_by", "val_bpp: pixel-space validation bits/pixel, lower is better")
+            client.set_tag(run_id, "comparable", f"{note}. {COMPARABLE}")
+            if rows and rows[0]["rank"] == 1:
+                client.log_metric(run_id, "best_val_bpp", rows[0]["val_bpp"])
+                client.set_tag(run_id, "best_job", f"{rows[0]['job_num']}: {rows[0]['overrides']}")
+            if "KILLED" in statuses or (not completed and "FAILED" not in statuses):
+                status = "KILLED"
+            elif "FAILED" in statuses or not rows:
+                status = "FAILED"
+            else:
+                status = "FINISHED"
+            client.set_terminated(run_id, status)
+        os.environ.pop(tracking.SWEEP_RUN_ENV, None)
+        log.info("MLflow sweep run %s ended %s", run_id, status)
+
+
+def _end_killed(client: Any, experiment_id: str, run_id: str) -> None:
+    """End a job's run left RUNNING, and its RUNNING fit runs, as KILLED."""
+    children = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{run_id}' and attributes.status = 'RUNNING'",
+        max_results=10_000,
+    )
+    for child in children:
+        client.set_terminated(child.info.run_id, "KILLED")
+    client.set_tag(run_id, "error", "the multirun stopped before this job closed its run (interrupted)")
+    client.set_terminated(run_id, "KILLED")

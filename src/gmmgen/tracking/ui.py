@@ -1,0 +1,157 @@
+"""What the MLflow UI shows: descriptions, headline metrics, the runs table's columns, the sweep figure.
+
+MLflow's UI reads a few standard tags. ``mlflow.note.content`` is the
+description shown on an experiment's page. An experiment tag
+``mlflow.sharedViewState.<key>`` holds a saved view of the runs table
+(columns, filter, order) that the address
+``#/experiments/<id>?viewStateShareKey=<key>`` opens: :data:`VIEW_KEY` is the
+project's view, with the chosen model, the criterion and the headline numbers
+as columns and the per-fit child runs filtered out. A registered model's
+description is set through the registry.
+
+Everything here takes an ``MlflowClient`` and plain values; :mod:`gmmgen.tracking.log`
+calls it while it holds the store's lock.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from gmmgen.pipeline import files as F
+
+VIEW_KEY = "gmmgen"
+"""The share key of the project's runs-table view (``?viewStateShareKey=gmmgen``)."""
+
+VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
+
+KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
+"""Opens the experiment in the UI's "Model training" mode (runs, metrics), not its GenAI mode (traces)."""
+
+HEADLINE_METRICS = {
+    # runs-table name: (stage file, path inside it), read by headline_metrics()
+    "frechet_distance": ("evaluate/metrics.json", ("selected", "frechet_distance")),
+    "inception_score": ("evaluate/metrics.json", ("selected", "inception_score")),
+    "near_copy_share": ("evaluate/metrics.json", ("selected", "near_copy_share")),
+    "judge_accuracy": ("classifier/metrics.json", ("test_accuracy",)),
+    "pca_dims": ("reduce/metrics.json", ("n_dims_kept",)),
+}
+"""Headline numbers logged under short top-level names, beside ``bic``, ``val_bpp``, ``test_bpp``, ``n_components``."""
+
+COLUMNS = [
+    "attributes.`Run Name`",
+    "attributes.`Created`",
+    "params.`sweep.criterion`",
+    "tags.`selected_model`",
+    "metrics.`n_components`",
+    "metrics.`pca_dims`",
+    "metrics.`val_bpp`",
+    "metrics.`test_bpp`",
+    "metrics.`bic`",
+    "metrics.`frechet_distance`",
+    "metrics.`inception_score`",
+    "metrics.`near_copy_share`",
+    "attributes.`Duration`",
+]
+"""The runs table's columns in the project's view (MLflow's ``type.`key``` column ids)."""
+
+RUN_FILTER = "tags.`gmmgen.kind` != 'fit'"
+"""Pipeline and sweep runs only: a run per fit, when logged, stays one click away."""
+
+EXPERIMENT_DESCRIPTION = """\
+**gmmgen**: Gaussian mixture models fitted to PCA-whitened MNIST digits, chosen by a criterion \
+(BIC, AIC or held-out likelihood), then used to generate, cluster and flag digits.
+
+- One **pipeline run** per `make run` (or per multirun job, nested under its **sweep** run).
+- Columns: `sweep.criterion` and `selected_model` (what was chosen, by what), `n_components` (K), \
+`pca_dims`, `val_bpp`/`test_bpp` (validation/test bits per pixel, a pixel-space likelihood \
+comparable across runs on the same digits; lower is better), `bic` (this run's PCA space only), \
+and sample quality of the chosen model: `frechet_distance` (lower is better), \
+`inception_score` (max 10), `near_copy_share` (generated digits closer to a training digit than unseen digits are).
+- BIC, AIC and `train_ll` live in each run's PCA space: compare them only within a run.
+- Each run's figures are under Artifacts (`select/sweep.png`: the three criteria against K, each panel \
+marking its own choice); the sweep by K is also a chart (`sweep/bic_full` etc., step = K).
+"""
+
+MODEL_DESCRIPTION = """\
+Digit generator: PCA (whitened) + Gaussian mixture fitted by the gmmgen pipeline. \
+Input: a table with columns `n` (how many digits, 1 to 10000) and `seed` (>= 0). \
+Output: uint8 images of shape (sum of n, height, width) (28 x 28 for MNIST), white digits on black. \
+Each version's source run holds the config, the model-selection sweep and the sample-quality numbers.
+"""
+
+
+def _dig(tree: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(tree, dict) or part not in tree:
+            return None
+        tree = tree[part]
+    return tree
+
+
+def headline_metrics(run_dir: str | Path) -> dict[str, float]:
+    """The :data:`HEADLINE_METRICS` found in the stage folders under ``run_dir`` (missing ones left out)."""
+    run_dir = Path(run_dir)
+    out: dict[str, float] = {}
+    cache: dict[str, Any] = {}
+    for name, (file, path) in HEADLINE_METRICS.items():
+        if file not in cache:
+            try:
+                cache[file] = json.loads((run_dir / file).read_text())
+            except (OSError, ValueError):
+                cache[file] = {}
+        value = _dig(cache[file], path)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            out[name] = float(value)
+    return out
+
+
+def view_state() -> dict[str, Any]:
+    """The runs-table view the UI opens with ``?viewStateShareKey=gmmgen``: columns and filter (newest first)."""
+    return {
+        "searchFilter": RUN_FILTER,
+        "selectedColumns": COLUMNS,
+        "runsExpanded": {},
+        "runsPinned": [],
+        "runsHidden": [],
+    }
+
+
+def describe_experiment(client: Any, experiment_id: str) -> None:
+    """Set the experiment's description and the project's runs-table view (idempotent)."""
+    state = json.dumps(view_state())
+    exp = client.get_experiment(experiment_id)
+    tags = exp.tags or {}
+    if tags.get("mlflow.note.content") != EXPERIMENT_DESCRIPTION:
+        client.set_experiment_tag(experiment_id, "mlflow.note.content", EXPERIMENT_DESCRIPTION)
+    if tags.get(VIEW_TAG) != state:
+        client.set_experiment_tag(experiment_id, VIEW_TAG, state)
+    if tags.get(KIND_TAG) != KIND:
+        client.set_experiment_tag(experiment_id, KIND_TAG, KIND)
+
+
+def describe_model(client: Any, name: str) -> None:
+    """Set the registered model's description."""
+    client.update_registered_model(name, description=MODEL_DESCRIPTION)
+
+
+def runs_table_url(base_url: str, experiment_id: str) -> str:
+    """The address of the experiment's runs table in the project's view."""
+    return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs?viewStateShareKey={VIEW_KEY}"
+
+
+def log_sweep_figure(client: Any, run_id: str, run_dir: str | Path) -> bool:
+    """Log ``select/sweep.png`` as the run's image ``sweep_criteria_vs_K`` (shown among its charts).
+
+    Returns False when the figure is not there.
+    """
+    path = F.SELECT.figure(F.SELECT.folder(run_dir), "sweep")
+    if not path.exists():
+        return False
+    from PIL import Image
+
+    with Image.open(path) as image:
+        client.log_image(run_id, image.convert("RGB"), key="sweep_criteria_vs_K", step=0, timestamp=0)
+    return True
