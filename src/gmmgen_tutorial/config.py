@@ -24,13 +24,19 @@ class EMTutorialConfig:
     """Section 1: EM by hand on three 1-D Gaussians."""
 
     means: list[float] = field(default_factory=lambda: [-5.0, 5.0, 0.0])
+    """Means of the Gaussians the points are drawn from (one per component)."""
     variances: list[float] = field(default_factory=lambda: [1.2, 1.8, 1.6])
+    """Their variances (as many as ``means``)."""
     n_per_component: int = 100
+    """Points drawn from each Gaussian."""
     n_steps: int = 25
-    # Random starts tried; the one with the highest final log-likelihood is shown.
+    """EM steps (an E step and an M step each)."""
     n_starts: int = 10
+    """Random starts tried; the one with the highest final log-likelihood is shown."""
     plot_steps: list[int] = field(default_factory=lambda: [0, 1, 3, 25])
+    """Steps drawn over the histogram (each at most ``n_steps``)."""
     seed: int | None = None
+    """Seed of the points and starts (null: the global ``seed``)."""
 
 
 @dataclass
@@ -38,14 +44,23 @@ class ClusteringTutorialConfig:
     """Section 2: 2-D clustering with K components; BIC/AIC over K, on the points and on blobs."""
 
     n_points: int = 1000
+    """Two-dimensional points drawn (and the number of blob points)."""
     points: str = "normal"
+    """How the points are drawn: ``normal`` (standard normal) or ``uniform`` (in [-2, 2]^2); neither has clusters."""
     n_components: int = 4
+    """Components of the mixture that colours each point by its most responsible component."""
     k_grid: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7, 8])
+    """K values scored by BIC and AIC, on the points and on the blobs (each below ``n_points``)."""
     n_init: int = 3
+    """EM starts per fit; the best is kept."""
     blobs_centers: int = 4
+    """Clusters of scikit-learn's ``make_blobs``: the true K the criteria should find."""
     blobs_std: float = 1.0
+    """Standard deviation of each blob."""
     blobs_box: float = 10.0
+    """Blob centres lie in [-box, box]^2."""
     seed: int | None = None
+    """Seed of the points, blobs and fits (null: the global ``seed``)."""
 
 
 @dataclass
@@ -53,13 +68,19 @@ class SamplingTutorialConfig:
     """Section 3: fit a 1-D mixture, draw from it, test the draws."""
 
     means: list[float] = field(default_factory=lambda: [-5.0, 5.0, 0.0])
+    """Means of the Gaussians the data are drawn from."""
     variances: list[float] = field(default_factory=lambda: [1.2, 1.8, 1.6])
+    """Their variances (as many as ``means``)."""
     n_points: int = 1000
+    """Data points drawn."""
     n_components: int = 3
+    """Components of the mixture fitted to them."""
     n_draws: int = 500
-    # Significance level of the Kolmogorov-Smirnov tests.
+    """Draws from the fitted mixture."""
     alpha: float = 0.01
+    """Significance level of the Kolmogorov-Smirnov tests."""
     seed: int | None = None
+    """Seed of the data, the fit and the draws (null: the global ``seed``)."""
 
 
 @dataclass
@@ -67,20 +88,25 @@ class SegmentationTutorialConfig:
     """Section 4: segment bundled images by a GMM over pixel values (K by BIC); digits foreground/background."""
 
     images: list[str] = field(default_factory=lambda: ["mri", "flower"])
+    """Images segmented: ``mri`` (the head slice that ships with matplotlib), ``flower`` and ``china`` (scikit-learn's
+    sample photographs)."""
     k_grid: list[int] = field(default_factory=lambda: [2, 3, 4, 5, 6, 7, 8])
-    # Pixels drawn (without replacement) to fit each K; every pixel is then labelled.
+    """K values scored by BIC for each image."""
     n_fit_pixels: int = 10000
-    # Real MNIST test digits (IDX files; a relative path is taken from paths.root).
+    """Pixels drawn (without replacement) to fit each K; every pixel is then labelled."""
     mnist_test: str = "../shared/data/mnist"
-    # The mixture is fitted on pixels of this many bundled training digits; never on test digits.
+    """Folder of the real MNIST test digits (IDX files; a relative path is taken from ``paths.root``)."""
     n_fit_digits: int = 500
-    # tied: ink and background share one variance (boundary between their means);
-    # full: each its own (the background's spike at 0 then claims only exact zeros).
+    """The mixture is fitted on pixels of this many bundled training digits; never on test digits."""
     digit_covariance: str = "tied"
+    """``tied``: ink and background share one variance (boundary between their means); ``full``: each its own (the
+    background's spike at 0 then claims only exact zeros)."""
     n_test_digits: int = 1000
-    # Ground truth: a pixel is foreground when its value (0-255) is at least this.
+    """Real MNIST test digits scored against the truth."""
     truth_threshold: int = 128
+    """Ground truth: a pixel is foreground when its value (0-255) is at least this."""
     seed: int | None = None
+    """Seed of the pixel and digit draws and the fits (null: the global ``seed``)."""
 
 
 @dataclass
@@ -88,15 +114,21 @@ class AnomalyTutorialConfig:
     """Section 5: flag points whose mixture density is below a threshold."""
 
     n_points: int = 1000
+    """Two-dimensional inliers drawn."""
     points: str = "normal"
+    """How the inliers are drawn: ``normal`` or ``uniform`` (as in the clustering section)."""
     n_outliers: int = 20
-    # Outliers are uniform in [-box, box]^2 and at least min_radius from the origin.
+    """Outliers injected."""
     outlier_box: float = 8.0
+    """Outliers are uniform in [-box, box]^2 ..."""
     outlier_min_radius: float = 4.0
+    """... and at least this far from the origin."""
     n_components: int = 4
-    # Threshold: this percentile of the training points' densities.
+    """Components of the mixture fitted to all points."""
     threshold_percentile: float = 2.0
+    """Threshold: this percentile of the training points' densities."""
     seed: int | None = None
+    """Seed of the points and the fit (null: the global ``seed``)."""
 
 
 @dataclass
@@ -104,11 +136,17 @@ class TutorialConfig:
     """The tutorial's sections; logged to MLflow in their own experiment."""
 
     experiment: str = "gmmgen-tutorial"
+    """The MLflow experiment of the tutorial's runs."""
     em: EMTutorialConfig = field(default_factory=EMTutorialConfig)
+    """Section 1: EM by hand."""
     clustering: ClusteringTutorialConfig = field(default_factory=ClusteringTutorialConfig)
+    """Section 2: clustering."""
     sampling: SamplingTutorialConfig = field(default_factory=SamplingTutorialConfig)
+    """Section 3: sampling."""
     segmentation: SegmentationTutorialConfig = field(default_factory=SegmentationTutorialConfig)
+    """Section 4: segmentation."""
     anomaly: AnomalyTutorialConfig = field(default_factory=AnomalyTutorialConfig)
+    """Section 5: anomaly detection."""
 
 
 def _int(v: Any) -> bool:
