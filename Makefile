@@ -15,6 +15,7 @@ export PYTHONHASHSEED := 0
 ARGS ?=
 WAIT ?=
 PORT ?= 5000
+DOCS_PORT ?= 8000
 SERVE_PORT ?= 5001
 MODEL ?= gmmgen-digit-generator
 ALIAS ?= champion
@@ -30,7 +31,7 @@ REMOTE ?=
 DROP_PUSH_HINT = | { grep --line-buffered -vxF 'Use `dvc push` to send your updates to remote storage.' || true; }
 
 .PHONY: tutorial
-.PHONY: help install install-gpu postgresql params run exp compare findings sweep ui serve server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml dag metrics plots lock clean clean-cache clean-all
+.PHONY: help install install-gpu postgresql params run exp compare findings sweep ui serve server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
@@ -40,6 +41,7 @@ help: ## List the targets
 	@echo "  Variables: ARGS='<hydra overrides>' and WAIT=1 (run), SWEEP='<multirun overrides>' (sweep), PORT=5000 (ui),"
 	@echo "             SERVE_PORT=5001 MODEL=gmmgen-digit-generator ALIAS=champion, or VERSION=<n> (serve)"
 	@echo "             SERVER_PORT=5050 SERVER_DIR=outputs/server (server), REMOTE=<dvc remote> (push, pull)"
+	@echo "             DOCS_PORT=8000 (docs-serve)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required; set PYTHON=...)"; exit 1; }
@@ -83,7 +85,7 @@ exp: $(STAMP) ## DVC experiment from the workspace (ARGS='-S pca.variance=0.9');
 compare: $(STAMP) ## Table of the headline metrics and changed params: the workspace, main and every DVC experiment
 	@$(BIN)/python -m gmmgen.report.compare
 
-findings: $(STAMP) ## Rewrite the README's findings tables from the last `make run` (outputs/)
+findings: $(STAMP) ## Rewrite the findings tables of docs/results.md from the last `make run` (outputs/)
 	$(BIN)/python pipelines/findings.py
 
 tutorial: params ## The tutorial's other sections (EM by hand, clustering, sampling, segmentation, anomalies): outputs/tutorial/
@@ -121,7 +123,7 @@ test: $(STAMP) postgresql ## Run the test suite (fast tests; a few minutes on 2 
 test-slow: $(STAMP) postgresql ## Run the slow tests too (end-to-end multiruns, browser check of the UI)
 	$(BIN)/python -m pytest -m "slow or not slow"
 
-mutate: $(STAMP) ## Mutation testing of the library modules (slow; ARGS='--modules data --sample 40'): score table
+mutate: $(STAMP) ## Mutation testing of the library modules (slow; ARGS='--modules core/data --sample 40'): score table
 	nice -n 19 $(BIN)/python mutation/mutate.py $(ARGS)
 
 bench: $(STAMP) ## Benchmarks: sweep speed-up, stage times and memory, fit-cost scaling (outputs/bench/)
@@ -141,6 +143,18 @@ format: $(STAMP) ## Format the code with ruff
 
 dvc-yaml: $(STAMP) ## Write each stage's cmd, code deps and params in dvc.yaml from the stage registry and imports
 	$(BIN)/python -m gmmgen.pipeline.dvcgen
+
+# Material for MkDocs prints a banner about MkDocs 2 and its own end of life on every build; this silences it.
+MKDOCS = NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
+
+docs: $(STAMP) ## Regenerate the configuration reference, then build the documentation into outputs/site (strict)
+	$(BIN)/python -m gmmgen.report.config_reference docs/configuration.md
+	$(MKDOCS) build --strict --quiet
+	@echo "Documentation: outputs/site/index.html  |  make docs-serve"
+
+docs-serve: $(STAMP) ## Serve the documentation on http://127.0.0.1:DOCS_PORT (default 8000), rebuilt on every edit
+	$(BIN)/python -m gmmgen.report.config_reference docs/configuration.md
+	$(MKDOCS) serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 dag: $(STAMP) ## Show the DVC stage graph
 	$(BIN)/dvc dag

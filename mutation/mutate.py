@@ -16,7 +16,7 @@ equivalent``; a timeout counts as killed, a mutant no focused test reaches
 ("no tests") as survived.
 
     python mutation/mutate.py                       # every module (make mutate)
-    python mutation/mutate.py --modules mixture data --sample 40
+    python mutation/mutate.py --modules core/mixture core/data --sample 40
 
 Writes outputs/mutation/scores.md (the table) and outputs/mutation/results.json
 (every sampled mutant's status, survivors with their diff). Slow: run it under

@@ -1,6 +1,6 @@
-"""Write the README's findings tables from a pipeline run's files (`make findings`).
+"""Write the findings tables of docs/results.md from a pipeline run's files (`make findings`).
 
-python pipelines/findings.py                      # outputs/ -> README.md
+python pipelines/findings.py                      # outputs/ -> docs/results.md
 python pipelines/findings.py --run-dir outputs/multirun/<sweep>/<job> --print
 """
 
@@ -14,20 +14,20 @@ from gmmgen.report import findings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", default="outputs", help="the folder holding data/, select/, evaluate/ ...")
-    parser.add_argument("--readme", default="README.md", help="the file whose findings block is rewritten")
-    parser.add_argument("--print", action="store_true", help="print the tables instead of writing the README")
+    parser.add_argument("--page", default=findings.PAGE, help="the file whose findings block is rewritten")
+    parser.add_argument("--print", action="store_true", help="print the tables instead of writing the page")
     args = parser.parse_args(argv)
     try:
         block = findings.findings_markdown(Path(args.run_dir))
         if args.print:
             print(block, end="")
             return 0
-        readme = Path(args.readme)
-        readme.write_text(findings.replace_block(readme.read_text(), block))
+        page = Path(args.page)
+        page.write_text(findings.replace_block(page.read_text(), block))
     except (FileNotFoundError, ValueError) as exc:
         print(f"gmmgen: error: {exc}", file=sys.stderr)
         return 1
-    print(f"{args.readme}: findings tables rewritten from {args.run_dir}")
+    print(f"{args.page}: findings tables rewritten from {args.run_dir}")
     return 0
 
 

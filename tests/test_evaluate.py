@@ -219,7 +219,7 @@ def test_classifier_and_evaluate_stages(tmp_path):
         "anomaly.png",
     ):
         assert (out["evaluate"] / f).stat().st_size > 1000, f
-    # The README's findings tables come from these files.
+    # The findings tables of docs/results.md come from these files.
     from gmmgen.report import findings
 
     block = findings.findings_markdown(tmp_path / "outputs")

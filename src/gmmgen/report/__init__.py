@@ -1,4 +1,4 @@
-"""What a person reads afterwards: the end summary, the README's findings tables, the comparison table.
+"""What a person reads: the end summary, the findings tables, the comparison table, the configuration reference.
 
 Reads the stages' files; imports :mod:`gmmgen.pipeline` and :mod:`gmmgen.core` at most.
 """
