@@ -64,7 +64,7 @@ def test_a_small_run_prints_banners_and_a_summary_and_no_noise(tmp_path):
     # The summary: what was chosen, by which criterion, the numbers, where the figures are.
     summary = result.stdout[result.stdout.index("gmmgen summary") :]
     assert re.search(r"chosen: full K=\d+ by BIC \(sweep.criterion=bic", summary)
-    assert re.search(r"^  BIC \(used\)\s+full K=\d+\s+\w+\s+[\d,]+\s+\d\.\d{4}", summary, flags=re.M)
+    assert re.search(r"^  BIC \(used\)\s+full K=\d+\s+\w+\s+[\d,]+\s+-?[\d,.]+\s+-?\d\.\d{4}", summary, flags=re.M)
     assert "held-out likelihood" in summary and "outputs/select/sweep.png" in summary
     # Details stay in the log file.
     log = (tmp_path / "outputs" / "logs" / "run_all" / "run_all.log").read_text()

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from gmmgen import copying as cp
+from gmmgen.core import copying as cp
 
 
 def _blobs(n: int, rng: np.random.Generator, spread: float = 1.0) -> np.ndarray:
@@ -133,7 +133,7 @@ def test_real_digits_in_pca_coordinates():
     """Bundled MNIST in whitened PCA coordinates (the pipeline's space): copies flagged, unseen digits not."""
     from sklearn.decomposition import PCA
 
-    from gmmgen import data, reduce
+    from gmmgen.core import data, reduce
 
     x = data.load_bundled().x_train
     # Drawn at random as the data stage does: contiguous slices of the bundled pool are not exchangeable

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from gmmgen import coverage as cv
+from gmmgen.core import coverage as cv
 
 
 @pytest.fixture(scope="module")

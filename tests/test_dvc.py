@@ -227,7 +227,11 @@ def test_metrics_show_is_the_headline_only(projects):
     # The MNIST pipeline's only metrics file (a bare `dvc metrics show` adds the tutorial's).
     assert [f for f in files if not f.startswith("outputs/tutorial/")] == ["results/metrics.json"]
     flat = [k for group in files["results/metrics.json"]["data"].values() for k in group]
-    assert 5 <= len(flat) <= 25
+    # The headline and each choice's verdict (three criteria, the two bests), not every stage's numbers.
+    assert 5 <= len(flat) <= 40
+    verdict = files["results/metrics.json"]["data"]["verdict"]
+    assert {"bic", "aic", "heldout", "likelihood_best", "sample_best"} == set(verdict)
+    assert files["results/metrics.json"]["data"]["evaluate"]["copying_status"] in ("copying", "not copying", "untested")
 
 
 HIDDEN_LOAD = """

@@ -207,9 +207,25 @@ def test_classifier_and_evaluate_stages(tmp_path):
     assert metrics["anomaly"]["corruptions"]["inversion"]["roc_auc"] > 0.9
     # One mixture per class: most of its samples are judged to be that class (chance would be 0.1).
     assert 0.6 < metrics["conditional"]["agreement"] <= 1.0
+    # Precision, recall and NDB beside their real-vs-real floors; the copying test beside unseen real digits.
+    selected = metrics["selected"]
+    assert 0.5 < ref["precision_floor"] <= 1 and 0.5 < ref["recall_floor"] <= 1 and ref["prdc_k"] == 5
+    assert 0 <= selected["precision"] <= 1 and 0 <= selected["recall"] <= 1
+    assert ref["ndb_floor"] < ref["ndb_bins"] == 20 and 0 <= selected["ndb"] <= 20
+    assert ref["copying_floor_digits"] == "judge" and abs(ref["copying_c_t_floor"]) < 3
+    assert selected["copying_status"] in ("copying", "not copying", "untested")
+    copying = metrics["by_criterion"]["bic"]["quality"]["copying"]
+    assert copying["n_cells"] == 10 and len(copying["cells"]) == 10 and copying["threshold"] == -3.0
+    assert 0 <= copying["generated_share_dropped"] < 1 and len(copying["driving_cells"]) <= 3
+    assert metrics["verdict"]["sentence"].endswith(".") and set(metrics["verdict"]["by_criterion"]) == {
+        "bic",
+        "aic",
+        "heldout",
+    }
     with open(out["evaluate"] / "criteria.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert sorted(r["criterion"] for r in rows) == ["aic", "bic", "heldout"]
+    assert all(r["copying_status"] in ("copying", "not copying", "untested") and r["precision"] for r in rows)
     for f in (
         "criteria.png",
         "nearest_neighbours.png",

@@ -56,14 +56,23 @@ def test_sweep_figure_says_none_when_a_criterion_has_no_choice(tmp_path):
 def test_zero_values_are_drawn_and_labelled(tmp_path):
     rows = [
         {"criterion": c, "covariance_type": "full", "n_components": k, "frechet_distance": fd,
-         "inception_score": 4.0, "near_copy_share": 0.0, "test_bpp": 1.3}
-        for c, k, fd in (("bic", 3, 88.8), ("aic", 12, 67.8), ("heldout", 6, 74.7))
+         "inception_score": 4.0, "precision": 0.0, "recall": 0.31, "ndb_share": 0.25, "copying_c_t": ct,
+         "copying_status": status, "nn_distance_ratio": 1.1, "test_bpp": 1.3}
+        for c, k, fd, ct, status in (
+            ("bic", 3, 88.8, 2.5, "not copying"), ("aic", 12, 67.8, -4.6, "copying"),
+            ("heldout", 6, 74.7, float("nan"), "untested"),
+        )
     ]  # fmt: skip
-    reference = {"frechet_floor": 3.8, "frechet_n": 500, "near_copy_expected": 0.01}
+    reference = {
+        "frechet_floor": 3.8, "frechet_n": 500, "precision_floor": 0.74, "recall_floor": 0.8,
+        "ndb_share_floor": 0.05, "ndb_bins": 20, "copying_c_t_floor": 0.21, "copying_threshold": -3.0,
+    }  # fmt: skip
     plots.criteria_comparison(rows, reference, tmp_path / "criteria.png")
     svg = (tmp_path / "criteria.svg").read_text()
-    assert svg.count(">0.0%<") >= 3  # every zero bar carries its label (and the axis its 0.0% tick)
+    assert svg.count(">0%<") >= 3  # every zero bar carries its label (and the axis its 0% tick)
     assert "88.8" in svg and "(dashed: real vs real, 500 digits, 3.80)" in svg
+    assert ">-4.60<" in svg and ">n/a<" in svg  # an untested C_T is not drawn as 0
+    assert "copying below -3" in svg and "(dashed: unseen real digits, 0.21)" in svg and "K=20" in svg
     report = {
         "flagged_clean_test": 0.026,
         "corruptions": {"noise": {"flagged": 1.0, "roc_auc": 1.0}, "blank": {"flagged": 0.0, "roc_auc": 0.0}},

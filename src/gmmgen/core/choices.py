@@ -11,3 +11,7 @@ DATA_NAMES = ("mnist", "digits")
 DATA_SOURCES = ("auto", "download", "bundled")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 CORRUPTIONS = ("noise", "inversion", "rotation", "blank")
+# The verdict of the data-copying test (gmmgen.core.copying): C_T below evaluate.copying_threshold, at or
+# above it, or no cell with enough generated digits to test. Read by the verdict and the reports.
+COPYING, NOT_COPYING, UNTESTED = "copying", "not copying", "untested"
+COPYING_STATUSES = (COPYING, NOT_COPYING, UNTESTED)

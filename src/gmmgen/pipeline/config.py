@@ -213,10 +213,25 @@ class EvaluateConfig:
     """Digits drawn from each criterion's model and scored (at most the mixture's training + validation digits, the real
     floor they are compared with)."""
     seed: int | None = None
-    """Seed of the evaluation's draws and corruptions (null: the global ``seed``)."""
+    """Seed of the evaluation's draws, corruptions, k-means cells and bins (null: the global ``seed``)."""
     copy_quantile: float = 0.01
     """A generated digit nearer its nearest training digit than this quantile of real test digits' nearest-training
-    distances counts as a near-copy."""
+    distances counts as a near-copy (a detail in ``evaluate/metrics.json``; the copying test is the verdict)."""
+    copying_cells: int = 10
+    """k-means cells on the training digits (whitened PCA coordinates) of the data-copying test (Meehan et al.
+    2020); the validation digits are its held-out sample."""
+    copying_min_generated: int = 20
+    """A cell enters C_T only with at least this many generated digits (the paper's tau = 20 / m); the share of
+    digits in dropped cells is reported."""
+    copying_threshold: float = -3.0
+    """Status ``copying`` when C_T is below this z-score: without copying each cell's Z_U is about N(0, 1), so C_T,
+    their weighted mean, falls below -3 with probability at most 0.13%."""
+    prdc_k: int = 5
+    """k of the k-nearest-neighbour balls of precision, recall, density and coverage (5, as both papers)."""
+    ndb_bins: int = 20
+    """NDB/JS (Richardson and Weiss 2018): k-means bins on the test digits' judge features."""
+    ndb_alpha: float = 0.05
+    """Significance level of each NDB bin's two-proportion z-test (uncorrected: about alpha x bins differ by chance)."""
     anomaly_percentile: float = 1.0
     """Digits less likely than this percentile of the validation digits' log-likelihoods are flagged as anomalies."""
     corruptions: list[str] = field(default_factory=lambda: ["noise", "inversion", "rotation", "blank"])
@@ -400,6 +415,12 @@ RULES: list[Rule] = [
     ("evaluate.n_samples", lambda v: _is_int(v) and v >= 10, "an integer >= 10"),
     ("evaluate.seed", _optional_seed, "an integer in [0, 2**32), or null for the global seed"),
     ("evaluate.copy_quantile", lambda v: _is_num(v) and 0 < v < 1, "a fraction in (0, 1)"),
+    ("evaluate.copying_cells", lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
+    ("evaluate.copying_min_generated", lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
+    ("evaluate.copying_threshold", lambda v: _is_num(v) and v < 0, "a negative number (a z-score)"),
+    ("evaluate.prdc_k", _positive_int, "a positive integer"),
+    ("evaluate.ndb_bins", lambda v: _is_int(v) and v >= 2, "an integer >= 2"),
+    ("evaluate.ndb_alpha", lambda v: _is_num(v) and 0 < v < 1, "a fraction in (0, 1)"),
     ("evaluate.anomaly_percentile", lambda v: _is_num(v) and 0 < v < 100, "a percentile in (0, 100)"),
     (
         "evaluate.corruptions",
@@ -475,6 +496,7 @@ def rule_problems(cfg: DictConfig | Config) -> Iterator[str]:
         if not _lookup(cfg, "data.origins"):
             yield "data.origins=[]: must list at least one origin when data.source='download'"
     yield from _split_problems(cfg)
+    yield from _sample_metric_problems(cfg)
 
 
 def known_pool(cfg: DictConfig | Config) -> int | None:
@@ -527,6 +549,29 @@ def _split_problems(cfg: DictConfig | Config) -> Iterator[str]:
             f"{label}: leaves no digits to train the judge CNN (the pool has {pool}); "
             "lower them or set evaluate.enabled=false"
         )
+
+
+def _sample_metric_problems(cfg: DictConfig | Config) -> Iterator[str]:
+    """Sample-metric sizes the digits cannot fill: more cells than training digits, bins than test digits, ..."""
+    try:
+        keys = ("data.n_train", "data.n_test", "evaluate.n_samples", "evaluate.copying_cells")
+        n_train, n_test, n_samples, cells = (_lookup(cfg, k) for k in keys)
+        min_gen, k, bins = (_lookup(cfg, f"evaluate.{k}") for k in ("copying_min_generated", "prdc_k", "ndb_bins"))
+    except (AttributeError, KeyError):
+        return
+    if not all(v is None or _is_int(v) for v in (n_train, n_test, n_samples, cells, min_gen, k, bins)):
+        return  # already reported by the rules
+    if _is_int(n_train) and _is_int(cells) and cells > n_train:
+        yield f"evaluate.copying_cells={cells}: must be at most data.n_train={n_train} (k-means cells of the digits)"
+    if _is_int(n_samples) and _is_int(min_gen) and min_gen > n_samples:
+        yield f"evaluate.copying_min_generated={min_gen}: must be at most evaluate.n_samples={n_samples}"
+    if _is_int(n_samples) and _is_int(k) and k >= n_samples:
+        yield f"evaluate.prdc_k={k}: must be below evaluate.n_samples={n_samples} (k nearest neighbours of a sample)"
+    if _is_int(n_test) and n_test > 0:
+        if _is_int(k) and k >= n_test:
+            yield f"evaluate.prdc_k={k}: must be below data.n_test={n_test} (k nearest neighbours of the test digits)"
+        if _is_int(bins) and bins > n_test:
+            yield f"evaluate.ndb_bins={bins}: must be at most data.n_test={n_test} (k-means bins of the test digits)"
 
 
 # Image size of each data set, in pixels.

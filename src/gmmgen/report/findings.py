@@ -33,6 +33,10 @@ def _num(v: Any, fmt: str) -> str:
     return format(v, fmt)
 
 
+def _pct(v: Any) -> str:
+    return _num(None if v is None else 100 * v, ".0f") + ("%" if v is not None else "")
+
+
 def findings_markdown(run_dir: Path) -> str:
     """Markdown tables of one run: the sweep, and per criterion its choice, likelihoods and sample quality."""
     from gmmgen.core.sweep_table import read_sweep_csv
@@ -79,13 +83,23 @@ def findings_markdown(run_dir: Path) -> str:
         f"Fréchet distance (FD) on the judge's features against the {ref['frechet_reference_n']} test digits, "
         f"beside the floor of {ref['frechet_n']} real digits scored the same way; Inception Score (IS) over "
         f"{ref['inception_score_splits']} splits, mean ± std (real test digits: "
-        f"{ref['inception_score_real']:.2f} ± {ref['inception_score_real_std']:.2f}); near-copies: generated "
-        f"digits closer to a training digit than {100 * ref['near_copy_expected']:.0f}% of real test digits are.",
+        f"{ref['inception_score_real']:.2f} ± {ref['inception_score_real_std']:.2f}); precision and recall "
+        f"(k={ref.get('prdc_k', 5)}) and NDB (statistically different bins of {ref.get('ndb_bins', '?')} k-means "
+        "bins) in the same features against the same test digits, each with its real-vs-real floor in "
+        f"parentheses; C_T: the data-copying test (Meehan et al. 2020) in whitened PCA coordinates, "
+        f"{ref.get('copying_cells', '?')} k-means cells of the training digits, the "
+        f"{ref.get('copying_heldout_n', '?')} validation digits held out (floor: "
+        f"{ref.get('copying_floor_n', '?')} unseen real digits in place of generated ones: "
+        f"{_num(ref.get('copying_c_t_floor'), '.2f')}); `copying` below "
+        f"{_num(ref.get('copying_threshold'), 'g')}; NN ratio: median distance to the nearest training digit, "
+        "generated over real test digits.",
         "",
         "| criterion | chosen | status | validation NLL nats/image | validation bits/pixel | test NLL nats/image "
-        "| test bits/pixel | FD (real floor) | IS ± std | near-copies | ARI | NMI |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| test bits/pixel | FD (real floor) | IS ± std | precision | recall | NDB | C_T | copying | NN ratio "
+        "| ARI | NMI |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
     ]
+    k = ref.get("ndb_bins", "?")
     for crit, info in sel["by_criterion"].items():
         q, c = ev["by_criterion"][crit]["quality"], ev["by_criterion"][crit]["clustering"]
         out.append(
@@ -94,8 +108,14 @@ def findings_markdown(run_dir: Path) -> str:
             f"{_num(info['test_nll_nats'], ',.1f')} | {_num(info['test_bpp'], '.4f')} | "
             f"{q['frechet_distance']:.1f} ({ref['frechet_floor']:.1f}) | "
             f"{q['inception_score']:.2f} ± {q['inception_score_std']:.2f} | "
-            f"{100 * q['near_copy_share']:.1f}% | {c['ari']:.2f} | {c['nmi']:.2f} |"
+            f"{_pct(q.get('precision'))} ({_pct(ref.get('precision_floor'))}) | "
+            f"{_pct(q.get('recall'))} ({_pct(ref.get('recall_floor'))}) | "
+            f"{q.get('ndb', 'n/a')}/{k} ({ref.get('ndb_floor', 'n/a')}/{k}) | {_num(q.get('copying_c_t'), '.2f')} | "
+            f"{q.get('copying_status', 'n/a')} | {_num(q.get('nn_distance_ratio'), '.2f')} | "
+            f"{c['ari']:.2f} | {c['nmi']:.2f} |"
         )
+    if "verdict" in ev:
+        out += ["", f"**Verdict.** {ev['verdict']['sentence']}"]
     anomaly, cond = ev["anomaly"], ev["conditional"]
     only = anomaly.get("pca_space_only", {}).get("corruptions", {})
     out += [

@@ -122,8 +122,9 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
     evaluation = _json(F.EVALUATE.folder(run_dir) / F.EVALUATE.metrics)
     reference = evaluation.get("reference", {})
 
-    header = ["chosen by", "model", "status", "BIC", "val bits/px", "test bits/px", "Fréchet", "IS", "near-copies"]
-    rows = []
+    header = ["chosen by", "model", "fit", "BIC", "val NLL", "val bits/px", "test bits/px"]
+    sample_header = ["chosen by", "Fréchet", "IS", "precision", "recall", "NDB", "C_T", "copying"]
+    rows, sample_rows = [], []
     by_criterion = select.get("by_criterion", {})
     order = list(CRITERION_LABEL)
     for crit in sorted(by_criterion, key=lambda c: (c != criterion, order.index(c) if c in order else len(order))):
@@ -137,25 +138,35 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
                 f"{key[0]} K={key[1]}",
                 str(info.get("status", fit.get("status", ""))),
                 fmt(fit.get("bic")),
+                fmt(info.get("val_nll_nats", fit.get("val_nll_nats"))),
                 fmt(info.get("val_bpp", fit.get("val_bpp")), "bpp"),
                 fmt(info.get("test_bpp"), "bpp"),
-                fmt(q.get("frechet_distance")),
-                fmt(q.get("inception_score")),
-                fmt(q.get("near_copy_share"), "%"),
             ]
         )
-    if reference:
-        rows.append(
+        if q:
+            sample_rows.append(
+                [
+                    label,
+                    fmt(q.get("frechet_distance")),
+                    fmt(q.get("inception_score")),
+                    fmt(q.get("precision"), "%"),
+                    fmt(q.get("recall"), "%"),
+                    _ndb(q.get("ndb"), reference.get("ndb_bins")),
+                    fmt(q.get("copying_c_t")),
+                    str(q.get("copying_status") or "-"),
+                ]
+            )
+    if sample_rows and reference:
+        sample_rows.append(
             [
-                "real digits",
-                "",
-                "",
-                "",
-                "",
-                "",
+                "real digits (floor)",
                 fmt(reference.get("frechet_floor")),
                 fmt(reference.get("inception_score_real")),
-                fmt(reference.get("near_copy_expected"), "%"),
+                fmt(reference.get("precision_floor"), "%"),
+                fmt(reference.get("recall_floor"), "%"),
+                _ndb(reference.get("ndb_floor"), reference.get("ndb_bins")),
+                fmt(reference.get("copying_c_t_floor")),
+                "",
             ]
         )
     chosen = select.get("chosen", {})
@@ -169,6 +180,20 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
         table(header, rows),
         "",
     ]
+    if sample_rows:
+        lines += [
+            table(sample_header, sample_rows),
+            "  Fréchet, precision, recall and NDB: judge features against the "
+            f"{reference.get('frechet_reference_n', '?')} test digits (floor: {reference.get('frechet_n', '?')} "
+            "real digits scored the same way);",
+            "  C_T: the data-copying test in PCA coordinates, validation digits held out (copying below "
+            f"{fmt(reference.get('copying_threshold'))}; floor: unseen real digits).",
+        ]
+    sentence = evaluation.get("verdict", {}).get("sentence")
+    if sentence:
+        lines.append(f"  verdict: {sentence}")
+    if sample_rows or sentence:
+        lines.append("")
     notes = []
     clf = _json(F.CLASSIFIER.folder(run_dir) / F.CLASSIFIER.metrics)
     if clf:
@@ -193,6 +218,12 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
     return "\n".join(lines)
 
 
+def _ndb(different: Any, bins: Any) -> str:
+    """NDB as 'different/K' (statistically different bins of K), '-' when missing."""
+    d, k = _num(different), _num(bins)
+    return "-" if math.isnan(d) else f"{d:.0f}/{k:.0f}" if not math.isnan(k) else f"{d:.0f}"
+
+
 def ui_url(experiment_id: str, port: int = 5000) -> str:
     """The runs table of ``make ui`` in the project's view (see :mod:`gmmgen.tracking.ui`)."""
     return f"http://127.0.0.1:{port}/#/experiments/{experiment_id}/runs?viewStateShareKey=gmmgen"
@@ -208,57 +239,97 @@ def _job_overrides(job_dir: Path) -> str:
 
 
 def job_line(job_dir: str | Path, seconds: float | None = None) -> str:
-    """One line for a finished multirun job: its overrides, the choice and the held-out likelihood."""
+    """One line for a finished multirun job: its overrides, the choice, the held-out likelihood, the copying test."""
     job_dir = Path(job_dir)
     select = _json(F.SELECT.folder(job_dir) / F.SELECT.metrics)
     chosen = select.get("chosen", {})
     took = f" ({seconds:.0f} s)" if seconds is not None else ""
     if not chosen:
         return f"job {job_dir.name} [{_job_overrides(job_dir)}]: no result{took}"
+    ev = _json(F.EVALUATE.folder(job_dir) / F.EVALUATE.metrics).get("selected", {})
+    quality = f", FD {fmt(ev.get('frechet_distance'))}, {ev.get('copying_status')}" if ev else ""
     return (
         f"job {job_dir.name} [{_job_overrides(job_dir)}]: {chosen.get('covariance_type')} "
-        f"K={chosen.get('n_components')} by {select.get('criterion')}, "
-        f"validation {fmt(chosen.get('val_bpp'), 'bpp')} bits/pixel{took}"
+        f"K={chosen.get('n_components')} by {select.get('criterion')} ({chosen.get('status', '?')}), "
+        f"validation {fmt(chosen.get('val_bpp'), 'bpp')} bits/pixel{quality}{took}"
     )
 
 
 def sweep_summary(sweep_dir: str | Path) -> str:
-    """A table of the jobs of the multirun in ``sweep_dir``, in job order, with where their files are."""
+    """A table of the jobs of the multirun in ``sweep_dir``, in job order, the best jobs named, and where files are.
+
+    Per job: its choice and fit status, validation and test bits/pixel, and (when
+    its evaluate stage ran) Fréchet distance with its floor, precision, recall,
+    NDB and the copying test. The jobs named best: :func:`gmmgen.core.verdict.name_bests`
+    (never a copying or degenerate job).
+    """
+    from gmmgen.core.verdict import name_bests
+
     sweep_dir = Path(sweep_dir)
     jobs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
-    header = ["job", "overrides", "chosen", "criterion", "dims", "val bits/px", "test bits/px"]
-    header += ["Fréchet", "IS", "status"]
-    rows = []
+    header = ["job", "overrides", "chosen", "fit", "dims", "val bits/px", "test bits/px"]
+    header += ["Fréchet (floor)", "IS", "precision", "recall", "NDB", "C_T", "copying", "status"]
+    rows, candidates, datasets = [], [], set()
     for job in jobs:
         select = _json(F.SELECT.folder(job) / F.SELECT.metrics)
         chosen = select.get("chosen", {})
         red = _json(F.REDUCE.folder(job) / F.REDUCE.metrics)
-        ev = _json(F.EVALUATE.folder(job) / F.EVALUATE.metrics).get("selected", {})
+        evaluation = _json(F.EVALUATE.folder(job) / F.EVALUATE.metrics)
+        ev, ref = evaluation.get("selected", {}), evaluation.get("reference", {})
         status = "ok" if chosen else "failed"
         if chosen and select.get("warnings"):
             status = f"ok, {len(select['warnings'])} note(s)"
+        floor = f" ({fmt(ref.get('frechet_floor'))})" if ref else ""
         rows.append(
             [
                 job.name,
                 _job_overrides(job),
                 f"{chosen.get('covariance_type')} K={chosen.get('n_components')}" if chosen else "-",
-                str(select.get("criterion", "-")),
+                str(chosen.get("status", "-")),
                 str(red.get("n_dims_kept", "-")),
                 fmt(chosen.get("val_bpp"), "bpp"),
                 fmt(chosen.get("test_bpp"), "bpp"),
-                fmt(ev.get("frechet_distance")),
+                fmt(ev.get("frechet_distance")) + floor,
                 fmt(ev.get("inception_score")),
+                fmt(ev.get("precision"), "%"),
+                fmt(ev.get("recall"), "%"),
+                _ndb(ev.get("ndb"), ref.get("ndb_bins")),
+                fmt(ev.get("copying_c_t")),
+                str(ev.get("copying_status", "-")),
                 status,
             ]
         )
+        if chosen:
+            candidates.append(
+                {
+                    "name": f"job {job.name} [{_job_overrides(job)}]",
+                    "fit_status": chosen.get("status"),
+                    "copying_status": ev.get("copying_status"),
+                    "val_bpp": chosen.get("val_bpp"),
+                    "frechet_distance": ev.get("frechet_distance"),
+                }
+            )
+            datasets.add(_json(F.DATA.folder(job) / F.DATA.provenance).get("dataset_sha256"))
     failed = sum(r[-1] == "failed" for r in rows)
+    named = name_bests(candidates, likelihood_key="val_bpp")
+    lines = [
+        f"gmmgen sweep summary: {len(rows)} jobs, {len(rows) - failed} finished, {failed} failed",
+        "",
+        table(header, rows),
+        "",
+        f"  verdict: {named['sentence']}",
+    ]
+    if len(datasets) > 1:
+        lines.append(
+            f"  the jobs scored {len(datasets)} different datasets (data settings or seeds differ): their "
+            "likelihoods are on different digits and do not compare"
+        )
     return "\n".join(
         [
-            f"gmmgen sweep summary: {len(rows)} jobs, {len(rows) - failed} finished, {failed} failed",
-            "",
-            table(header, rows),
-            "",
-            "  bits/pixel are pixel-space likelihoods: comparable across jobs on the same digits (lower is better).",
+            *lines,
+            "  bits/pixel are pixel-space likelihoods: comparable across jobs on the same digits (lower is better); "
+            "Fréchet, precision, recall and NDB: judge features against the test digits; C_T: the data-copying test "
+            "(copying below the threshold).",
             f"  files: {sweep_dir}/<job>/ (stage folders, figures; the job's log in <job>/run_all.log)",
         ]
     )

@@ -17,6 +17,10 @@ compares runs with different PCA settings, component counts or covariance
 types, as long as they score the same validation digits (same data settings,
 see :func:`rank_jobs`). BIC, AIC and the PCA-space log-likelihoods live in
 each job's own PCA coordinates and are shown for reading within a job only.
+The job named best (``best_job``) is the best-ranked one that is neither
+degenerate nor copying; ``best_job_samples`` is the one with the lowest
+Fréchet distance among those; the tag ``verdict`` says, in one sentence,
+whether the two agree (:func:`gmmgen.core.verdict.name_bests`).
 """
 
 from __future__ import annotations
@@ -67,6 +71,50 @@ def rank_jobs(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
             "so their validation likelihoods are on different digits"
         )
     return ordered, note
+
+
+JOB_METRICS = (
+    "val_bpp",
+    "val_nll_nats",
+    "test_bpp",
+    "test_nll_nats",
+    "n_components",
+    "frechet_distance",
+    "frechet_floor",
+    "precision",
+    "recall",
+    "ndb_share",
+    "copying_c_t",
+)
+"""The job run's metrics in the sweep's table (``sweep_jobs.csv``), beside its tags."""
+
+
+def job_name(row: dict[str, Any]) -> str:
+    """How the sweep's tags name a job: ``<job number>: <overrides>``."""
+    return f"{row['job_num']}: {row['overrides']}"
+
+
+def name_jobs(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The likelihood's and the sample-quality best among the finished jobs (:func:`gmmgen.core.verdict.name_bests`).
+
+    A job whose chosen model is degenerate (``selected_status``) or copying
+    (``copying_status``) is never named; jobs without a likelihood or a Fréchet
+    distance are left out of that ranking.
+    """
+    from gmmgen.core.verdict import name_bests
+
+    candidates = [
+        {
+            "name": job_name(r),
+            "fit_status": r.get("selected_status"),
+            "copying_status": r.get("copying_status"),
+            "val_bpp": r.get("val_bpp"),
+            "frechet_distance": r.get("frechet_distance"),
+        }
+        for r in rows
+        if r.get("status") == "FINISHED"
+    ]
+    return name_bests(candidates, likelihood_key="val_bpp")
 
 
 class EarlyChecks(Callback):
@@ -190,12 +238,10 @@ class SweepTracking(Callback):
                     "overrides": r.data.tags.get("hydra.overrides", ""),
                     "selected_model": r.data.tags.get("selected_model", ""),
                     "selected_status": r.data.tags.get("selected_status", ""),
+                    "copying_status": r.data.tags.get("copying_status", ""),
                     "data_sha256": r.data.tags.get("data.sha256", ""),
                     "error": r.data.tags.get("error", ""),
-                    **{
-                        k: r.data.metrics.get(k)
-                        for k in ("val_bpp", "val_nll_nats", "test_bpp", "test_nll_nats", "n_components")
-                    },
+                    **{k: r.data.metrics.get(k) for k in JOB_METRICS},
                     # In the job's own PCA coordinates: compare within a job, never across jobs.
                     "bic_within_job": r.data.metrics.get("bic"),
                 }
@@ -210,9 +256,15 @@ class SweepTracking(Callback):
             client.log_metric(run_id, "jobs_failed", len(statuses) - statuses.count("FINISHED"))
             client.set_tag(run_id, "ranked_by", "val_bpp: pixel-space validation bits/pixel, lower is better")
             client.set_tag(run_id, "comparable", f"{note}. {COMPARABLE}")
-            if rows and rows[0]["rank"] == 1:
-                client.log_metric(run_id, "best_val_bpp", rows[0]["val_bpp"])
-                client.set_tag(run_id, "best_job", f"{rows[0]['job_num']}: {rows[0]['overrides']}")
+            named = name_jobs(rows)
+            by_name = {job_name(r): r for r in rows}
+            if named["likelihood_best"]:
+                client.log_metric(run_id, "best_val_bpp", by_name[named["likelihood_best"]]["val_bpp"])
+                client.set_tag(run_id, "best_job", named["likelihood_best"])
+            if named["sample_best"]:
+                client.log_metric(run_id, "best_frechet_distance", by_name[named["sample_best"]]["frechet_distance"])
+                client.set_tag(run_id, "best_job_samples", named["sample_best"])
+            client.set_tag(run_id, "verdict", named["sentence"][:5000])
             if "KILLED" in statuses or (not completed and "FAILED" not in statuses):
                 status = "KILLED"
             elif "FAILED" in statuses or not rows:

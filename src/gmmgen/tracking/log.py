@@ -604,7 +604,26 @@ def run_tags(cfg: Config | DictConfig, run_dir: Path, select: dict[str, Any]) ->
     }
     if select.get("warnings"):
         tags["sweep.warnings"] = " | ".join(select["warnings"])[:5000]
-    tags["mlflow.note.content"] = describe(select)
+    evaluation = _read_json(F.EVALUATE.folder(run_dir) / F.EVALUATE.metrics)
+    tags.update(verdict_tags(evaluation))
+    tags["mlflow.note.content"] = describe(select) + (f" {tags['verdict']}" if "verdict" in tags else "")
+    return tags
+
+
+def verdict_tags(evaluation: dict[str, Any]) -> dict[str, str]:
+    """Tags of the evaluate stage's verdict: ``copying_status`` (the used choice's: copying, not copying or
+    untested), ``copying_status.<criterion>`` per choice, the two bests and the sentence (``verdict``)."""
+    tags: dict[str, str] = {}
+    selected = evaluation.get("selected", {})
+    if "copying_status" in selected:
+        tags["copying_status"] = str(selected["copying_status"])
+    v = evaluation.get("verdict", {})
+    for crit, row in v.get("by_criterion", {}).items():
+        tags[f"copying_status.{crit}"] = str(row.get("copying_status"))
+    if v:
+        tags["likelihood_best"] = ",".join(v.get("likelihood_best_criteria", [])) or "none"
+        tags["sample_best"] = ",".join(v.get("sample_best_criteria", [])) or "none"
+        tags["verdict"] = str(v.get("sentence", ""))[:5000]
     return tags
 
 

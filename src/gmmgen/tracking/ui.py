@@ -33,8 +33,13 @@ KIND_TAG, KIND = "mlflow.experimentKind", "custom_model_development"
 HEADLINE_METRICS = {
     # runs-table name: (stage file, path inside it), read by headline_metrics()
     "frechet_distance": ("evaluate/metrics.json", ("selected", "frechet_distance")),
+    "frechet_floor": ("evaluate/metrics.json", ("reference", "frechet_floor")),
     "inception_score": ("evaluate/metrics.json", ("selected", "inception_score")),
-    "near_copy_share": ("evaluate/metrics.json", ("selected", "near_copy_share")),
+    "precision": ("evaluate/metrics.json", ("selected", "precision")),
+    "recall": ("evaluate/metrics.json", ("selected", "recall")),
+    "ndb_share": ("evaluate/metrics.json", ("selected", "ndb_share")),
+    "copying_c_t": ("evaluate/metrics.json", ("selected", "copying_c_t")),
+    "nn_distance_ratio": ("evaluate/metrics.json", ("selected", "nn_distance_ratio")),
     "judge_accuracy": ("classifier/metrics.json", ("test_accuracy",)),
     "pca_dims": ("reduce/metrics.json", ("n_dims_kept",)),
 }
@@ -50,9 +55,13 @@ COLUMNS = [
     "metrics.`val_bpp`",
     "metrics.`test_bpp`",
     "metrics.`bic`",
+    "tags.`copying_status`",
     "metrics.`frechet_distance`",
     "metrics.`inception_score`",
-    "metrics.`near_copy_share`",
+    "metrics.`precision`",
+    "metrics.`recall`",
+    "metrics.`ndb_share`",
+    "metrics.`copying_c_t`",
     "attributes.`Duration`",
 ]
 """The runs table's columns in the project's view (MLflow's ``type.`key``` column ids)."""
@@ -68,8 +77,11 @@ EXPERIMENT_DESCRIPTION = """\
 - Columns: `sweep.criterion` and `selected_model` (what was chosen, by what), `n_components` (K), \
 `pca_dims`, `val_bpp`/`test_bpp` (validation/test bits per pixel, a pixel-space likelihood \
 comparable across runs on the same digits; lower is better), `bic` (this run's PCA space only), \
-and sample quality of the chosen model: `frechet_distance` (lower is better), \
-`inception_score` (max 10), `near_copy_share` (generated digits closer to a training digit than unseen digits are).
+and sample quality of the chosen model: `frechet_distance` (lower is better; `frechet_floor`: real vs real), \
+`inception_score` (max 10), `precision` and `recall` (fidelity and coverage against real digits), `ndb_share` \
+(share of k-means bins whose proportion differs from real digits'), `copying_c_t` and `copying_status` (the \
+data-copying test of Meehan et al. 2020: `copying` when C_T is below the threshold). The tag `verdict` names \
+the best choice by likelihood and by sample quality, never a copying or degenerate one.
 - BIC, AIC and `train_ll` live in each run's PCA space: compare them only within a run.
 - Each run's figures are under Artifacts (`select/sweep.png`: the three criteria against K, each panel \
 marking its own choice); the sweep by K is also a chart (`sweep/bic_full` etc., step = K).

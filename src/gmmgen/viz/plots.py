@@ -318,55 +318,86 @@ def training_curve(history: dict[str, list[float]], path: str | Path, title: str
 
 
 def _bars(ax: plt.Axes, values: Sequence[float], colors: Sequence[str], fmt, x=None, width: float = 0.7):
-    """Bars with their values written on them; a zero bar is drawn as a visible line with its label."""
+    """Bars with their values written on them; a zero bar is drawn as a visible line with its label, a NaN as "n/a"."""
     x = np.arange(len(values)) if x is None else np.asarray(x, float)
-    bars = ax.bar(x, values, width=width, color=colors, edgecolor="black", linewidth=0.8)
-    for xi, v in zip(x, values, strict=True):
-        ax.plot([xi - width / 2, xi + width / 2], [v, v], color="black", lw=2.0, solid_capstyle="butt")
+    shown = [float(v) if np.isfinite(v) else 0.0 for v in values]
+    bars = ax.bar(x, shown, width=width, color=colors, edgecolor="black", linewidth=0.8)
+    for xi, v, h in zip(x, values, shown, strict=True):
+        ax.plot([xi - width / 2, xi + width / 2], [h, h], color="black", lw=2.0, solid_capstyle="butt")
         ax.annotate(
-            fmt(v), (xi, v), xytext=(0, 3 if v >= 0 else -3), textcoords="offset points",
-            ha="center", va="bottom" if v >= 0 else "top", fontsize=8,
+            fmt(v) if np.isfinite(v) else "n/a", (xi, h), xytext=(0, 3 if h >= 0 else -3), textcoords="offset points",
+            ha="center", va="bottom" if h >= 0 else "top", fontsize=8,
         )  # fmt: skip
     return bars
 
 
 def criteria_comparison(
-    rows: Sequence[dict[str, Any]], reference: dict[str, float], path: str | Path, title: str = ""
+    rows: Sequence[dict[str, Any]], reference: dict[str, Any], path: str | Path, title: str = ""
 ) -> Path:
-    """Sample quality of the models chosen by each criterion, side by side, with real-data references."""
+    """Sample quality and copying of the models chosen by each criterion, side by side, with real-digit floors.
+
+    Eight panels: Fréchet distance, Inception Score, precision, recall, NDB
+    (share of bins), C_T (with the copying threshold), the nearest-neighbour
+    distance ratio and test bits/pixel. A dashed line is each metric's
+    real-vs-real floor; C_T also has a red dotted line at the threshold, and a
+    copying choice is hatched. Missing floors draw no line.
+    """
+    n_real = reference.get("frechet_n", "?")
+    pct = lambda v: f"{100 * v:.0f}%"  # noqa: E731
     panels = [
-        ("frechet_distance", "Fréchet distance to real digits", "distance (judge-CNN features; lower is better)",
-         reference.get("frechet_floor"), f"real vs real, {reference.get('frechet_n', '?')} digits",
+        ("frechet_distance", "Fréchet distance to test digits", "judge-CNN features; lower is better",
+         reference.get("frechet_floor"), f"real vs real, {n_real} digits",
          lambda v: f"{v:.1f}" if v >= 10 else f"{v:.2f}"),
-        ("inception_score", "Inception Score", "score (1 to 10; higher is better)",
+        ("inception_score", "Inception Score", "1 to 10; higher is better",
          reference.get("inception_score_real"), "real digits", lambda v: f"{v:.2f}"),
-        ("near_copy_share", "near-copies of training digits", "share of generated digits (%)",
-         reference.get("near_copy_expected"), "expected for unseen digits", lambda v: f"{100 * v:.1f}%"),
+        ("precision", "precision (fidelity)", "share of samples on the real manifold",
+         reference.get("precision_floor"), "real vs real", pct),
+        ("recall", "recall (coverage of real digits)", "share of real digits on the samples' manifold",
+         reference.get("recall_floor"), "real vs real", pct),
+        ("ndb_share", f"NDB: bins that differ (K={reference.get('ndb_bins', '?')})", "share of bins; lower is better",
+         reference.get("ndb_share_floor"), "real vs real", pct),
+        ("copying_c_t", "data-copying test C_T", "below 0: closer to training digits than unseen ones",
+         reference.get("copying_c_t_floor"), "unseen real digits", lambda v: f"{v:.2f}"),
+        ("nn_distance_ratio", "nearest-training-digit distance", "median, generated / real test digits",
+         None, "", lambda v: f"{v:.2f}"),
         ("test_bpp", "test bits/pixel (pixel space)", "bits per pixel (lower is better)", None, "",
          lambda v: f"{v:.3f}"),
     ]  # fmt: skip
     label = style.CRITERION_LABEL
     names = [f"{label.get(r['criterion'], r['criterion'])}\n{r['covariance_type']} K={r['n_components']}" for r in rows]
     colors = [style.CRITERION_COLOR.get(r["criterion"], "tab:gray") for r in rows]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4.2))
-    for ax, (key, panel_title, ylabel, ref_value, ref_label, fmt) in zip(axes, panels, strict=True):
-        values = [float(r[key]) for r in rows]
-        _bars(ax, values, colors, fmt)
+    fig, axes = plt.subplots(2, 4, figsize=(17, 8.4))
+    for ax, (key, panel_title, ylabel, ref_value, ref_label, fmt) in zip(axes.flat, panels, strict=True):
+        values = [float(r.get(key, np.nan)) for r in rows]
+        finite = [v for v in values if np.isfinite(v)]
+        bars = _bars(ax, values, colors, fmt)
         ax.set_xticks(range(len(rows)), names, fontsize=8)
-        top = max([*values, ref_value or 0.0, 0.0])
-        bottom = min([*values, 0.0])
+        extra = [ref_value] if ref_value is not None and np.isfinite(ref_value) else []
+        if key == "copying_c_t":
+            threshold = reference.get("copying_threshold")
+            if threshold is not None:
+                extra.append(float(threshold))
+                ax.axhline(threshold, color="tab:red", ls=":", lw=1.2)
+                ax.annotate(
+                    f"copying below {threshold:g}", (1.0, threshold), xycoords=("axes fraction", "data"),
+                    xytext=(-2, -9), textcoords="offset points", ha="right", fontsize=7, color="tab:red",
+                )  # fmt: skip
+            for bar, r in zip(bars, rows, strict=True):
+                if r.get("copying_status") == "copying":
+                    bar.set_hatch("///")
+        top = max([*finite, *extra, 0.0])
+        bottom = min([*finite, *extra, 0.0])
         span = max(top - bottom, 1e-3)
         ax.set_ylim(bottom - (0.12 * span if bottom < 0 else 0), top + 0.15 * span)
-        if ref_value is not None:  # the reference is named in the title, so no label sits on the bars
+        if ref_value is not None and np.isfinite(ref_value):  # named in the title, so no label sits on the bars
             ax.axhline(ref_value, color="black", ls="--", lw=1)
             panel_title += f"\n(dashed: {ref_label}, {fmt(ref_value)})"
-        if key == "near_copy_share":
-            digits = 0 if span >= 0.05 else 1
-            ax.yaxis.set_major_formatter(lambda v, _, digits=digits: f"{100 * v:.{digits}f}%")
-        ax.set_title(panel_title)
-        ax.set_ylabel(ylabel)
+        if fmt is pct:
+            ax.yaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
+        ax.set_title(panel_title, fontsize=9)
+        ax.set_ylabel(ylabel, fontsize=8)
         ax.grid(False, axis="x")
-    fig.suptitle(_title_lines("Sample quality of the model each criterion chooses", title))
+    fig.suptitle(_title_lines("Sample quality and data-copying of the model each criterion chooses", title))
     fig.tight_layout()
     return _save(fig, path)
 

@@ -1,9 +1,14 @@
 """Stage ``evaluate``: what the mixtures learned, measured and drawn.
 
 For the models chosen by BIC, AIC and validation likelihood: their pixel-space
-validation and test likelihoods, sample quality (Fréchet distance on the judge
-CNN's features against a real-vs-real floor of the same size, Inception Score
-over 10 splits, label coverage), memorisation and clustering, side by side.
+validation and test likelihoods, sample quality (Fréchet distance, precision,
+recall, density, coverage and NDB/JS on the judge CNN's features against the
+test digits, each beside its real-vs-real floor of the same size; Inception
+Score over 10 splits, label coverage), the data-copying test (C_T of Meehan et
+al. 2020 in whitened PCA coordinates, held-out = validation digits: the
+memorisation verdict) and clustering, side by side; and the verdict: which
+choice is best by likelihood and which by sample quality, never a copying or
+degenerate one (:mod:`gmmgen.core.verdict`).
 For the selected model: anomaly detection on corrupted digits (threshold taken
 on validation digits) and the least likely test digits. And a class-conditional
 generator (one mixture per digit, K chosen on validation digits) judged by the
@@ -22,7 +27,9 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
-from gmmgen.core import classifier, mixture, progress, reduce
+from gmmgen.core import classifier, mixture, progress, reduce, verdict
+from gmmgen.core import copying as cp
+from gmmgen.core import coverage as cv
 from gmmgen.core import metrics as ev
 from gmmgen.core.compute import Compute, to_numpy
 from gmmgen.core.io import atomic_dir, write_json
@@ -52,7 +59,15 @@ CRITERIA_FIELDS = (
     "inception_score_std",
     "label_entropy_share",
     "mean_confidence",
-    "near_copy_share",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "ndb",
+    "ndb_share",
+    "js",
+    "copying_c_t",
+    "copying_status",
     "nn_distance_ratio",
     "ari",
     "nmi",
@@ -60,16 +75,50 @@ CRITERIA_FIELDS = (
 )
 
 
-def _sample_quality(images, judge, real_feats, ds, cfg: Config) -> tuple[dict[str, Any], dict[str, Any]]:
+@dataclass
+class RealReference:
+    """What every set of digits is scored against: the test digits' judge features and the k-means bins on
+    them (NDB), the validation digits in PCA coordinates (held-out) and the training digits' cells (copying)."""
+
+    features: np.ndarray  # (n_test, 128) judge features of the test digits
+    bins: Any  # k-means bins on ``features``
+    cells: cp.CellPartition  # k-means cells on the training digits in whitened PCA coordinates
+    z_val: np.ndarray  # (n_val, d) validation digits in whitened PCA coordinates
+
+
+def sample_verdicts(feats: np.ndarray, z: np.ndarray, real: RealReference, cfg: Config) -> dict[str, Any]:
+    """Precision, recall, density, coverage, NDB/JS (judge features ``feats`` (n, 128)) and the copying test
+    (whitened PCA coordinates ``z`` (n, d)) of one set of digits; DataError when the sets are too small."""
+    e = cfg.evaluate
+    try:
+        pr = cv.prdc(real.features, feats, int(e.prdc_k))
+        nd = cv.ndb(real.bins, real.features, feats, float(e.ndb_alpha))
+        copy = cp.copying_test(real.cells, real.z_val, z, int(e.copying_min_generated), float(e.copying_threshold))
+    except ValueError as exc:
+        raise DataError(f"evaluate: {exc}") from None
+    return {
+        **{k: pr[k] for k in ("precision", "recall", "density", "coverage")},
+        "ndb": nd["ndb"],
+        "ndb_share": nd["ndb_share"],
+        "js": nd["js"],
+        "copying_c_t": copy["c_t"],
+        "copying_status": copy["status"],
+        "ndb_detail": nd,
+        "copying": copy,
+    }
+
+
+def _sample_quality(images, judge, real: RealReference, pca, ds, cfg: Config) -> tuple[dict[str, Any], dict[str, Any]]:
     probs, feats = classifier.predict(judge, images)
     mem = ev.memorisation(images, ds["x_test"], ds["x_train"], float(cfg.evaluate.copy_quantile))
     score = ev.inception_score_splits(probs, min(N_SPLITS, len(probs)))
     quality = {
-        "frechet_distance": ev.frechet_distance(feats, real_feats),
+        "frechet_distance": ev.frechet_distance(feats, real.features),
         "inception_score": score["mean"],
         "inception_score_std": score["std"],
         **ev.label_coverage(probs),
         **{k: v for k, v in mem.items() if not k.startswith("_")},
+        **sample_verdicts(feats, pca.transform(reduce.to_features(images)), real, cfg),
     }
     return quality, mem
 
@@ -154,7 +203,8 @@ class Comparison:
     ``rows``: one criteria-table row per criterion (:data:`CRITERIA_FIELDS`);
     ``details``: per criterion its full sample-quality and clustering numbers;
     ``selected`` / ``selected_gmm``: the row and mixture of ``sweep.criterion``;
-    ``neighbours``: ten of its digits (10, h, w) and their nearest training digits (10, h, w).
+    ``neighbours``: ten of its digits (10, h, w) and their nearest training digits (10, h, w);
+    ``verdict``: :func:`criteria_verdict` of the rows.
     """
 
     reference: dict[str, Any]
@@ -163,6 +213,7 @@ class Comparison:
     selected: dict[str, Any]
     selected_gmm: Any
     neighbours: tuple[np.ndarray, np.ndarray]
+    verdict: dict[str, Any]
 
 
 @dataclass
@@ -257,7 +308,12 @@ def compare_criteria(cfg: Config, inputs: Inputs, rng: np.random.Generator, step
 
     The floor: real digits the judge never saw (the mixture's own training +
     validation digits), as many as the generated set, scored against the same
-    test digits as the generated sets. Draws the floor's digits from ``rng``.
+    test digits as the generated sets (Fréchet distance, precision, recall,
+    density, coverage, NDB/JS). Draws the floor's digits from ``rng``. The
+    copying test's floor: real digits from the same pool that neither the
+    mixture nor any choice saw (the judge's digits, drawn at random by the data
+    stage; the test digits when there are none) in place of generated ones:
+    C_T about 0. The k-means cells and bins are seeded with ``evaluate.seed``.
     """
     ds, judge, pca = inputs.ds, inputs.judge, inputs.pca
     shape = tuple(ds["x_train"].shape[1:])
@@ -268,10 +324,41 @@ def compare_criteria(cfg: Config, inputs: Inputs, rng: np.random.Generator, step
         log.warning("evaluate: %d generated digits scored, to match the %d real digits of the floor", n_gen, n_gen)
     floor_set = pool[np.sort(rng.permutation(len(pool))[:n_gen])]
     real_is = ev.inception_score_splits(real_probs, min(N_SPLITS, len(real_probs)))
+    try:
+        real = RealReference(
+            features=real_feats,
+            bins=cv.fit_bins(real_feats, int(cfg.evaluate.ndb_bins), cfg.evaluate.seed),
+            cells=cp.CellPartition.of(inputs.z_train, int(cfg.evaluate.copying_cells), cfg.evaluate.seed),
+            z_val=inputs.z_val,
+        )
+    except ValueError as exc:
+        raise DataError(f"evaluate: {exc}") from None
+    unseen_name = "judge" if len(ds.get("x_clf", ())) else "test"
+    unseen = ds["x_clf"][:n_gen] if unseen_name == "judge" else ds["x_test"][:n_gen]
+    floor_feats = classifier.predict(judge, floor_set)[1]
+    floor = sample_verdicts(floor_feats, pca.transform(reduce.to_features(floor_set)), real, cfg)
+    unseen_copy = cp.copying_test(
+        real.cells,
+        real.z_val,
+        pca.transform(reduce.to_features(unseen)),
+        int(cfg.evaluate.copying_min_generated),
+        float(cfg.evaluate.copying_threshold),
+    )
     reference = {
-        "frechet_floor": ev.frechet_distance(classifier.predict(judge, floor_set)[1], real_feats),
+        "frechet_floor": ev.frechet_distance(floor_feats, real_feats),
         "frechet_n": n_gen,
         "frechet_reference_n": int(len(real_feats)),
+        **{f"{k}_floor": floor[k] for k in ("precision", "recall", "density", "coverage", "ndb", "ndb_share", "js")},
+        "ndb_bins": int(cfg.evaluate.ndb_bins),
+        "ndb_alpha": float(cfg.evaluate.ndb_alpha),
+        "prdc_k": int(cfg.evaluate.prdc_k),
+        "copying_c_t_floor": unseen_copy["c_t"],
+        "copying_floor_digits": unseen_name,
+        "copying_floor_n": int(len(unseen)),
+        "copying_threshold": float(cfg.evaluate.copying_threshold),
+        "copying_cells": int(cfg.evaluate.copying_cells),
+        "copying_min_generated": int(cfg.evaluate.copying_min_generated),
+        "copying_heldout_n": int(len(inputs.z_val)),
         "inception_score_real": real_is["mean"],
         "inception_score_real_std": real_is["std"],
         "inception_score_splits": real_is["n_splits"],
@@ -282,7 +369,7 @@ def compare_criteria(cfg: Config, inputs: Inputs, rng: np.random.Generator, step
     for crit, info in inputs.chosen_by.items():
         gmm = inputs.models[crit]
         images, _ = generate_images(pca, gmm, n_gen, cfg.evaluate.seed, shape)
-        quality, mem = _sample_quality(images, judge, real_feats, ds, cfg)
+        quality, mem = _sample_quality(images, judge, real, pca, ds, cfg)
         clusters = ev.clustering_scores(ds["y_test"], gmm.predict(inputs.z_test))
         row = {
             "criterion": crit,
@@ -303,7 +390,66 @@ def compare_criteria(cfg: Config, inputs: Inputs, rng: np.random.Generator, step
             "`dvc repro --force --single-item select`"
         )
     selected, selected_gmm, neighbours = picked
-    return Comparison(reference, rows, details, selected, selected_gmm, neighbours)
+    return Comparison(reference, rows, details, selected, selected_gmm, neighbours, criteria_verdict(rows))
+
+
+def criteria_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per choice its verdict numbers, and which criterion's choice is best by likelihood and by samples.
+
+    Criteria that chose the same model are one candidate, named by all of
+    them ("bic/aic: full K=110"); :func:`gmmgen.core.verdict.name_bests` decides.
+    """
+    by_model: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in rows:
+        by_model.setdefault((r["covariance_type"], int(r["n_components"])), []).append(r)
+    candidates = [
+        {
+            "name": "/".join(r["criterion"] for r in group) + f": {cov} K={k}",
+            "criteria": [r["criterion"] for r in group],
+            "fit_status": group[0]["status"],
+            "copying_status": group[0]["copying_status"],
+            "val_nll_nats": group[0]["val_nll_nats"],
+            "frechet_distance": group[0]["frechet_distance"],
+        }
+        for (cov, k), group in by_model.items()
+    ]
+    named = verdict.name_bests(candidates)
+    crit_of = {c["name"]: c["criteria"] for c in candidates}
+    return {
+        **named,
+        "likelihood_best_criteria": crit_of.get(named["likelihood_best"], []),
+        "sample_best_criteria": crit_of.get(named["sample_best"], []),
+        "by_criterion": {
+            r["criterion"]: {k: r[k] for k in VERDICT_FIELDS if k in r}
+            | {"named_best": _named(r["criterion"], named, crit_of)}
+            for r in rows
+        },
+    }
+
+
+VERDICT_FIELDS = (
+    "covariance_type",
+    "n_components",
+    "status",
+    "val_nll_nats",
+    "val_bpp",
+    "frechet_distance",
+    "frechet_floor",
+    "precision",
+    "recall",
+    "ndb",
+    "ndb_share",
+    "copying_c_t",
+    "copying_status",
+)
+"""What the verdict shows per choice (``status`` is the fit's: sound, thin or degenerate)."""
+
+
+def _named(criterion: str, named: dict[str, Any], crit_of: dict[str, list[str]]) -> str:
+    """'likelihood', 'samples', 'both' or '' : for which best ``criterion``'s choice is named."""
+    lik = criterion in crit_of.get(named["likelihood_best"], [])
+    smp = criterion in crit_of.get(named["sample_best"], [])
+    return "both" if lik and smp else "likelihood" if lik else "samples" if smp else ""
 
 
 def anomaly_detection(cfg: Config, pca: Any, gmm: Any, ds: dict[str, np.ndarray], rng: np.random.Generator):
@@ -347,6 +493,7 @@ def write_evaluation(cfg: Config, inputs: Inputs, result: Evaluation) -> Path:
         metrics = {
             "selected": {k: selected[k] for k in CRITERIA_FIELDS if k != "criterion"},
             "reference": comparison.reference,
+            "verdict": comparison.verdict,
             "by_criterion": comparison.details,
             "clustering": {
                 **comparison.details[cfg.sweep.criterion]["clustering"],
@@ -404,12 +551,23 @@ def write_evaluation(cfg: Config, inputs: Inputs, result: Evaluation) -> Path:
 def _log_headline(result: Evaluation) -> None:
     selected, reference = result.comparison.selected, result.comparison.reference
     log.info(
-        "evaluate: FD %.2f (floor %.2f), IS %.2f (real %.2f), near-copies %.3f, ARI %.3f, conditional agreement %.2f",
+        "evaluate: FD %.2f (floor %.2f), IS %.2f (real %.2f), precision %.2f (floor %.2f), recall %.2f (floor %.2f), "
+        "NDB %d/%d (floor %d), C_T %.2f (unseen digits %.2f): %s; ARI %.3f, conditional agreement %.2f",
         selected["frechet_distance"],
         reference["frechet_floor"],
         selected["inception_score"],
         reference["inception_score_real"],
-        selected["near_copy_share"],
+        selected["precision"],
+        reference["precision_floor"],
+        selected["recall"],
+        reference["recall_floor"],
+        selected["ndb"],
+        reference["ndb_bins"],
+        reference["ndb_floor"],
+        selected["copying_c_t"],
+        reference["copying_c_t_floor"],
+        selected["copying_status"],
         selected["ari"],
         result.conditional_metrics["agreement"],
     )
+    log.info("evaluate: %s", result.comparison.verdict["sentence"])

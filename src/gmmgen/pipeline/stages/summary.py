@@ -36,12 +36,35 @@ HEADLINE: dict[str, tuple[str, str]] = {
     "select.n_degenerate_fits": ("select", "n_degenerate_fits"),
     "classifier.test_accuracy": ("classifier", "test_accuracy"),
     "evaluate.frechet_distance": ("evaluate", "selected.frechet_distance"),
+    "evaluate.frechet_floor": ("evaluate", "reference.frechet_floor"),
     "evaluate.inception_score": ("evaluate", "selected.inception_score"),
-    "evaluate.near_copy_share": ("evaluate", "selected.near_copy_share"),
+    "evaluate.precision": ("evaluate", "selected.precision"),
+    "evaluate.precision_floor": ("evaluate", "reference.precision_floor"),
+    "evaluate.recall": ("evaluate", "selected.recall"),
+    "evaluate.recall_floor": ("evaluate", "reference.recall_floor"),
+    "evaluate.ndb_share": ("evaluate", "selected.ndb_share"),
+    "evaluate.ndb_share_floor": ("evaluate", "reference.ndb_share_floor"),
+    # The memorisation verdict of the model sweep.criterion chose: "copying", "not copying" or "untested".
+    "evaluate.copying_status": ("evaluate", "selected.copying_status"),
+    "evaluate.copying_c_t": ("evaluate", "selected.copying_c_t"),
+    "evaluate.copying_c_t_floor": ("evaluate", "reference.copying_c_t_floor"),
+    "evaluate.nn_distance_ratio": ("evaluate", "selected.nn_distance_ratio"),
     "evaluate.ari": ("evaluate", "selected.ari"),
     "evaluate.conditional_agreement": ("evaluate", "conditional.agreement"),
 }
 SIGNIFICANT = 6  # digits kept: enough to compare runs, few enough to read
+# Per criterion's choice, under "verdict": these numbers and statuses from evaluate's verdict section.
+VERDICT: tuple[str, ...] = (
+    "status",
+    "val_nll_nats",
+    "frechet_distance",
+    "precision",
+    "recall",
+    "ndb_share",
+    "copying_c_t",
+    "copying_status",
+    "named_best",
+)
 
 
 def _lookup(tree: dict[str, Any], dotted: str) -> Any:
@@ -50,14 +73,38 @@ def _lookup(tree: dict[str, Any], dotted: str) -> Any:
     return tree
 
 
-def _round(value: float | None) -> float | int | None:
-    if value is None or isinstance(value, bool | int) or not math.isfinite(value) or value == 0:
+def _round(value: Any) -> Any:
+    if not isinstance(value, float) or not math.isfinite(value) or value == 0:
         return value
     return float(f"{value:.{SIGNIFICANT}g}")
 
 
+def verdict(evaluation: dict[str, Any]) -> dict[str, Any]:
+    """Per criterion's choice its model and :data:`VERDICT` fields, and the two bests with the sentence.
+
+    Raises KeyError naming what is missing when evaluate's metrics have no verdict section.
+    """
+    try:
+        v = evaluation["verdict"]
+        out: dict[str, Any] = {
+            crit: {
+                "model": f"{row['covariance_type']} K={row['n_components']}",
+                **{k: _round(row[k]) for k in VERDICT},
+            }
+            for crit, row in v["by_criterion"].items()
+        }
+        out.update(
+            likelihood_best=",".join(v["likelihood_best_criteria"]) or None,
+            sample_best=",".join(v["sample_best_criteria"]) or None,
+        )
+    except KeyError as exc:
+        raise KeyError(f"verdict: evaluate/metrics.json has no {exc.args[0]!r} in its verdict section") from exc
+    return out
+
+
 def headline(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | int | None]]:
-    """The HEADLINE numbers from each stage's metrics, nested by stage (``{"select": {"bic": ...}}``).
+    """The HEADLINE numbers from each stage's metrics, nested by stage (``{"select": {"bic": ...}}``), and the
+    per-choice :func:`verdict` under ``"verdict"``.
 
     Raises KeyError naming the number when a stage's metrics lack it.
     """
@@ -69,6 +116,7 @@ def headline(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | 
             raise KeyError(f"{name}: {stage}/metrics.json has no {key!r}") from exc
         group, field = name.split(".", 1)
         out.setdefault(group, {})[field] = _round(value)
+    out["verdict"] = verdict(metrics["evaluate"])
     return out
 
 

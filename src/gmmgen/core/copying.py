@@ -50,8 +50,9 @@ from scipy.stats import mannwhitneyu
 from sklearn.cluster import KMeans
 from sklearn.neighbors import NearestNeighbors
 
-COPYING, NOT_COPYING, UNTESTED = "copying", "not copying", "untested"
-"""The values of a copying status: ``C_T`` below the threshold, at or above it, or no cell to test in."""
+from gmmgen.core.choices import COPYING, NOT_COPYING, UNTESTED  # the statuses copying_test returns
+
+__all__ = ["COPYING", "NOT_COPYING", "UNTESTED", "CellPartition", "copying_test", "fit_cells", "z_u"]
 
 
 def z_u(generated: np.ndarray, heldout: np.ndarray) -> float:

@@ -24,7 +24,7 @@ passes the judge CNN's features, as for the Fréchet distance).
   (no statsmodels needed).
 
 None of these sees copying: a model that replays its training digits scores
-like real digits on every one (the copying test, :mod:`gmmgen.copying`, is for that).
+like real digits on every one (the copying test, :mod:`gmmgen.core.copying`, is for that).
 """
 
 from __future__ import annotations
