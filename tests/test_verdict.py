@@ -124,6 +124,11 @@ def write_run(run_dir: Path, copying: str = "not copying", fit: str = "thin", fd
         "copying_threshold": -3.0,
     }
     quality = {r["criterion"]: {**r, "inception_score": 4.5} for r in rows}
+    quality["bic"]["copying"] = {
+        "driving_cells": [{"cell": 3, "z_u": -9.1, "n_generated": 120, "n_heldout": 51}],
+        "generated_share_dropped": 0.02,
+        "min_generated": 20,
+    }
     evaluation = {
         "selected": {**quality["bic"], "inception_score": 4.5, "ari": 0.2},
         "reference": reference,
@@ -150,6 +155,15 @@ def test_the_end_summary_shows_each_choice_with_its_floors_and_the_verdict(tmp_p
     assert bic.split()[2:] == ["44.2", "4.50", "60.0%", "30.0%", "4/20", "0.50", "not", "copying"]
     assert "verdict: The likelihood's best is heldout: full K=8 and the sample-quality best is bic: full K=3" in text
     assert "3,807" in text  # the validation NLL in nats per image
+    assert (
+        "C_T of BIC, most negative cells: cell 3 Z_U -9.10 (120 generated, 51 held-out), "
+        "2.0% of generated digits in cells dropped (< 20)" in text
+    )
+    (tmp_path / ".hydra").mkdir()
+    (tmp_path / ".hydra" / "overrides.yaml").write_text("- pca.variance=0.8\n")
+    line = summary.job_line(tmp_path, 12.0)
+    assert line.endswith("[pca.variance=0.8]: full K=3 by bic (thin), validation 7.0066 bits/pixel, FD 44.2, "
+                         "C_T 0.50: not copying (most negative: cell 3, Z_U -9.10) (12 s)")  # fmt: skip
 
 
 def test_the_end_summary_never_names_a_copying_choice_best(tmp_path):

@@ -189,6 +189,10 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
             "  C_T: the data-copying test in PCA coordinates, validation digits held out (copying below "
             f"{fmt(reference.get('copying_threshold'))}; floor: unseen real digits).",
         ]
+        for crit, detail in evaluation.get("by_criterion", {}).items():
+            cells = driving_cells(detail.get("quality", {}).get("copying", {}))
+            if cells:
+                lines.append(f"  C_T of {CRITERION_LABEL.get(crit, crit)}, most negative cells: {cells}")
     sentence = evaluation.get("verdict", {}).get("sentence")
     if sentence:
         lines.append(f"  verdict: {sentence}")
@@ -216,6 +220,21 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
             where += f"; make ui, then {ui_url(run['experiment_id'])}"
         lines.append(f"  MLflow: {where}")
     return "\n".join(lines)
+
+
+def driving_cells(copying: dict[str, Any]) -> str:
+    """The cells that drive C_T, most negative Z_U first: 'cell 3 Z_U -9.1 (120 generated, 51 held-out), ...'.
+
+    Adds the share of generated digits in dropped cells when there is one; '' without a copying record.
+    """
+    cells = [
+        f"cell {c['cell']} Z_U {fmt(c['z_u'])} ({c['n_generated']} generated, {c['n_heldout']} held-out)"
+        for c in copying.get("driving_cells", [])
+    ]
+    dropped = _num(copying.get("generated_share_dropped"))
+    if cells and dropped > 0:
+        cells.append(f"{fmt(dropped, '%')} of generated digits in cells dropped (< {copying.get('min_generated')})")
+    return ", ".join(cells)
 
 
 def _ndb(different: Any, bins: Any) -> str:
@@ -246,8 +265,15 @@ def job_line(job_dir: str | Path, seconds: float | None = None) -> str:
     took = f" ({seconds:.0f} s)" if seconds is not None else ""
     if not chosen:
         return f"job {job_dir.name} [{_job_overrides(job_dir)}]: no result{took}"
-    ev = _json(F.EVALUATE.folder(job_dir) / F.EVALUATE.metrics).get("selected", {})
-    quality = f", FD {fmt(ev.get('frechet_distance'))}, {ev.get('copying_status')}" if ev else ""
+    evaluation = _json(F.EVALUATE.folder(job_dir) / F.EVALUATE.metrics)
+    ev = evaluation.get("selected", {})
+    quality = ""
+    if ev:
+        quality = f", FD {fmt(ev.get('frechet_distance'))}, C_T {fmt(ev.get('copying_c_t'))}"
+        quality += f": {ev.get('copying_status')}"
+        copying = evaluation.get("by_criterion", {}).get(select.get("criterion"), {}).get("quality", {})
+        worst = copying.get("copying", {}).get("driving_cells", [])[:1]
+        quality += f" (most negative: cell {worst[0]['cell']}, Z_U {fmt(worst[0]['z_u'])})" if worst else ""
     return (
         f"job {job_dir.name} [{_job_overrides(job_dir)}]: {chosen.get('covariance_type')} "
         f"K={chosen.get('n_components')} by {select.get('criterion')} ({chosen.get('status', '?')}), "
