@@ -9,6 +9,7 @@ The config is composed once and edited per case: fast enough to list every rule.
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 from omegaconf import OmegaConf
@@ -62,6 +63,12 @@ BOUNDS: dict[str, tuple[list, list]] = {
     "evaluate.n_samples": ([10, 1000], [9, 0]),
     "evaluate.seed": SEEDS,
     "evaluate.copy_quantile": ([1e-9, 0.999999], [0.0, 1.0, float("nan")]),
+    "evaluate.copying_cells": ([2, 2000], [1, 0]),  # 2000: the default data.n_train
+    "evaluate.copying_min_generated": ([2, 1000], [1, 0]),  # 1000: the default evaluate.n_samples
+    "evaluate.copying_threshold": ([-1e-9, -3.0], [0.0, 1.0, float("nan")]),
+    "evaluate.prdc_k": POSITIVE,
+    "evaluate.ndb_bins": ([2, 1000], [1, 0]),  # 1000: the default data.n_test
+    "evaluate.ndb_alpha": ([1e-9, 0.999999], [0.0, 1.0, float("nan")]),
     "evaluate.anomaly_percentile": ([1e-9, 99.9999], [0.0, 100.0, -1.0]),
     "evaluate.corruptions": (
         [[], ["noise"], ["inversion"], ["rotation"], ["blank"], ["noise", "inversion", "rotation", "blank"]],
@@ -114,6 +121,22 @@ def test_rule_boundary(base, key, value, valid):
         assert problems[0].endswith(f": must be {allowed}")
         with pytest.raises(ConfigError):
             validate(cfg)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("evaluate.copying_cells", 2001, "must be at most data.n_train=2000 (k-means cells of the digits)"),
+        ("evaluate.copying_min_generated", 1001, "must be at most evaluate.n_samples=1000"),
+        ("evaluate.prdc_k", 1000, "must be below evaluate.n_samples=1000"),
+        ("evaluate.ndb_bins", 1001, "must be at most data.n_test=1000 (k-means bins of the test digits)"),
+    ],
+)
+def test_sample_metric_sizes_the_digits_cannot_fill(base, key, value, says):
+    cfg = copy.deepcopy(base)
+    OmegaConf.update(cfg, key, value, merge=False)
+    with pytest.raises(ConfigError, match=rf"^{re.escape(f'{key}={value}: {says}')}"):
+        validate(cfg)
 
 
 def test_only_the_bad_key_is_reported(base):
