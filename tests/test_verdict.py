@@ -156,7 +156,7 @@ def test_the_end_summary_shows_each_choice_with_its_floors_and_the_verdict(tmp_p
     assert "verdict: The likelihood's best is heldout: full K=8 and the sample-quality best is bic: full K=3" in text
     assert "3,807" in text  # the validation NLL in nats per image
     assert (
-        "C_T of BIC, most negative cells: cell 3 Z_U -9.10 (120 generated, 51 held-out), "
+        "C_T of BIC's full K=3, most negative cells: cell 3 Z_U -9.10 (120 generated, 51 held-out), "
         "2.0% of generated digits in cells dropped (< 20)" in text
     )
     (tmp_path / ".hydra").mkdir()

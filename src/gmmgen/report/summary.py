@@ -189,10 +189,14 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
             "  C_T: the data-copying test in PCA coordinates, validation digits held out (copying below "
             f"{fmt(reference.get('copying_threshold'))}; floor: unseen real digits).",
         ]
+        seen: dict[str, list[str]] = {}  # one line per model: criteria that chose the same model share it
         for crit, detail in evaluation.get("by_criterion", {}).items():
+            info = by_criterion.get(crit, {})
+            model = f"{info.get('covariance_type')} K={info.get('n_components')}"
             cells = driving_cells(detail.get("quality", {}).get("copying", {}))
             if cells:
-                lines.append(f"  C_T of {CRITERION_LABEL.get(crit, crit)}, most negative cells: {cells}")
+                seen.setdefault(f"{model}, most negative cells: {cells}", []).append(CRITERION_LABEL.get(crit, crit))
+        lines += [f"  C_T of {'/'.join(labels)}'s {text}" for text, labels in seen.items()]
     sentence = evaluation.get("verdict", {}).get("sentence")
     if sentence:
         lines.append(f"  verdict: {sentence}")

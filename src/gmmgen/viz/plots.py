@@ -378,10 +378,7 @@ def criteria_comparison(
             if threshold is not None:
                 extra.append(float(threshold))
                 ax.axhline(threshold, color="tab:red", ls=":", lw=1.2)
-                ax.annotate(
-                    f"copying below {threshold:g}", (1.0, threshold), xycoords=("axes fraction", "data"),
-                    xytext=(-2, -9), textcoords="offset points", ha="right", fontsize=7, color="tab:red",
-                )  # fmt: skip
+                panel_title += f"; red dotted: copying below {threshold:g} (hatched)"
             for bar, r in zip(bars, rows, strict=True):
                 if r.get("copying_status") == "copying":
                     bar.set_hatch("///")
