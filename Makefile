@@ -88,8 +88,12 @@ compare: $(STAMP) ## Table of the headline metrics and changed params: the works
 findings: $(STAMP) ## Rewrite the findings tables of docs/results.md from the last `make run` (outputs/)
 	$(BIN)/python pipelines/findings.py
 
-tutorial: params ## The tutorial's other sections (EM by hand, clustering, sampling, segmentation, anomalies): outputs/tutorial/
-	@set -o pipefail; PYTHONUNBUFFERED=1 $(BIN)/dvc repro pipelines/tutorial/dvc.yaml $(DROP_PUSH_HINT)
+tutorial: $(STAMP) ## The tutorial's sections (own config: conf/tutorial.yaml, ARGS='em.n_steps=40'): outputs/tutorial/
+	@# Its own params file (pipelines/tutorial/params.yaml), then its own stages, under the run lock;
+	@# the pipeline's params.yaml, and any experiment applied to it, is never written.
+	@set -o pipefail; PYTHONUNBUFFERED=1 $(BIN)/python -m gmmgen.runtime.runlock $(if $(filter 1,$(WAIT)),--wait) -- \
+		$(BIN)/python pipelines/tutorial/configure.py $(ARGS) -- $(BIN)/dvc repro pipelines/tutorial/dvc.yaml \
+		$(DROP_PUSH_HINT)
 
 sweep: $(STAMP) ## Hydra multirun of the whole pipeline, jobs in parallel (SWEEP='...' to change the grid)
 	$(BIN)/python pipelines/run_all.py -m hydra/launcher=parallel $(SWEEP) $(ARGS)

@@ -17,42 +17,17 @@ from pathlib import Path
 import hydra
 
 from gmmgen.pipeline import config
-from gmmgen.pipeline.config import ConfigError
-from gmmgen.runtime import cli, runlock
+from gmmgen.runtime import cli, params_file
 
 config.register_configs()
 
-
-def _fixed_paths() -> dict[str, Path]:
-    out = Path.cwd().resolve() / "outputs"
-    return {"root": out.parent, "outputs": out, "run_dir": out, "cache": out / "cache"}
-
-
-def _refuse(key: str, value: str) -> None:
-    raise ConfigError(
-        f"paths.{key}={value!r}: make run and DVC always use {_fixed_paths()[key]} (dvc.yaml names the files "
-        f"under outputs/); run from another checkout, or run the whole pipeline elsewhere with "
-        f"pipelines/run_all.py paths.{key}=..."
-    )
+#: How to run the pipeline with other paths (the refusal of a paths.* override says so).
+ELSEWHERE = "run the whole pipeline elsewhere with pipelines/run_all.py"
 
 
 def _check_path_overrides(argv: list[str]) -> None:
     """Refuse, before Hydra writes anything, a paths.* override that would move what DVC's stages read and write."""
-    fixed = _fixed_paths()
-    for arg in argv:
-        key, eq, value = arg.lstrip("+~").partition("=")
-        if not eq or not (key == "paths" or key.startswith("paths.")):
-            continue
-        name = key.removeprefix("paths.")
-        if name not in fixed or Path(value).expanduser().resolve() != fixed[name]:
-            _refuse(name, value)
-
-
-def _check_paths(cfg) -> None:
-    """The composed paths (an experiment config could set them too) must be the checkout's own."""
-    for key, where in _fixed_paths().items():
-        if Path(cfg.paths[key]).expanduser().resolve() != where:
-            _refuse(key, str(cfg.paths[key]))
+    params_file.check_path_overrides(argv, "make run", ELSEWHERE)
 
 
 def configure(cfg) -> Path:
@@ -60,18 +35,11 @@ def configure(cfg) -> Path:
     from gmmgen.tracking.log import check_reachable
 
     config.check_full_pipeline(cfg)
-    _check_paths(cfg)
+    params_file.check_paths(cfg, "make run", ELSEWHERE)
     check_reachable(cfg)
-    target = Path(cfg.paths.root) / "params.yaml"
-    text = config.params_document(cfg).encode()
-    with runlock.dvc_idle(cfg.paths.root):
-        if not target.exists() or target.read_bytes() != text:
-            from gmmgen.core.io import atomic_write_bytes
-
-            atomic_write_bytes(target, text)
-            print(f"params.yaml updated ({target})")
-        else:
-            print("params.yaml unchanged")
+    root = Path(cfg.paths.root)
+    target = root / "params.yaml"
+    params_file.write(target, config.params_document(cfg), root)
     return target
 
 

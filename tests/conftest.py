@@ -94,6 +94,26 @@ TINY = [
 ]
 
 
+# The tutorial's sections, small (conf/tutorial.yaml overrides): seconds each.
+TUTORIAL_SMALL = [
+    "em.n_starts=3",
+    "em.n_steps=10",
+    "em.plot_steps=[0,1,10]",
+    "clustering.n_points=300",
+    "clustering.k_grid=[1,2,3,4,5]",
+    "clustering.n_init=1",
+    "sampling.n_points=300",
+    "sampling.n_draws=100",
+    "segmentation.images=[mri]",
+    "segmentation.k_grid=[2,3]",
+    "segmentation.n_fit_pixels=2000",
+    "segmentation.n_fit_digits=50",
+    "segmentation.n_test_digits=100",
+    f"segmentation.mnist_test={SHARED_MNIST}",
+    "anomaly.n_points=300",
+]
+
+
 @pytest.fixture
 def tiny_cfg(tmp_path: Path) -> DictConfig:
     return compose_cfg(tmp_path, TINY)

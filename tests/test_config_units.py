@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, field
 
 import pytest
 import yaml
@@ -313,3 +314,32 @@ def test_as_dict_resolves_interpolations_for_either_kind_of_config(tmp_path):
     assert typed["paths"] == plain["paths"] and typed["sweep"] == plain["sweep"] and typed["model"]["random_state"] == 4
     defaults = gconfig.as_dict(gconfig.Config())  # the schema's own defaults still hold interpolations
     assert defaults["paths"]["outputs"] == defaults["paths"]["run_dir"] == f"{os.getcwd()}/outputs"
+
+
+@dataclass
+class OtherTracking:
+    uri: str | None = None
+
+
+@dataclass
+class Other:
+    """Another config root's schema (the tutorial's is one): what the entry points must tell from the pipeline's."""
+
+    seed: int = 0
+    tracking: OtherTracking = field(default_factory=OtherTracking)
+
+
+def test_each_config_finds_its_root_by_its_schema(tmp_path, monkeypatch):
+    """The pipeline's root for its Config, a plain dict or a schemaless DictConfig; another root by its schema."""
+    monkeypatch.setattr(gconfig, "_ROOTS", dict(gconfig._ROOTS))  # add_root below is undone after the test
+    composed = compose_cfg(tmp_path)
+    assert gconfig.root_of(composed) is gconfig.PIPELINE and gconfig.PIPELINE.schema is gconfig.Config
+    assert gconfig.root_of(gconfig.settle(composed)) is gconfig.PIPELINE
+    assert gconfig.root_of({"seed": 0}) is gconfig.root_of(OmegaConf.create({"seed": 0})) is gconfig.PIPELINE
+    assert gconfig.PIPELINE.settle is gconfig.settle and gconfig.PIPELINE.rule_problems is gconfig.rule_problems
+    other = gconfig.ConfigRoot("other_schema", Other, lambda cfg: iter(["seed=0: must be other"]), lambda cfg: cfg)
+    assert gconfig.root_of(Other()) is gconfig.PIPELINE  # not added yet
+    gconfig.add_root(other)
+    assert gconfig.root_of(OmegaConf.structured(Other)) is other and gconfig.root_of(Other()) is other
+    assert gconfig.root_of(composed) is gconfig.PIPELINE
+    assert list(iter_problems(OmegaConf.structured(Other))) == ["seed=0: must be other"]

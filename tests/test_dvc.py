@@ -24,7 +24,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from .conftest import PYTHON, REPO, TINY, clone_project, copy_project
+from .conftest import PYTHON, REPO, SHARED_MNIST, TINY, TUTORIAL_SMALL, clone_project, copy_project
 from .test_console import noise_in
 
 BIN = Path(PYTHON).parent
@@ -102,6 +102,68 @@ def test_make_run_on_a_fresh_clone_reproduces_the_committed_lock(projects):
     assert not (b / "outputs" / "run_start.json").exists()
     # The MNIST pipeline (dvc.yaml); a bare `dvc status` also lists the tutorial's (pipelines/tutorial/dvc.yaml).
     assert "up to date" in sh([DVC, "status", "dvc.yaml"], b).stdout
+
+
+COMPUTE_STAGES = ("data", "reduce", "select", "generate", "classifier", "evaluate")
+#: Everything outside the compute path: process handling and console text, redaction, MLflow, reports,
+#: the tutorial (its package and entry points) and the README. Editing any of them reruns no compute stage.
+OUTSIDE_THE_COMPUTE_PATH = (
+    "src/gmmgen/runtime/*.py",
+    "src/gmmgen/redact.py",
+    "src/gmmgen/tracking/*.py",
+    "src/gmmgen/report/*.py",
+    "src/gmmgen_tutorial/*.py",
+    "pipelines/tutorial/*.py",
+    "README.md",
+)
+
+
+def listed_stages(status: str) -> list[str]:
+    """The stages `dvc status` lists as changed (its lines ``<stage>:`` at the start)."""
+    return re.findall(r"^(\w+):", status, flags=re.M)
+
+
+def test_editing_what_is_outside_the_compute_path_reruns_no_compute_stage(projects):
+    """Issue 21's test: a comment appended to every module outside the compute path; `dvc status` lists none of
+    data, reduce, select, generate, classifier, evaluate (the tracking stage, whose code changed, is listed)."""
+    _, b, *_ = projects
+    touched = sorted({f for pattern in OUTSIDE_THE_COMPUTE_PATH for f in b.glob(pattern) if f.is_file()})
+    assert len(touched) >= 30 and b / "src/gmmgen_tutorial/config.py" in touched, touched
+    try:
+        for f in touched:
+            f.write_text(f.read_text() + "\n# an edit outside the compute path\n")
+        status = sh([DVC, "status", "dvc.yaml"], b).stdout
+    finally:
+        sh(["git", "checkout", "--", *[str(f.relative_to(b)) for f in touched]], b)
+    listed = listed_stages(status)
+    assert [s for s in listed if s in COMPUTE_STAGES] == [], status
+    assert "track" in listed, status  # the edits were seen: the stage that logs to MLflow runs again
+    assert git_status(b) == "" and "up to date" in sh([DVC, "status", "dvc.yaml"], b).stdout
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="no MNIST test IDX folder")
+def test_make_tutorial_leaves_an_applied_experiment_alone(projects):
+    """Issue 22: an experiment applied to params.yaml (`dvc exp run -S pca.variance=0.9` writes it so) survives
+    `make tutorial`, which writes only the tutorial's own params file: params.yaml byte for byte, and
+    `dvc status dvc.yaml` as it was (reduce and the stages after it changed, the tutorial none of them)."""
+    from dvc.utils.hydra import apply_overrides
+
+    _, b, *_ = projects
+    try:
+        apply_overrides(b / "params.yaml", ["pca.variance=0.9"])  # what `dvc exp run -S` does to the file
+        applied = (b / "params.yaml").read_bytes()
+        status = sh([DVC, "status", "dvc.yaml"], b).stdout
+        assert "reduce" in listed_stages(status) and "data" not in listed_stages(status), status
+        args = [*TUTORIAL_SMALL, "tracking.enabled=false"]
+        tutorial = sh(["make", "-o", ".venv/.installed", "tutorial", f"ARGS={' '.join(args)}"], b)
+        assert "Running stage 'pipelines/tutorial/dvc.yaml:tutorial_em'" in tutorial.stdout, tutorial.stdout
+        assert "pipelines/tutorial/params.yaml updated" in tutorial.stdout
+        assert (b / "outputs" / "tutorial" / "em" / "metrics.json").exists()
+        assert (b / "params.yaml").read_bytes() == applied
+        assert sh([DVC, "status", "dvc.yaml"], b).stdout == status
+    finally:
+        sh(["git", "checkout", "--", "params.yaml", "pipelines/tutorial"], b)
+    assert git_status(b) == ""
 
 
 def lock_outs(project: Path) -> dict[str, bytes | dict[str, bytes]]:

@@ -14,11 +14,19 @@ from sklearn.mixture import GaussianMixture
 from gmmgen.pipeline.config import ConfigError
 from gmmgen.runtime.validation import validate
 from gmmgen_tutorial import anomaly, clustering, em1d, sampling1d, segmentation
+from gmmgen_tutorial import config as tconfig
 from gmmgen_tutorial import stages as tstages
 
-from .conftest import REPO, SHARED_MNIST, compose_cfg
+from .conftest import REPO, SHARED_MNIST, TUTORIAL_SMALL, run_py
 
 TUTORIAL_DVC = REPO / "pipelines" / "tutorial" / "dvc.yaml"
+TUTORIAL_PARAMS = "pipelines/tutorial/params.yaml"
+SMALL = TUTORIAL_SMALL
+
+
+def compose_cfg(root: Path, overrides: list[str] | None = None):
+    """Compose conf/tutorial.yaml (the tutorial's own root) like its entry points do, paths under ``root``."""
+    return tconfig.compose(overrides, root=root)
 
 
 @pytest.fixture(autouse=True)
@@ -198,51 +206,126 @@ def test_anomaly_precision_recall_on_injected_outliers():
 
 # --------------------------------------------------------------------------- config and wiring
 
-SMALL = [
-    "tutorial.em.n_starts=3",
-    "tutorial.em.n_steps=10",
-    "tutorial.em.plot_steps=[0,1,10]",
-    "tutorial.clustering.n_points=300",
-    "tutorial.clustering.k_grid=[1,2,3,4,5]",
-    "tutorial.clustering.n_init=1",
-    "tutorial.sampling.n_points=300",
-    "tutorial.sampling.n_draws=100",
-    "tutorial.segmentation.images=[mri]",
-    "tutorial.segmentation.k_grid=[2,3]",
-    "tutorial.segmentation.n_fit_pixels=2000",
-    "tutorial.segmentation.n_fit_digits=50",
-    "tutorial.segmentation.n_test_digits=100",
-    f"tutorial.segmentation.mnist_test={SHARED_MNIST}",
-    "tutorial.anomaly.n_points=300",
-]
-
 
 @pytest.fixture(scope="module")
 def default_cfg(tmp_path_factory):
     return compose_cfg(tmp_path_factory.mktemp("cfg"))
 
 
-@pytest.mark.parametrize(
-    ("key", "value", "message"),
-    [
-        ("em.n_steps", 0, "tutorial.em.n_steps=0: must be a positive integer"),
-        ("em.plot_steps", [0, 99], "tutorial.em.plot_steps=[0, 99]: every step must be <= tutorial.em.n_steps=25"),
-        ("em.variances", [1, -1, 2], "tutorial.em.variances=[1.0, -1.0, 2.0]: must be a non-empty list of numbers > 0"),
-        ("sampling.means", [0, 1], "tutorial.sampling.means=[0.0, 1.0], tutorial.sampling.variances="),
-        ("clustering.points", "rings", "tutorial.clustering.points='rings': must be one of ['normal', 'uniform']"),
-        ("segmentation.images", ["moon"], "tutorial.segmentation.images=['moon']: must be a list of distinct values"),
-        ("anomaly.threshold_percentile", 100, "tutorial.anomaly.threshold_percentile=100.0: must be a percentile"),
-    ],
-)
+BAD_VALUES = [
+    ("em.n_steps", 0, "em.n_steps=0: must be a positive integer"),
+    ("em.plot_steps", [0, 99], "em.plot_steps=[0, 99]: every step must be <= em.n_steps=25"),
+    ("em.variances", [1, -1, 2], "em.variances=[1.0, -1.0, 2.0]: must be a non-empty list of numbers > 0"),
+    ("sampling.means", [0, 1], "sampling.means=[0.0, 1.0], sampling.variances="),
+    ("clustering.points", "rings", "clustering.points='rings': must be one of ['normal', 'uniform']"),
+    ("segmentation.images", ["moon"], "segmentation.images=['moon']: must be a list of distinct values"),
+    ("anomaly.threshold_percentile", 100, "anomaly.threshold_percentile=100.0: must be a percentile"),
+    ("seed", -1, "seed=-1: must be an integer in [0, 2**32)"),
+    ("tracking.experiment", " ", "tracking.experiment=' ': must be a non-empty name"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "message"), BAD_VALUES)
 def test_bad_tutorial_values_are_named(default_cfg, key, value, message):
     from omegaconf import OmegaConf
 
     validate(default_cfg)
     cfg = default_cfg.copy()
-    OmegaConf.update(cfg, f"tutorial.{key}", value)
+    OmegaConf.update(cfg, key, value)
     with pytest.raises(ConfigError) as err:
         validate(cfg)
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("script", ["pipelines/tutorial/configure.py", "pipelines/tutorial/section.py em"])
+def test_a_bad_value_stops_the_tutorial_with_one_line_and_exit_2(tmp_path, script):
+    """`make tutorial`'s configure step, and a section run by hand: one line, status 2, nothing written."""
+    result = run_py([*script.replace("pipelines/", f"{REPO}/pipelines/", 1).split(), "em.n_steps=0"], cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip() == "gmmgen: config error: em.n_steps=0: must be a positive integer"
+    # Stopped before Hydra wrote its folder (outputs/logs/) and before any params file or section folder.
+    written = {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")}
+    assert written <= {"outputs", "outputs/.run.lock"}, written
+
+
+def test_the_tutorial_has_a_config_root_of_its_own(tmp_path):
+    """The tutorial's config is not the pipeline's: its own schema, rules and settle, found by its schema."""
+    from omegaconf import OmegaConf
+
+    from gmmgen.pipeline import config as gconfig
+
+    cfg = compose_cfg(tmp_path, ["seed=7", "anomaly.seed=3"])
+    assert OmegaConf.get_type(cfg) is tconfig.TutorialConfig
+    assert gconfig.root_of(cfg) is tconfig.ROOT and gconfig.root_of(gconfig.compose(root=tmp_path)) is gconfig.PIPELINE
+    assert gconfig.root_of({"seed": 0}) is gconfig.PIPELINE
+    assert "tutorial" not in gconfig.compose(root=tmp_path) and not hasattr(gconfig.Config(), "tutorial")
+    typed = tconfig.settle(cfg)
+    assert isinstance(typed, tconfig.TutorialConfig) and gconfig.root_of(typed) is tconfig.ROOT
+    assert (typed.em.seed, typed.anomaly.seed, typed.seed) == (7, 3, 7)
+    assert tconfig.settle(typed) is typed
+    assert typed.tracking.experiment == "gmmgen-tutorial" and typed.paths.outputs == str(tmp_path / "outputs")
+    with pytest.raises(ConfigError, match="not over the tutorial's schema"):
+        tconfig.settle(OmegaConf.create({"seed": 0}))
+
+
+def test_the_tutorial_reads_the_same_mnist_test_files_as_the_pipeline():
+    """conf/tutorial.yaml's hashes are conf/data/mnist.yaml's for the same t10k files."""
+    mine = yaml.safe_load((REPO / "conf" / "tutorial.yaml").read_text())["data"]["idx_sha256"]
+    pipeline = yaml.safe_load((REPO / "conf" / "data" / "mnist.yaml").read_text())["idx_sha256"]
+    assert mine and mine == {k: v for k, v in pipeline.items() if k.startswith("t10k-")}
+
+
+# --------------------------------------------------------------------------- the tutorial's own params file
+
+
+def _compose_params(folder: Path, root: Path):
+    """Compose ``folder/params.yaml`` as DVC's stages do (``--config-dir folder --config-name params``)."""
+    from hydra import compose, initialize_config_dir
+
+    tconfig.register_configs()
+    with initialize_config_dir(config_dir=str(folder), version_base="1.3"):  # conf/ for the Hydra settings
+        return compose("params", overrides=[f"hydra.searchpath=[file://{REPO / 'conf'}]", f"paths.root={root}"])
+
+
+def test_configure_writes_the_committed_params_file_in_dvcs_format(tmp_path):
+    """pipelines/tutorial/params.yaml is what the configure step writes, in DVC's format; Hydra reads it back."""
+    from dvc.utils.hydra import apply_overrides
+    from dvc.utils.serialize import dumps_yaml
+    from omegaconf import OmegaConf
+
+    configure = str(REPO / "pipelines" / "tutorial" / "configure.py")
+    result = run_py([configure], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = tmp_path / TUTORIAL_PARAMS
+    assert f"{TUTORIAL_PARAMS} updated" in result.stdout and not (tmp_path / "params.yaml").exists()
+    committed = (REPO / TUTORIAL_PARAMS).read_text()
+    assert written.read_text() == committed, "the committed file is stale: run `make tutorial`"
+    assert f"{TUTORIAL_PARAMS} unchanged" in run_py([configure], cwd=tmp_path).stdout
+    # DVC's own writer gives the same bytes, so `dvc exp run -S` on one value changes one line.
+    body = committed[committed.index("defaults:") :]
+    assert dumps_yaml(yaml.safe_load(body)) == body
+    apply_overrides(written, ["em.n_steps=40"])  # what `dvc exp run -S <file>:em.n_steps=40` does to the file
+    before, after = committed.splitlines(), written.read_text().splitlines()
+    assert [(a, b) for a, b in zip(before, after, strict=True) if a != b] == [("  n_steps: 25", "  n_steps: 40")]
+    # A stage composing the file (as DVC runs it) sees the config that wrote it.
+    composed = _compose_params(written.parent, tmp_path)
+    direct = compose_cfg(tmp_path, ["em.n_steps=40"])
+    assert OmegaConf.to_container(composed, resolve=True) == OmegaConf.to_container(direct, resolve=True)
+
+
+def test_the_params_writer_quotes_what_hydra_would_misread():
+    """Strings YAML 1.1 reads as booleans are quoted; nulls and floats come back as themselves."""
+    from omegaconf import OmegaConf
+
+    from gmmgen.runtime.params_file import dvc_yaml
+
+    doc = {"a": "yes", "b": "On", "c": None, "d": 1e-06, "e": "n", "f": ["off", 2.0], "g": {"h": "tied"}}
+    text = dvc_yaml(doc)
+    assert OmegaConf.to_container(OmegaConf.create(text)) == doc
+    from ruamel.yaml import YAML
+
+    assert YAML(typ="safe").load(text) == doc  # as DVC reads it
+    assert "c:\n" in text and "g:\n  h: tied\n" in text
 
 
 @pytest.fixture(scope="module")
@@ -282,6 +365,7 @@ def test_each_stage_writes_what_dvc_yaml_declares(sections):
 
 
 def test_dvc_yaml_points_at_real_files_and_params(default_cfg):
+    """Every stage runs its script on the tutorial's params file and takes its params from it, never params.yaml."""
     from omegaconf import OmegaConf
 
     cfg = default_cfg
@@ -289,12 +373,15 @@ def test_dvc_yaml_points_at_real_files_and_params(default_cfg):
         assert stage["wdir"] == "../.."
         # The project's interpreter wrapper, as in ../../dvc.yaml: stages run without an activated venv.
         assert stage["cmd"].startswith("pipelines/python pipelines/tutorial/"), f"{name}: {stage['cmd']}"
+        assert stage["cmd"].endswith(" --config-dir pipelines/tutorial --config-name params"), name
         script = stage["cmd"].split()[1]
         assert (REPO / script).is_file() and script in stage["deps"], name
         for dep in stage["deps"]:
             assert (REPO / dep).exists() or dep.startswith("outputs/"), f"{name}: {dep}"
-        for key in stage["params"]:
-            assert OmegaConf.select(cfg, key) is not None, f"{name}: param {key} is not in the config"
+        ((params_file, keys),) = [next(iter(p.items())) for p in stage["params"]]
+        assert params_file == TUTORIAL_PARAMS, f"{name}: params from {params_file}"
+        for key in keys:
+            assert OmegaConf.select(cfg, key) is not None, f"{name}: param {key} is not in the tutorial's config"
     assert set(_dvc_stages()) == {f"tutorial_{s}" for s in tstages.SECTIONS} | {"tutorial_track"}
 
 
@@ -324,7 +411,7 @@ def test_sections_are_logged_to_their_own_experiment(sections):
     run = client.get_run(run_id)
     assert run.info.status == "FINISHED" and run.data.tags["gmmgen.kind"] == "tutorial"
     assert client.get_experiment(run.info.experiment_id).name == "gmmgen-tutorial"
-    assert run.data.params["tutorial.em.n_steps"] == "10"
+    assert run.data.params["em.n_steps"] == "10" and run.data.params["seed"] == "0"
     children = client.search_runs([run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
     by_name = {c.info.run_name: c for c in children}
     assert set(by_name) == set(tstages.SECTIONS)
@@ -368,7 +455,7 @@ def test_make_tutorial_runs_every_stage_without_tensorflow(tmp_path):
         return res.stdout
 
     dvc = str(Path(PYTHON).parent / "dvc")
-    sh(PYTHON, "pipelines/configure.py", *SMALL)
+    sh(PYTHON, "pipelines/tutorial/configure.py", *SMALL)
     first = sh(dvc, "repro", "pipelines/tutorial/dvc.yaml")
     ran = re.findall(r"Running stage '[^']*:(\w+)'", first)
     assert sorted(ran) == sorted([f"tutorial_{s}" for s in tstages.SECTIONS] + ["tutorial_track"])
@@ -379,7 +466,7 @@ def test_make_tutorial_runs_every_stage_without_tensorflow(tmp_path):
         assert (project / "outputs" / "tutorial" / section / "metrics.json").exists()
     again = sh(dvc, "repro", "pipelines/tutorial/dvc.yaml")
     assert "Running stage" not in again
-    sh(PYTHON, "pipelines/configure.py", *SMALL, "tutorial.sampling.n_draws=200")
+    sh(PYTHON, "pipelines/tutorial/configure.py", *SMALL, "sampling.n_draws=200")
     third = sh(dvc, "repro", "pipelines/tutorial/dvc.yaml")
     assert re.findall(r"Running stage '[^']*:(\w+)'", third) == ["tutorial_sampling", "tutorial_track"]
     # The MNIST pipeline is untouched: `make run`'s stages never ran.

@@ -1,12 +1,16 @@
 """Run one stage of the tutorial's pipeline (pipelines/tutorial/dvc.yaml): a section, or the tracking.
 
-  python pipelines/tutorial/section.py <section> [overrides]                           (config from conf/)
-  python pipelines/tutorial/section.py <section> --config-dir . --config-name params   (as DVC runs it)
+  python pipelines/tutorial/section.py <section> [overrides]          (config from conf/tutorial.yaml)
+  python pipelines/tutorial/section.py <section> --config-dir pipelines/tutorial --config-name params
+                                                                     (as DVC runs it: the tutorial's params.yaml)
 
 ``<section>`` is em, clustering, sampling, segmentation or anomaly
 (``gmmgen_tutorial.stages.run_<section>``, writes outputs/tutorial/<section>/),
 or track (``gmmgen_tutorial.track.run_track``, one MLflow run with a child run
-per section). Hydra's files go to outputs/logs/tutorial_<section>.
+per section). Hydra's files go to outputs/logs/tutorial_<section>. The config is
+the tutorial's own (:mod:`gmmgen_tutorial.config`, never the pipeline's
+params.yaml): ``cli.run`` checks it with the tutorial's rules and settles it
+into a :class:`~gmmgen_tutorial.config.TutorialConfig`.
 """
 
 # isort: off
@@ -19,8 +23,8 @@ import sys
 
 import hydra
 
-from gmmgen.pipeline import config
 from gmmgen.runtime import cli
+from gmmgen_tutorial import config
 
 # section -> the module that holds its run_<section> function
 SECTIONS = {
@@ -52,7 +56,7 @@ def _section_from_argv() -> str:
 SECTION = _section_from_argv() if __name__ == "__main__" else ""
 
 
-@hydra.main(config_path="../../conf", config_name="config", version_base="1.3")
+@hydra.main(config_path="../../conf", config_name="tutorial", version_base="1.3")
 def main(cfg) -> None:
     module = importlib.import_module(SECTIONS[SECTION])
     cli.run(cfg, getattr(module, f"run_{SECTION}"))

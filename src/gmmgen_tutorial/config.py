@@ -1,8 +1,18 @@
-"""Schema and validation rules of the ``tutorial`` config group (``conf/tutorial/<section>/``).
+"""The tutorial's own config root: schema, validation rules and settle (``conf/tutorial.yaml``).
 
-Each section has its own dataclass; a ``seed`` left null follows the global
-``seed``. :func:`iter_problems` yields one ``key=value: must be ...`` line per
-bad value, like :func:`gmmgen.pipeline.config.rule_problems`.
+The tutorial stands beside the pipeline: ``conf/tutorial.yaml`` composes this
+schema (stored in Hydra's ConfigStore as ``tutorial_schema``), its configure
+step writes ``pipelines/tutorial/params.yaml`` and its stages read that file;
+the pipeline's config (:mod:`gmmgen.pipeline.config`) knows nothing of it. Its
+root, :class:`TutorialConfig`, holds its own ``seed``, the paths, the hashes of
+the MNIST test files its segmentation reads, its MLflow settings and the five
+sections, each with a dataclass of its own; a section's ``seed`` left null
+follows the tutorial's ``seed`` (:func:`settle`). :func:`rule_problems` yields
+one ``key=value: must be ...`` line per bad value, like
+:func:`gmmgen.pipeline.config.rule_problems`; importing this module adds the
+root to :func:`gmmgen.pipeline.config.root_of`, so the entry points' checks
+(:mod:`gmmgen.runtime.validation`, :func:`gmmgen.runtime.cli.run`) apply these
+rules and this settle to a tutorial config.
 """
 
 from __future__ import annotations
@@ -13,6 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from gmmgen.errors import ConfigError
+from gmmgen.pipeline import config as pipeline_config
+from gmmgen.pipeline.config import PathsConfig
 
 SECTIONS = ("em", "clustering", "sampling", "segmentation", "anomaly")
 POINT_KINDS = ("normal", "uniform")
@@ -132,11 +146,40 @@ class AnomalyTutorialConfig:
 
 
 @dataclass
-class TutorialConfig:
-    """The tutorial's sections; logged to MLflow in their own experiment."""
+class TutorialDataConfig:
+    """What the segmentation section checks in the MNIST test files it reads (``segmentation.mnist_test``)."""
 
+    idx_sha256: dict[str, str | None] = field(default_factory=dict)
+    """Expected sha256 of the decompressed IDX files, by file name (null or missing: not checked; magic
+    numbers, shapes and counts always are). conf/tutorial.yaml sets the t10k files' hashes."""
+
+
+@dataclass
+class TutorialTrackingConfig:
+    """MLflow: where the tutorial's runs go (the pipeline's store by default, an experiment of their own)."""
+
+    enabled: bool = True
+    """Log the tutorial's sections to MLflow."""
+    uri: str | None = None
+    """null: SQLite database at <outputs>/mlflow.db with artifacts beside it (the pipeline's store)."""
     experiment: str = "gmmgen-tutorial"
     """The MLflow experiment of the tutorial's runs."""
+    run_name: str | None = None
+    """The parent run's name (null: tutorial-<date>-<time>)."""
+    connect_timeout: float = 10.0
+    """Seconds to wait for the tracking store before giving up."""
+
+
+@dataclass
+class TutorialConfig:
+    """The tutorial's whole config: its seed, paths, MNIST test hashes, tracking and five sections."""
+
+    seed: int = 0
+    """The one seed every section's random choices derive from (a section's seed may pin its own)."""
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    """Every file-system location (the pipeline's)."""
+    data: TutorialDataConfig = field(default_factory=TutorialDataConfig)
+    """What the segmentation section checks in the MNIST test files."""
     em: EMTutorialConfig = field(default_factory=EMTutorialConfig)
     """Section 1: EM by hand."""
     clustering: ClusteringTutorialConfig = field(default_factory=ClusteringTutorialConfig)
@@ -147,6 +190,8 @@ class TutorialConfig:
     """Section 4: segmentation."""
     anomaly: AnomalyTutorialConfig = field(default_factory=AnomalyTutorialConfig)
     """Section 5: anomaly detection."""
+    tracking: TutorialTrackingConfig = field(default_factory=TutorialTrackingConfig)
+    """MLflow: where the tutorial's runs go."""
 
 
 def _int(v: Any) -> bool:
@@ -166,7 +211,11 @@ def _pos(v: Any) -> bool:
 
 
 def _seed(v: Any) -> bool:
-    return v is None or (_int(v) and 0 <= v < 2**32)
+    return v is None or _seed_required(v)
+
+
+def _seed_required(v: Any) -> bool:
+    return _int(v) and 0 <= v < 2**32
 
 
 def _distinct_pos_ints(v: Any) -> bool:
@@ -181,13 +230,13 @@ def _gaussians(section: str) -> list[tuple[str, Any, str]]:
 
 
 RULES: list[tuple[str, Any, str]] = [
-    ("experiment", lambda v: isinstance(v, str) and v.strip() != "", "a non-empty name"),
+    ("seed", _seed_required, "an integer in [0, 2**32)"),
     *_gaussians("em"),
     ("em.n_per_component", lambda v: _int(v) and v >= 2, "an integer >= 2"),
     ("em.n_steps", _pos_int, "a positive integer"),
     ("em.n_starts", _pos_int, "a positive integer"),
     ("em.plot_steps", lambda v: 0 < len(v) <= 6 and all(_int(s) and s >= 0 for s in v), "1 to 6 integers >= 0"),
-    ("em.seed", _seed, "an integer in [0, 2**32), or null for the global seed"),
+    ("em.seed", _seed, "an integer in [0, 2**32), or null for the tutorial's seed"),
     ("clustering.n_points", lambda v: _int(v) and v >= 10, "an integer >= 10"),
     ("clustering.points", lambda v: v in POINT_KINDS, f"one of {list(POINT_KINDS)}"),
     ("clustering.n_components", _pos_int, "a positive integer"),
@@ -196,13 +245,13 @@ RULES: list[tuple[str, Any, str]] = [
     ("clustering.blobs_centers", _pos_int, "a positive integer"),
     ("clustering.blobs_std", _pos, "a number > 0"),
     ("clustering.blobs_box", _pos, "a number > 0"),
-    ("clustering.seed", _seed, "an integer in [0, 2**32), or null for the global seed"),
+    ("clustering.seed", _seed, "an integer in [0, 2**32), or null for the tutorial's seed"),
     *_gaussians("sampling"),
     ("sampling.n_points", lambda v: _int(v) and v >= 10, "an integer >= 10"),
     ("sampling.n_components", _pos_int, "a positive integer"),
     ("sampling.n_draws", lambda v: _int(v) and v >= 10, "an integer >= 10"),
     ("sampling.alpha", lambda v: _num(v) and 0 < v < 1, "a level in (0, 1)"),
-    ("sampling.seed", _seed, "an integer in [0, 2**32), or null for the global seed"),
+    ("sampling.seed", _seed, "an integer in [0, 2**32), or null for the tutorial's seed"),
     (
         "segmentation.images",
         lambda v: all(i in IMAGES for i in v) and len(set(v)) == len(v),
@@ -219,7 +268,7 @@ RULES: list[tuple[str, Any, str]] = [
     ("segmentation.n_test_digits", _pos_int, "a positive integer"),
     ("segmentation.digit_covariance", lambda v: v in ("tied", "full"), "'tied' or 'full'"),
     ("segmentation.truth_threshold", lambda v: _int(v) and 1 <= v <= 255, "an integer in [1, 255]"),
-    ("segmentation.seed", _seed, "an integer in [0, 2**32), or null for the global seed"),
+    ("segmentation.seed", _seed, "an integer in [0, 2**32), or null for the tutorial's seed"),
     ("anomaly.n_points", lambda v: _int(v) and v >= 10, "an integer >= 10"),
     ("anomaly.points", lambda v: v in POINT_KINDS, f"one of {list(POINT_KINDS)}"),
     ("anomaly.n_outliers", _pos_int, "a positive integer"),
@@ -227,7 +276,9 @@ RULES: list[tuple[str, Any, str]] = [
     ("anomaly.outlier_min_radius", lambda v: _num(v) and v >= 0, "a number >= 0"),
     ("anomaly.n_components", _pos_int, "a positive integer"),
     ("anomaly.threshold_percentile", lambda v: _num(v) and 0 < v < 100, "a percentile in (0, 100)"),
-    ("anomaly.seed", _seed, "an integer in [0, 2**32), or null for the global seed"),
+    ("anomaly.seed", _seed, "an integer in [0, 2**32), or null for the tutorial's seed"),
+    ("tracking.experiment", lambda v: isinstance(v, str) and v.strip() != "", "a non-empty name"),
+    ("tracking.connect_timeout", _pos, "a positive number of seconds"),
 ]
 
 
@@ -241,10 +292,12 @@ def _get(cfg: Any, dotted: str) -> Any:
     return node
 
 
-def iter_problems(cfg: Any) -> Iterator[str]:
-    """Yield ``tutorial.<key>=<value>: must be <allowed>`` for every bad value of the ``tutorial`` node ``cfg``.
+def rule_problems(cfg: Any) -> Iterator[str]:
+    """Yield ``<key>=<value>: must be <allowed>`` for every bad value of the tutorial's config ``cfg``.
 
-    ``cfg`` is that node as a DictConfig, a plain dict or a :class:`TutorialConfig`.
+    ``cfg`` is a DictConfig composed from ``conf/tutorial.yaml``, a plain dict or a :class:`TutorialConfig`.
+    Not redacted and blind to credentials and the tracking URI: the entry points check the whole config
+    through :func:`gmmgen.runtime.validation.iter_problems`, which adds those and masks every message.
     """
     for key, ok, allowed in RULES:
         value = _get(cfg, key)
@@ -253,17 +306,17 @@ def iter_problems(cfg: Any) -> Iterator[str]:
         except TypeError:
             good = False
         if not good:
-            yield f"tutorial.{key}={value!r}: must be {allowed}"
+            yield f"{key}={value!r}: must be {allowed}"
     for section in ("em", "sampling"):
         means, variances = _get(cfg, f"{section}.means"), _get(cfg, f"{section}.variances")
         if len(means) != len(variances):
-            yield f"tutorial.{section}.means={means!r}, tutorial.{section}.variances={variances!r}: same length needed"
+            yield f"{section}.means={means!r}, {section}.variances={variances!r}: same length needed"
     n, k = _get(cfg, "em.n_per_component"), len(_get(cfg, "em.means"))
     if _int(n) and n * k < k + 1:
-        yield f"tutorial.em.n_per_component={n!r}: too few points for {k} components"
+        yield f"em.n_per_component={n!r}: too few points for {k} components"
     steps, n_steps = _get(cfg, "em.plot_steps"), _get(cfg, "em.n_steps")
     if _int(n_steps) and any(_int(s) and s > n_steps for s in steps):
-        yield f"tutorial.em.plot_steps={steps!r}: every step must be <= tutorial.em.n_steps={n_steps}"
+        yield f"em.plot_steps={steps!r}: every step must be <= em.n_steps={n_steps}"
     for section, kmax in (
         ("clustering", _get(cfg, "clustering.n_points")),
         ("sampling", _get(cfg, "sampling.n_points")),
@@ -271,7 +324,69 @@ def iter_problems(cfg: Any) -> Iterator[str]:
     ):
         k = _get(cfg, f"{section}.n_components")
         if _int(k) and _int(kmax) and k >= kmax:
-            yield f"tutorial.{section}.n_components={k!r}: must be below tutorial.{section}.n_points={kmax}"
+            yield f"{section}.n_components={k!r}: must be below {section}.n_points={kmax}"
     grid = _get(cfg, "clustering.k_grid")
     if _int(_get(cfg, "clustering.n_points")) and any(_int(k) and k >= _get(cfg, "clustering.n_points") for k in grid):
-        yield f"tutorial.clustering.k_grid={grid!r}: every K must be below tutorial.clustering.n_points"
+        yield f"clustering.k_grid={grid!r}: every K must be below clustering.n_points"
+
+
+def settle(cfg: DictConfig | TutorialConfig) -> TutorialConfig:
+    """The typed config, made once at the entry point: dataclasses, and every section's null seed the global one.
+
+    A settled :class:`TutorialConfig` comes back as it is (a hand-made one is settled like a composed one),
+    so the stages may be given either.
+
+    Raises
+    ------
+    ConfigError
+        ``cfg`` was not composed over the tutorial's schema (``tutorial_schema`` missing from its defaults).
+    """
+    if isinstance(cfg, TutorialConfig):
+        if _settled(cfg):
+            return cfg
+        cfg = OmegaConf.structured(cfg)  # a TutorialConfig built by hand: its interpolations and null seeds too
+    typed = OmegaConf.to_object(cfg)
+    if not isinstance(typed, TutorialConfig):
+        raise ConfigError(
+            "the composed config is not over the tutorial's schema: its defaults list must start with tutorial_schema"
+        )
+    for section in SECTIONS:
+        part = getattr(typed, section)
+        if part.seed is None:
+            part.seed = typed.seed
+    return typed
+
+
+def _settled(cfg: TutorialConfig) -> bool:
+    """Whether ``cfg`` is already settled: every section's seed set and no interpolation left in the paths."""
+    seeds = all(getattr(cfg, section).seed is not None for section in SECTIONS)
+    return seeds and not any("${" in str(v) for v in vars(cfg.paths).values())
+
+
+#: The tutorial's root: the entry points find its rules and settle by its schema (TutorialConfig).
+ROOT = pipeline_config.ConfigRoot("tutorial_schema", TutorialConfig, rule_problems, settle)
+pipeline_config.add_root(ROOT)
+
+
+def register_configs() -> None:
+    """Register the schema with Hydra's ConfigStore as ``tutorial_schema`` (``conf/tutorial.yaml`` starts from it)."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name=ROOT.name, node=TutorialConfig)
+
+
+def compose(overrides: list[str] | None = None, root: str | None = None) -> DictConfig:
+    """Compose ``conf/tutorial.yaml`` as the entry points do (for notebooks and tests); not validated.
+
+    ``root`` sets ``paths.root`` (default: the current folder); ``overrides`` use Hydra's command-line syntax.
+    """
+    from pathlib import Path
+
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    register_configs()
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    extra = [f"paths.root={Path(root).resolve()}"] if root is not None else []
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        return hydra_compose("tutorial", overrides=[*extra, *(overrides or [])])

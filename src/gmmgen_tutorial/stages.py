@@ -1,8 +1,10 @@
 """The tutorial's stages: config in, ``<paths.run_dir>/tutorial/<section>/`` out (complete or absent).
 
-Each stage draws its data from its own seed (``tutorial.<section>.seed``, or
-the global ``seed``), runs its section's module, and writes metrics.json, a
-CSV where there is a table, and its figures. Nothing here talks to MLflow
+Each stage takes the tutorial's config (:class:`~gmmgen_tutorial.config.TutorialConfig`,
+composed from ``conf/tutorial.yaml``, or settled), draws its data from its
+section's seed (``<section>.seed``, or the tutorial's ``seed``), runs its
+section's module, and writes metrics.json, a CSV where there is a table, and
+its figures. Nothing here talks to MLflow
 (:mod:`gmmgen_tutorial.track` logs the folders afterwards) or imports TensorFlow.
 """
 
@@ -16,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig
 
 from gmmgen.core.io import atomic_dir, write_json
-from gmmgen.pipeline.config import seed_for
 from gmmgen_tutorial import anomaly, clustering, em1d, sampling1d, segmentation
 from gmmgen_tutorial import plots as tplots
+from gmmgen_tutorial.config import TutorialConfig, settle
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +61,11 @@ def _r(v: float, digits: int = 10) -> float:
 # --------------------------------------------------------------------------- 1. EM by hand
 
 
-def run_em(cfg: Any) -> Path:
+def run_em(cfg: TutorialConfig | DictConfig) -> Path:
     """Section 1: EM by hand from ``n_starts`` random starts; the best compared with scikit-learn."""
-    c = cfg.tutorial.em
-    rng = np.random.default_rng(seed_for(cfg, "tutorial.em.seed"))
+    cfg = settle(cfg)  # typed, seeds resolved (a no-op on the entry point's typed config)
+    c = cfg.em
+    rng = np.random.default_rng(c.seed)
     means, variances = np.array(c.means, float), np.array(c.variances, float)
     k = len(means)
     x, _ = em1d.make_data(means, variances, c.n_per_component, rng)
@@ -140,10 +144,11 @@ def run_em(cfg: Any) -> Path:
 # --------------------------------------------------------------------------- 2. clustering
 
 
-def run_clustering(cfg: Any) -> Path:
+def run_clustering(cfg: TutorialConfig | DictConfig) -> Path:
     """Section 2: K components on the tutorial's 2-D points; BIC and AIC over K there and on blobs."""
-    c = cfg.tutorial.clustering
-    seed = seed_for(cfg, "tutorial.clustering.seed")
+    cfg = settle(cfg)  # typed, seeds resolved (a no-op on the entry point's typed config)
+    c = cfg.clustering
+    seed = c.seed
     data_seed, fit_seed, blob_seed = _seeds(seed, 3)
     x = clustering.make_points(c.n_points, c.points, np.random.default_rng(data_seed))
     bx, by = clustering.blobs(c.n_points, c.blobs_centers, c.blobs_std, c.blobs_box, blob_seed % 2**31)
@@ -208,10 +213,11 @@ def run_clustering(cfg: Any) -> Path:
 # --------------------------------------------------------------------------- 3. sampling
 
 
-def run_sampling(cfg: Any) -> Path:
+def run_sampling(cfg: TutorialConfig | DictConfig) -> Path:
     """Section 3: fit K components to 1-D points, draw new points, test them (Kolmogorov-Smirnov)."""
-    c = cfg.tutorial.sampling
-    data_seed, fit_seed, draw_seed = _seeds(seed_for(cfg, "tutorial.sampling.seed"), 3)
+    cfg = settle(cfg)  # typed, seeds resolved (a no-op on the entry point's typed config)
+    c = cfg.sampling
+    data_seed, fit_seed, draw_seed = _seeds(c.seed, 3)
     data = sampling1d.make_data(c.means, c.variances, c.n_points, np.random.default_rng(data_seed))
     with _one_thread():
         gm = sampling1d.fit(data, c.n_components, fit_seed)
@@ -249,10 +255,11 @@ def run_sampling(cfg: Any) -> Path:
 # --------------------------------------------------------------------------- 4. segmentation
 
 
-def run_segmentation(cfg: Any) -> Path:
+def run_segmentation(cfg: TutorialConfig | DictConfig) -> Path:
     """Section 4: bundled images segmented with K by BIC; MNIST digits foreground/background scored by IoU."""
-    c = cfg.tutorial.segmentation
-    seed = seed_for(cfg, "tutorial.segmentation.seed")
+    cfg = settle(cfg)  # typed, seeds resolved (a no-op on the entry point's typed config)
+    c = cfg.segmentation
+    seed = c.seed
     metrics: dict[str, Any] = {"images": {}}
     figures: dict[str, tuple] = {}
     with _one_thread():
@@ -335,10 +342,11 @@ def run_segmentation(cfg: Any) -> Path:
 # --------------------------------------------------------------------------- 5. anomaly detection
 
 
-def run_anomaly(cfg: Any) -> Path:
+def run_anomaly(cfg: TutorialConfig | DictConfig) -> Path:
     """Section 5: flag low-density points of the 2-D example with injected outliers; precision and recall."""
-    c = cfg.tutorial.anomaly
-    data_seed, out_seed, fit_seed = _seeds(seed_for(cfg, "tutorial.anomaly.seed"), 3)
+    cfg = settle(cfg)  # typed, seeds resolved (a no-op on the entry point's typed config)
+    c = cfg.anomaly
+    data_seed, out_seed, fit_seed = _seeds(c.seed, 3)
     inliers = clustering.make_points(c.n_points, c.points, np.random.default_rng(data_seed))
     x, is_out = anomaly.inject_outliers(
         inliers, c.n_outliers, c.outlier_box, c.outlier_min_radius, np.random.default_rng(out_seed)

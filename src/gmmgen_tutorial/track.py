@@ -1,4 +1,4 @@
-"""Log the tutorial's section folders to MLflow, in their own experiment (``tutorial.experiment``).
+"""Log the tutorial's section folders to MLflow, in their own experiment (the tutorial's ``tracking.experiment``).
 
 Like :func:`gmmgen.tracking.log.track`, from files: one parent run (the tutorial's
 config as params, git state as tags) and a nested child run per section with
@@ -15,34 +15,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from gmmgen.errors import UpstreamError
 from gmmgen.tracking import log as tracking
 from gmmgen_tutorial.config import SECTIONS
 
 
-def _plain(node: Any) -> dict[str, Any]:
-    """A config section as plain dicts: a DictConfig resolved, or a dataclass of the typed config."""
-    if OmegaConf.is_config(node):
-        return OmegaConf.to_container(node, resolve=True)
-    return dataclasses.asdict(node)
-
-
-def _tutorial_cfg(cfg: Any):
-    """The parts of ``cfg`` a tutorial run needs, with the tutorial's experiment and run name."""
-    return OmegaConf.create(
-        {
-            "seed": cfg.seed,
-            "paths": _plain(cfg.paths),
-            "tracking": {
-                **_plain(cfg.tracking),
-                "experiment": cfg.tutorial.experiment,
-                "run_name": f"tutorial-{time.strftime('%Y%m%d-%H%M%S')}",
-            },
-            "tutorial": _plain(cfg.tutorial),
-        }
-    )
+def _tutorial_cfg(cfg: Any) -> DictConfig:
+    """The tutorial's config as a DictConfig for :mod:`gmmgen.tracking.log`, its run named when ``run_name`` is null."""
+    tcfg = OmegaConf.structured(cfg) if dataclasses.is_dataclass(cfg) else cfg.copy()
+    if not tcfg.tracking.run_name:
+        tcfg.tracking.run_name = f"tutorial-{time.strftime('%Y%m%d-%H%M%S')}"
+    return tcfg
 
 
 def log_tutorial(cfg: Any, folder: Path) -> tuple[str, str]:
@@ -79,7 +64,7 @@ def log_tutorial(cfg: Any, folder: Path) -> tuple[str, str]:
                 )
                 child_status = "FINISHED"
                 try:
-                    params = tracking.flatten(OmegaConf.to_container(tcfg.tutorial[section], resolve=True))
+                    params = tracking.flatten(OmegaConf.to_container(tcfg[section], resolve=True))
                     client.log_batch(
                         child.info.run_id,
                         metrics=[Metric(k, v, now, 0) for k, v in metrics.items() if v == v],
@@ -115,7 +100,7 @@ def run_track(cfg: Any) -> Path:
         return out
     run_id, uri = log_tutorial(cfg, Path(cfg.paths.run_dir) / "tutorial")
     out.mkdir(parents=True, exist_ok=True)
-    write_json(out / "logged.json", {"experiment": cfg.tutorial.experiment})
-    write_json(out / "run.json", {"run_id": run_id, "experiment": cfg.tutorial.experiment})
-    print(f"MLflow run {run_id} in experiment '{cfg.tutorial.experiment}' ({uri})")
+    write_json(out / "logged.json", {"experiment": cfg.tracking.experiment})
+    write_json(out / "run.json", {"run_id": run_id, "experiment": cfg.tracking.experiment})
+    print(f"MLflow run {run_id} in experiment '{cfg.tracking.experiment}' ({uri})")
     return out

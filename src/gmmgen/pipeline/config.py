@@ -20,7 +20,6 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from gmmgen.core import compute
 from gmmgen.core.choices import CORRUPTIONS, COVARIANCE_TYPES, CRITERIA, DATA_NAMES, DATA_SOURCES, INIT_PARAMS
 from gmmgen.errors import ConfigError
-from gmmgen_tutorial.config import TutorialConfig
 
 # Training pools whose size is known before any download (name or source -> digits, no test pool).
 KNOWN_POOLS = {"digits": 1797, "bundled": 5000}
@@ -317,8 +316,6 @@ class Config:
     """The evaluation."""
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     """MLflow."""
-    tutorial: TutorialConfig = field(default_factory=TutorialConfig)
-    """The tutorial's other sections (EM by hand, clustering, ...): ``make tutorial``."""
     compute: ComputeConfig = field(default_factory=ComputeConfig)
     """Where the arrays live."""
 
@@ -671,6 +668,47 @@ def _settled(cfg: Config) -> bool:
     """Whether ``cfg`` is already settled: every per-part seed set and no interpolation left in the paths."""
     seeds = all(getattr(getattr(cfg, section), key) is not None for section, key in PART_SEEDS)
     return seeds and not any("${" in str(v) for v in vars(cfg.paths).values())
+
+
+# --------------------------------------------------------------------------- config roots
+
+
+@dataclass(frozen=True)
+class ConfigRoot:
+    """A config an entry point composes: its schema, the rules its values must meet, how it is typed.
+
+    ``schema`` is stored in Hydra's ConfigStore as ``name`` (the first entry of
+    the root's defaults list); ``rule_problems(cfg)`` yields one
+    ``key=value: must be <allowed>`` line per bad value; ``settle(cfg)``
+    returns the typed config. The pipeline's root is :data:`PIPELINE`. Another
+    root (the tutorial's, in :mod:`gmmgen_tutorial.config`) adds itself with
+    :func:`add_root` when its module is imported, so the entry points' checks
+    (:mod:`gmmgen.runtime.validation`, :func:`gmmgen.runtime.cli.run`) find it
+    by its schema while this module imports no other root.
+    """
+
+    name: str
+    schema: type
+    rule_problems: Callable[[Any], Iterator[str]]
+    settle: Callable[[Any], Any]
+
+
+PIPELINE = ConfigRoot("config_schema", Config, rule_problems, settle)
+_ROOTS: dict[type, ConfigRoot] = {Config: PIPELINE}
+
+
+def add_root(root: ConfigRoot) -> None:
+    """Make ``root`` known to :func:`root_of`, by its schema class."""
+    _ROOTS[root.schema] = root
+
+
+def root_of(cfg: Any) -> ConfigRoot:
+    """The root ``cfg`` was composed over (a DictConfig's schema) or settled into (a typed config's class).
+
+    A plain dict, or a DictConfig composed without a registered schema, is taken as the pipeline's.
+    """
+    kind = OmegaConf.get_type(cfg) if isinstance(cfg, DictConfig) else type(cfg)
+    return _ROOTS.get(kind, PIPELINE)
 
 
 def as_dict(cfg: DictConfig | Config) -> dict[str, Any]:

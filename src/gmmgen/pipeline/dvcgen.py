@@ -33,6 +33,8 @@ HALLWAY = ("gmmgen.runtime", "gmmgen.report")
 STAGE_SCRIPT = "pipelines/stage.py"
 SECTION_SCRIPT = "pipelines/tutorial/section.py"
 STAGE_CMD = "pipelines/python {script} {name} --config-dir . --config-name params"
+#: The tutorial's stages compose its own params file (pipelines/tutorial/params.yaml), never the pipeline's.
+SECTION_CMD = "pipelines/python {script} {name} --config-dir pipelines/tutorial --config-name params"
 
 
 def module_file(name: str) -> Path | None:
@@ -138,7 +140,7 @@ def tutorial_stages() -> list[StageCode]:
     out = []
     for name in (n.removeprefix("tutorial_") for n in names):
         module = "gmmgen_tutorial.track" if name == "track" else "gmmgen_tutorial.stages"
-        cmd = STAGE_CMD.format(script=SECTION_SCRIPT, name=name)
+        cmd = SECTION_CMD.format(script=SECTION_SCRIPT, name=name)
         out.append(StageCode(f"tutorial_{name}", cmd, (REPO / SECTION_SCRIPT, module_file(module))))
     return out
 

@@ -36,7 +36,7 @@ from typing import Any, NoReturn, TypeVar
 
 from gmmgen.core.compute import Compute
 from gmmgen.errors import STATUS_FILE_ENV, ConfigError, GmmgenError
-from gmmgen.pipeline.config import settle
+from gmmgen.pipeline.config import Config, root_of
 from gmmgen.runtime import console
 from gmmgen.runtime.exits import (  # noqa: F401  re-exported: entry points and tests name them as cli.EXIT_*
     EXIT_BUG,
@@ -115,9 +115,11 @@ class JobFailed(BaseException):
 def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True, typed: bool = True) -> T:
     """Validate ``cfg`` (and that this machine provides its compute setting) then return ``fn(settle(cfg))``.
 
-    ``fn`` gets the typed configuration (:func:`gmmgen.pipeline.config.settle`): the
-    schema's dataclasses with every seed resolved, never the Hydra object;
-    only an entry point that writes the composed document itself
+    ``fn`` gets the typed configuration: the schema's dataclasses with every
+    seed resolved, never the Hydra object. The rules and the settle are those
+    of the root ``cfg`` was composed over (:func:`gmmgen.pipeline.config.root_of`:
+    the pipeline's :func:`~gmmgen.pipeline.config.settle`, or the tutorial's).
+    Only an entry point that writes the composed document itself
     (``configure.py``: params.yaml keeps null seeds) asks for ``typed=False``.
 
     Errors go up to :func:`main` (or to Hydra, in a multirun job). With
@@ -128,8 +130,9 @@ def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True, typed: bool = Tru
     console.quiet_libraries()  # again: Hydra's logging setup reset the loggers' levels
     try:
         validate(cfg)
-        settled = settle(cfg)  # the one typed config: dataclasses, seeds resolved
-        Compute.from_config(settled).check()  # the namespace imports, the GPU is there
+        settled = root_of(cfg).settle(cfg)  # the one typed config: dataclasses, seeds resolved
+        if isinstance(settled, Config):  # the pipeline's: the namespace imports, the GPU is there
+            Compute.from_config(settled).check()
         if banner:
             console.banner(fn.__name__.removeprefix("run_"), console.describe(fn))
         return fn(settled if typed else cfg)
