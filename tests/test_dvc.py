@@ -106,7 +106,8 @@ def test_make_run_on_a_fresh_clone_reproduces_the_committed_lock(projects):
 
 COMPUTE_STAGES = ("data", "reduce", "select", "generate", "classifier", "evaluate")
 #: Everything outside the compute path: process handling and console text, redaction, MLflow, reports,
-#: the tutorial (its package and entry points) and the README. Editing any of them reruns no compute stage.
+#: the tutorial (its package, config and entry points), the other entry points and the README. Editing
+#: any of them reruns no compute stage.
 OUTSIDE_THE_COMPUTE_PATH = (
     "src/gmmgen/runtime/*.py",
     "src/gmmgen/redact.py",
@@ -114,6 +115,10 @@ OUTSIDE_THE_COMPUTE_PATH = (
     "src/gmmgen/report/*.py",
     "src/gmmgen_tutorial/*.py",
     "pipelines/tutorial/*.py",
+    "conf/tutorial.yaml",
+    "pipelines/configure.py",
+    "pipelines/run_all.py",
+    "pipelines/findings.py",
     "README.md",
 )
 
