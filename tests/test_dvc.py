@@ -146,6 +146,7 @@ def test_editing_what_is_outside_the_compute_path_reruns_no_compute_stage(projec
     assert git_status(b) == "" and "up to date" in sh([DVC, "status", "dvc.yaml"], b).stdout
 
 
+@pytest.mark.slow  # six tutorial stages, small: about 3 minutes on a busy 2-core machine (fast checks: test_tutorial)
 @pytest.mark.skipif(not (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").exists(), reason="no MNIST test IDX folder")
 def test_make_tutorial_leaves_an_applied_experiment_alone(projects):
     """Issue 22: an experiment applied to params.yaml (`dvc exp run -S pca.variance=0.9` writes it so) survives
@@ -166,8 +167,8 @@ def test_make_tutorial_leaves_an_applied_experiment_alone(projects):
         assert (b / "outputs" / "tutorial" / "em" / "metrics.json").exists()
         assert (b / "params.yaml").read_bytes() == applied
         assert sh([DVC, "status", "dvc.yaml"], b).stdout == status
-    finally:
-        sh(["git", "checkout", "--", "params.yaml", "pipelines/tutorial"], b)
+    finally:  # DVC stages the tutorial's new lock (core.autostage): back to the commit, index and files
+        sh(["git", "checkout", "HEAD", "--", "params.yaml", "pipelines/tutorial"], b)
     assert git_status(b) == ""
 
 

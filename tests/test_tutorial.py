@@ -288,16 +288,25 @@ def _compose_params(folder: Path, root: Path):
 
 
 def test_configure_writes_the_committed_params_file_in_dvcs_format(tmp_path):
-    """pipelines/tutorial/params.yaml is what the configure step writes, in DVC's format; Hydra reads it back."""
+    """pipelines/tutorial/params.yaml is what the configure step writes, in DVC's format; Hydra reads it back.
+
+    The pipeline's params.yaml beside it, an experiment applied, is left byte for byte as it was.
+    """
     from dvc.utils.hydra import apply_overrides
     from dvc.utils.serialize import dumps_yaml
     from omegaconf import OmegaConf
 
+    # The pipeline's params.yaml with an experiment applied (as `dvc exp run -S pca.variance=0.9` writes it).
+    applied = tmp_path / "params.yaml"
+    applied.write_text((REPO / "params.yaml").read_text())
+    apply_overrides(applied, ["pca.variance=0.9"])
+    experiment = applied.read_bytes()
     configure = str(REPO / "pipelines" / "tutorial" / "configure.py")
     result = run_py([configure], cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     written = tmp_path / TUTORIAL_PARAMS
-    assert f"{TUTORIAL_PARAMS} updated" in result.stdout and not (tmp_path / "params.yaml").exists()
+    assert f"{TUTORIAL_PARAMS} updated" in result.stdout
+    assert applied.read_bytes() == experiment and b"variance: 0.9" in experiment, "the experiment was touched"
     committed = (REPO / TUTORIAL_PARAMS).read_text()
     assert written.read_text() == committed, "the committed file is stale: run `make tutorial`"
     assert f"{TUTORIAL_PARAMS} unchanged" in run_py([configure], cwd=tmp_path).stdout
@@ -311,6 +320,23 @@ def test_configure_writes_the_committed_params_file_in_dvcs_format(tmp_path):
     composed = _compose_params(written.parent, tmp_path)
     direct = compose_cfg(tmp_path, ["em.n_steps=40"])
     assert OmegaConf.to_container(composed, resolve=True) == OmegaConf.to_container(direct, resolve=True)
+
+
+def test_make_tutorial_runs_only_the_tutorials_configure_step_and_pipeline():
+    """`make tutorial` writes no params.yaml: its recipe is the tutorial's configure step and its dvc.yaml only."""
+    import subprocess
+
+    recipe = subprocess.run(
+        ["make", "-n", "-o", ".venv/.installed", "tutorial", "ARGS=em.n_steps=3"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "pipelines/tutorial/configure.py em.n_steps=3" in recipe
+    assert "dvc repro pipelines/tutorial/dvc.yaml" in recipe
+    # Neither the pipeline's configure step (`make params`, which writes params.yaml) nor its `dvc repro`.
+    assert "pipelines/configure.py" not in recipe and recipe.count("dvc repro") == 1
 
 
 def test_the_params_writer_quotes_what_hydra_would_misread():
