@@ -96,7 +96,7 @@ def test_a_failing_job_is_reported_and_the_others_finish(tmp_path):
 
 
 def test_the_sweep_summary_says_why_each_unfinished_job_stopped(tmp_path):
-    from gmmgen.summary import sweep_summary
+    from gmmgen.report.summary import sweep_summary
 
     for job in ("0", "1"):
         (tmp_path / job / ".hydra").mkdir(parents=True)

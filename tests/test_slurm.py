@@ -30,7 +30,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from gmmgen import cluster as gcluster
+from gmmgen.tracking import cluster as gcluster
 
 from .conftest import PYTHON, REPO, TINY, run_py
 
@@ -201,7 +201,11 @@ def test_a_make_sweep_runs_every_job_under_slurm_and_logs_to_the_server(sweeps, 
     assert folders == slurm_ids
     array = {i.split("_")[0] for i in slurm_ids}
     assert len(array) == 1 and sorted(i.split("_")[1] for i in slurm_ids) == ["0", "1", "2"]  # one array job
-    assert gcluster.job_states(cluster.folder, slurm_ids) == dict.fromkeys(slurm_ids, "COMPLETED")
+    # A job's process may still be exiting when the sweep has its result: SLURM records the end a moment later.
+    deadline = time.monotonic() + 60
+    while (states := gcluster.job_states(cluster.folder, slurm_ids)) != dict.fromkeys(slurm_ids, "COMPLETED"):
+        assert time.monotonic() < deadline, states
+        time.sleep(0.5)
     # The sweep summary gathers them: the console table and the sweep run's table.
     assert "gmmgen sweep summary: 3 jobs, 3 finished, 0 failed" in result.stdout
     table = sweep_table(client, sweep)
@@ -276,7 +280,7 @@ def test_a_daemon_that_does_not_come_up_is_named_with_its_log():
     folder = Path(tempfile.mkdtemp(prefix="gmmgen-cluster-"))
     try:
         (folder / "munge" / "munge.key").mkdir(parents=True)  # munged cannot read a key that is a folder
-        done = run_py(["-m", "gmmgen.cluster", "start", "--dir", str(folder)], cwd=REPO, timeout=120)
+        done = run_py(["-m", "gmmgen.tracking.cluster", "start", "--dir", str(folder)], cwd=REPO, timeout=120)
         assert done.returncode == 1
         (line,) = done.stderr.strip().splitlines()
         log = folder / "log" / "munged.log"
@@ -298,7 +302,7 @@ def test_cluster_stop_leaves_nothing_running(cluster):
     assert ps_lines(cluster.folder) == []
     # The clients of a stopped cluster answer at once (not running), never block.
     started = time.monotonic()
-    status = run_py(["-m", "gmmgen.cluster", "status", "--dir", str(cluster.folder)], cwd=REPO, timeout=60)
+    status = run_py(["-m", "gmmgen.tracking.cluster", "status", "--dir", str(cluster.folder)], cwd=REPO, timeout=60)
     assert status.returncode == 3 and status.stdout.strip() == "not running"
     assert time.monotonic() - started < 30
     assert "was not running" in cluster.make("cluster-stop").stdout
@@ -316,9 +320,9 @@ def test_cluster_stop_leaves_nothing_running(cluster):
     ],
 )
 def test_a_job_knows_its_slurm_id_and_says_who_sent_sigterm(monkeypatch, env, job):
-    from gmmgen.cli import EXIT_TERMINATED, exit_status
     from gmmgen.errors import JobTerminated, Terminated, slurm_job
-    from gmmgen.tracking import stop_reason
+    from gmmgen.runtime.cli import EXIT_TERMINATED, exit_status
+    from gmmgen.tracking.log import stop_reason
 
     for key in ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID"):
         monkeypatch.delenv(key, raising=False)
@@ -338,7 +342,7 @@ def test_slurm_yaml_defaults_reach_the_launcher():
     """conf/hydra/launcher/slurm.yaml as Hydra composes it (the sweep above overrides the sizes)."""
     from hydra import compose, initialize_config_dir
 
-    from gmmgen.config import register_configs
+    from gmmgen.pipeline.config import register_configs
 
     register_configs()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
