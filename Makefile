@@ -25,6 +25,7 @@ SERVER_DIR ?= outputs/server
 SERVER_PORT ?= 5050
 CLUSTER_DIR ?= outputs/cluster
 CLUSTER_PORT ?= 0
+CLUSTER_CPUS ?= 0
 LAUNCHER ?= parallel
 REMOTE ?=
 # DVC 3 ends every `dvc repro` that ran a stage with "Use `dvc push` to send your updates to remote
@@ -44,7 +45,8 @@ help: ## List the targets
 	@echo "  Variables: ARGS='<hydra overrides>' and WAIT=1 (run), SWEEP='<multirun overrides>' (sweep), PORT=5000 (ui),"
 	@echo "             SERVE_PORT=5001 MODEL=gmmgen-digit-generator ALIAS=champion, or VERSION=<n> (serve)"
 	@echo "             SERVER_PORT=5050 SERVER_DIR=outputs/server (server), REMOTE=<dvc remote> (push, pull)"
-	@echo "             LAUNCHER=parallel|slurm (sweep), CLUSTER_DIR=outputs/cluster CLUSTER_PORT=0 (cluster: 0 = free ports)"
+	@echo "             LAUNCHER=parallel|slurm (sweep), CLUSTER_DIR=outputs/cluster CLUSTER_PORT=0 (free ports)"
+	@echo "             CLUSTER_CPUS=0 (cluster: the CPUs its node offers; 0 = this machine's cores)"
 	@echo "             DOCS_PORT=8000 (docs-serve)"
 
 $(STAMP): requirements.lock pyproject.toml
@@ -63,7 +65,7 @@ postgresql: ## Install PostgreSQL (Debian's package, as root) when it is missing
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo "error: PostgreSQL is missing: install it (sudo apt-get install postgresql)"; exit 1; fi; }
 
-# The one-node SLURM cluster of `make cluster` (gmmgen.cluster) and its accounting database. For `make test`
+# The one-node SLURM cluster of `make cluster` (gmmgen.tracking.cluster) and its accounting database. For `make test`
 # (SLURM_OPTIONAL) a machine where they cannot be installed is one line, and the SLURM tests skip (fail in CI).
 SLURM_PACKAGES := slurmctld slurmd slurm-client slurmdbd munge mariadb-server
 SLURM_OPTIONAL ?=
@@ -132,7 +134,7 @@ server-stop: $(STAMP) ## Stop the tracking server (its database and artifacts st
 	$(BIN)/python -m gmmgen.tracking.server stop --dir $(SERVER_DIR)
 
 cluster: $(STAMP) slurm ## Start a one-node SLURM cluster (state, logs, accounting DB in CLUSTER_DIR) for LAUNCHER=slurm
-	$(BIN)/python -m gmmgen.tracking.cluster start --dir $(CLUSTER_DIR) --port $(CLUSTER_PORT)
+	$(BIN)/python -m gmmgen.tracking.cluster start --dir $(CLUSTER_DIR) --port $(CLUSTER_PORT) --cpus $(CLUSTER_CPUS)
 
 cluster-stop: $(STAMP) ## Stop it: cancel its jobs, stop its daemons, leave no process running
 	$(BIN)/python -m gmmgen.tracking.cluster stop --dir $(CLUSTER_DIR)

@@ -216,8 +216,13 @@ def _hardware() -> tuple[int, int]:
         raise ClusterError(f"slurmd -C did not report CPUs and RealMemory: {out.strip()[:200]!r}") from None
 
 
-def slurm_conf(folder: Path, state: State, cpus: int, memory_mb: int) -> str:
-    """The text of ``slurm.conf`` for the cluster in ``folder`` (absolute paths, ports of ``state``)."""
+def slurm_conf(folder: Path, state: State, cpus: int, memory_mb: int, hardware_cpus: int | None = None) -> str:
+    """The text of ``slurm.conf`` for the cluster in ``folder`` (absolute paths, ports of ``state``).
+
+    ``cpus`` above ``hardware_cpus`` (what slurmd -C reports) lets that many
+    one-CPU jobs run at once on fewer cores (``SlurmdParameters=config_overrides``).
+    """
+    overrides = "SlurmdParameters=config_overrides\n" if hardware_cpus and cpus > hardware_cpus else ""
     f, user = folder, getpass.getuser()
     host = socket.gethostname().split(".")[0]
     return f"""# Written by `python -m gmmgen.tracking.cluster start`; rewritten at every start.
@@ -263,7 +268,7 @@ AccountingStoragePort={state.slurmdbd_port}
 AccountingStoragePass={f}/munge/munged.sock
 JobCompType=jobcomp/none
 MailProg=/bin/true
-NodeName={NODE} NodeHostname={host} NodeAddr={HOST} CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN
+{overrides}NodeName={NODE} NodeHostname={host} NodeAddr={HOST} CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN
 PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
 """
 
@@ -421,7 +426,7 @@ def _node_state(folder: Path) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
-def _start_daemons(folder: Path, state: State) -> dict[str, int]:
+def _start_daemons(folder: Path, state: State, cpus: int = 0) -> dict[str, int]:
     f = folder
     for sub in ("munge", "mysql", "state", "spool", "log"):
         (f / sub).mkdir(exist_ok=True)
@@ -437,8 +442,8 @@ def _start_daemons(folder: Path, state: State) -> dict[str, int]:
         password_file.write_text(secrets.token_urlsafe(24) + "\n")
         password_file.chmod(0o600)
     password = password_file.read_text().strip()
-    cpus, memory_mb = _hardware()
-    (f / "slurm.conf").write_text(slurm_conf(f, state, cpus, memory_mb))
+    hardware_cpus, memory_mb = _hardware()
+    (f / "slurm.conf").write_text(slurm_conf(f, state, cpus or hardware_cpus, memory_mb, hardware_cpus))
     dbd = f / "slurmdbd.conf"
     dbd.write_text(slurmdbd_conf(f, state, password))
     dbd.chmod(0o600)
@@ -545,13 +550,15 @@ def running(folder: Path) -> State | None:
     return state if ok else None
 
 
-def start(folder: Path, port: int = 0) -> tuple[State, bool]:
+def start(folder: Path, port: int = 0, cpus: int = 0) -> tuple[State, bool]:
     """Start the cluster of ``folder``; return (state, started now).
 
     A cluster already running for ``folder`` is left alone. ``port`` fixes
     slurmctld's port (the next three go to slurmd, slurmdbd and MariaDB);
-    0 picks four free ones. The daemons of a half-started cluster are stopped
-    first.
+    0 picks four free ones. ``cpus`` is what the node offers (0: its cores,
+    as ``slurmd -C`` counts them; more lets more one-CPU jobs run at once on
+    a small machine, sharing its cores). The daemons of a half-started cluster
+    are stopped first.
 
     Raises:
         ClusterError: a program is missing, a port is taken, the folder's path
@@ -584,7 +591,7 @@ def start(folder: Path, port: int = 0) -> tuple[State, bool]:
         if len(set(picked)) == 4:
             ports = picked
     state = State(*ports, pids={}, slurm_conf=str(folder / "slurm.conf"))
-    state.pids = _start_daemons(folder, state)
+    state.pids = _start_daemons(folder, state, cpus)
     (folder / "state.json").write_text(json.dumps(asdict(state), indent=2) + "\n")
     return state, True
 
@@ -629,11 +636,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=("start", "stop", "status"))
     parser.add_argument("--dir", type=Path, default=Path("outputs/cluster"), help="cluster folder (all its state)")
     parser.add_argument("--port", type=int, default=0, help="slurmctld's port, the next three for the others (0: free)")
+    parser.add_argument("--cpus", type=int, default=0, help="CPUs the node offers (0: this machine's cores)")
     args = parser.parse_args(argv)
     try:
         if args.command == "start":
             t0 = time.perf_counter()
-            state, new = start(args.dir, args.port)
+            state, new = start(args.dir, args.port, args.cpus)
             took = f" in {time.perf_counter() - t0:.1f} s" if new else ""
             verb = "started" if new else "already running"
             print(
