@@ -7,7 +7,8 @@
     slurm.conf slurmdbd.conf   the cluster's configuration (slurmdbd.conf: mode 0600, it holds the
                                database password); clients find it through SLURM_CONF
     munge/                     munge.key (0400), munged.sock, munged.pid, munged.seed
-    mysql/                     MariaDB's data folder (accounting for sacct), mysqld.sock
+    mysql/                     MariaDB's data folder (accounting for sacct), mysqld.sock; its
+                               database password in mysql.password (0600, beside the folder)
     state/ spool/              slurmctld's saved state, slurmd's spool
     log/                       munged.log mariadbd.log slurmdbd.log slurmctld.log slurmd.log
     *.pid state.json           process ids and ports of the running cluster
@@ -31,8 +32,9 @@ timeout on every client call (``sinfo`` against a dead controller blocks).
 
 Starting a running cluster does nothing; stopping cancels its jobs, stops
 every daemon and kills whatever of its processes is left (job steps
-included), so nothing keeps running. Daemons run as the calling user (root
-in CI). Only the standard library is imported.
+included, even when the controller is gone), so nothing keeps running.
+Daemons run as the calling user (root in CI; tested only as root). Only the
+standard library is imported.
 """
 
 from __future__ import annotations
@@ -610,7 +612,7 @@ def stop(folder: Path, grace: float = DOWN_GRACE) -> bool:
         return False
     if state is not None and alive(state.pids.get("slurmctld", 0)):
         with contextlib.suppress(ClusterError):  # jobs end before the daemons that account for them
-            client(folder, ["scancel", "--full", "--partition", PARTITION], timeout=5)
+            client(folder, ["scancel", "--partition", PARTITION], timeout=5)
             deadline = time.monotonic() + grace
             while time.monotonic() < deadline:
                 queue = client(folder, ["squeue", "-h", "-o", "%A"], timeout=5)
