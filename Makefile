@@ -23,6 +23,10 @@ VERSION ?=
 SWEEP ?= pca.variance=0.8,0.85,0.9 sweep.covariance_types=[full],[diag]
 SERVER_DIR ?= outputs/server
 SERVER_PORT ?= 5050
+CLUSTER_DIR ?= outputs/cluster
+CLUSTER_PORT ?= 0
+CLUSTER_CPUS ?= 0
+LAUNCHER ?= parallel
 REMOTE ?=
 # DVC 3 ends every `dvc repro` that ran a stage with "Use `dvc push` to send your updates to remote
 # storage." and has no setting for it (core.autostage only silences the "git add dvc.lock" hint, and
@@ -31,16 +35,18 @@ REMOTE ?=
 DROP_PUSH_HINT = | { grep --line-buffered -vxF 'Use `dvc push` to send your updates to remote storage.' || true; }
 
 .PHONY: tutorial
-.PHONY: help install install-gpu postgresql params run exp compare findings sweep ui serve server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
+.PHONY: help install install-gpu postgresql slurm cluster cluster-stop params run exp compare findings sweep ui serve server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
 	@echo
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-11s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "  Variables: ARGS='<hydra overrides>' and WAIT=1 (run), SWEEP='<multirun overrides>' (sweep), PORT=5000 (ui),"
 	@echo "             SERVE_PORT=5001 MODEL=gmmgen-digit-generator ALIAS=champion, or VERSION=<n> (serve)"
 	@echo "             SERVER_PORT=5050 SERVER_DIR=outputs/server (server), REMOTE=<dvc remote> (push, pull)"
+	@echo "             LAUNCHER=parallel|slurm (sweep), CLUSTER_DIR=outputs/cluster CLUSTER_PORT=0 (free ports)"
+	@echo "             CLUSTER_CPUS=0 (cluster: the CPUs its node offers; 0 = this machine's cores)"
 	@echo "             DOCS_PORT=8000 (docs-serve)"
 
 $(STAMP): requirements.lock pyproject.toml
@@ -58,6 +64,22 @@ postgresql: ## Install PostgreSQL (Debian's package, as root) when it is missing
 	    echo "Installing PostgreSQL: apt-get install postgresql"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo "error: PostgreSQL is missing: install it (sudo apt-get install postgresql)"; exit 1; fi; }
+
+# The one-node SLURM cluster of `make cluster` (gmmgen.tracking.cluster) and its accounting database. For `make test`
+# (SLURM_OPTIONAL) a machine where they cannot be installed is one line, and the SLURM tests skip (fail in CI).
+SLURM_PACKAGES := slurmctld slurmd slurm-client slurmdbd munge mariadb-server
+SLURM_OPTIONAL ?=
+slurm: ## Install SLURM, munge and MariaDB (Debian's packages, as root) when missing
+	@PATH=$$PATH:/usr/sbin:/sbin; for p in munged mariadbd mariadb-install-db slurmdbd slurmctld slurmd sbatch sacct; do \
+	  command -v $$p >/dev/null || missing="$$missing $$p"; done; [ -z "$$missing" ] || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing SLURM (missing:$$missing): apt-get install $(SLURM_PACKAGES)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      $(SLURM_PACKAGES) >/dev/null; } || { [ -n "$(SLURM_OPTIONAL)" ] && \
+	      echo "note: apt-get could not install SLURM: the SLURM tests skip (fail in CI)"; }; \
+	  elif [ -n "$(SLURM_OPTIONAL)" ]; then \
+	    echo "note: SLURM is missing ($$missing) and cannot be installed here (not root, or no apt-get): the SLURM tests skip"; \
+	  else echo "error: SLURM is missing ($$missing): install it (sudo apt-get install $(SLURM_PACKAGES))"; exit 1; fi; }
 
 install-gpu: $(STAMP) ## Add the GPU extra to .venv (torch, CuPy, CUDA 13 libraries) from requirements-gpu.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-gpu.lock
@@ -95,8 +117,10 @@ tutorial: $(STAMP) ## The tutorial's sections (own config: conf/tutorial.yaml, A
 		$(BIN)/python pipelines/tutorial/configure.py $(ARGS) -- $(BIN)/dvc repro pipelines/tutorial/dvc.yaml \
 		$(DROP_PUSH_HINT)
 
-sweep: $(STAMP) ## Hydra multirun of the whole pipeline, jobs in parallel (SWEEP='...' to change the grid)
-	$(BIN)/python pipelines/run_all.py -m hydra/launcher=parallel $(SWEEP) $(ARGS)
+# LAUNCHER=slurm with a running `make cluster` (and no SLURM_CONF of your own) submits to that cluster.
+CLUSTER_CONF = $(if $(and $(filter slurm,$(LAUNCHER)),$(if $(SLURM_CONF),,$(wildcard $(CLUSTER_DIR)/state.json))),SLURM_CONF=$(abspath $(CLUSTER_DIR))/slurm.conf)
+sweep: $(STAMP) ## Hydra multirun of the whole pipeline, jobs in parallel (SWEEP='...' grid; LAUNCHER=slurm: on SLURM)
+	$(CLUSTER_CONF) $(BIN)/python pipelines/run_all.py -m hydra/launcher=$(LAUNCHER) $(SWEEP) $(ARGS)
 
 ui: $(STAMP) ## MLflow UI for outputs/mlflow.db on http://127.0.0.1:PORT (default 5000)
 	@$(BIN)/python -m gmmgen.report.summary --ui $(PORT) outputs
@@ -113,6 +137,12 @@ server: $(STAMP) postgresql ## Start the team MLflow server on 127.0.0.1:SERVER_
 server-stop: $(STAMP) ## Stop the tracking server (its database and artifacts stay in SERVER_DIR)
 	$(BIN)/python -m gmmgen.tracking.server stop --dir $(SERVER_DIR)
 
+cluster: $(STAMP) slurm ## Start a one-node SLURM cluster (state, logs, accounting DB in CLUSTER_DIR) for LAUNCHER=slurm
+	$(BIN)/python -m gmmgen.tracking.cluster start --dir $(CLUSTER_DIR) --port $(CLUSTER_PORT) --cpus $(CLUSTER_CPUS)
+
+cluster-stop: $(STAMP) ## Stop it: cancel its jobs, stop its daemons, leave no process running
+	$(BIN)/python -m gmmgen.tracking.cluster stop --dir $(CLUSTER_DIR)
+
 push: $(STAMP) ## Upload `make run`'s outputs (and the tutorial's, once it ran) to the DVC remote (REMOTE=<name>)
 	$(BIN)/dvc push $(if $(REMOTE),-r $(REMOTE)) dvc.yaml $(if $(wildcard outputs/tutorial/*/metrics.json),pipelines/tutorial/dvc.yaml)
 
@@ -121,10 +151,11 @@ pull: $(STAMP) ## Download them from the DVC remote (the tutorial's where it hol
 	@# The tutorial's outputs are there only if a colleague ran `make tutorial` and pushed: no error without them.
 	$(BIN)/dvc pull --quiet --allow-missing $(if $(REMOTE),-r $(REMOTE)) pipelines/tutorial/dvc.yaml
 
-test: $(STAMP) postgresql ## Run the test suite (fast tests; a few minutes on 2 cores)
+test test-slow: SLURM_OPTIONAL = 1
+test: $(STAMP) postgresql slurm ## Run the test suite (fast tests; a few minutes on 2 cores)
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP) postgresql ## Run the slow tests too (end-to-end multiruns, browser check of the UI)
+test-slow: $(STAMP) postgresql slurm ## Run the slow tests too (end-to-end multiruns, browser check of the UI)
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 mutate: $(STAMP) ## Mutation testing of the library modules (slow; ARGS='--modules core/data --sample 40'): score table

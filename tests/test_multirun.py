@@ -86,10 +86,36 @@ def test_a_failing_job_is_reported_and_the_others_finish(tmp_path):
     )
     assert result.returncode != 0
     assert "every fit in the sweep failed" in result.stderr
+    # Hydra stops after the batch; the sweep summary still lists both jobs and says why job 1 failed.
+    summary = result.stdout[result.stdout.index("gmmgen sweep summary: 2 jobs, 1 finished, 1 failed") :]
+    assert re.search(r"^  job 1 FAILED: SweepError: every fit in the sweep failed \(full K=5000: ", summary, re.M)
     _, kinds = runs_by_kind(tmp_path)
     statuses = sorted((r.data.params.get("sweep.n_components"), r.info.status) for r in kinds["pipeline"])
     assert statuses == [("[2]", "FINISHED"), ("[5000]", "FAILED")]
     assert kinds["sweep"][0].info.status == "FAILED"
+
+
+def test_the_sweep_summary_says_why_each_unfinished_job_stopped(tmp_path):
+    from gmmgen.report.summary import sweep_summary
+
+    for job in ("0", "1"):
+        (tmp_path / job / ".hydra").mkdir(parents=True)
+        (tmp_path / job / ".hydra" / "overrides.yaml").write_text(f"- seed={job}\n")
+    outcomes = {
+        "0": ("FINISHED", ""),
+        "1": ("KILLED", "terminated by SIGTERM in SLURM job 7_1 (scancel)\n; SLURM job 7_1 ended CANCELLED by 0"),
+        "2": ("FAILED", "the multirun stopped before this job closed its run (interrupted)"),  # no folder: never began
+    }
+    text = sweep_summary(tmp_path, outcomes)
+    assert text.startswith("gmmgen sweep summary: 3 jobs, 0 finished, 2 failed, 1 killed\n")
+    rows = {line.split()[0]: line.split()[-1] for line in text.splitlines()[3:6]}
+    assert rows == {"0": "failed", "1": "killed", "2": "failed"}  # job 0 has no select output: it did not finish
+    assert (
+        "  job 1 KILLED: terminated by SIGTERM in SLURM job 7_1 (scancel) ; SLURM job 7_1 ended CANCELLED by 0" in text
+    )
+    assert "  job 2 FAILED: the multirun stopped before this job closed its run (interrupted)" in text
+    assert "job 0 " not in text.split("\n\n")[2]  # a FINISHED job gets no line of its own
+    assert sweep_summary(tmp_path).startswith("gmmgen sweep summary: 2 jobs, 0 finished, 2 failed\n")
 
 
 def test_multiruns_started_together_never_share_a_folder(tmp_path):

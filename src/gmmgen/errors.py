@@ -18,6 +18,10 @@ code  class                  meaning
 6     :class:`TrackingError` the MLflow store cannot be reached or used
 7     :class:`CheckoutBusy`  another run holds this checkout
 1     :class:`ServerError`   the tracking server cannot be started or stopped
+143   :class:`JobTerminated` a multirun job was sent SIGTERM (under SLURM:
+                             scancel, its time limit or preemption)
+1     :class:`ClusterError`  the one-node SLURM cluster cannot be started or
+                             stopped (``make cluster``)
 ====  =====================  ==================================================
 """
 
@@ -96,3 +100,43 @@ class ServerError(GmmgenError, RuntimeError):
     """The tracking server cannot be started or stopped; the message says why (``make server`` exits 1)."""
 
     kind = "server error"
+
+
+class ClusterError(GmmgenError, RuntimeError):
+    """The one-node SLURM cluster cannot be started, used or stopped; the message says why (exit 1)."""
+
+    kind = "cluster error"
+
+
+def slurm_job() -> str | None:
+    """The SLURM job this process runs in (``123``, or ``123_4`` for task 4 of array job 123), else None.
+
+    For the messages of a job stopped by SIGTERM, which under SLURM comes from
+    scancel, the job's time limit or preemption.
+    """
+    import os
+
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array and task:
+        return f"{array}_{task}"
+    return os.environ.get("SLURM_JOB_ID") or None
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised by the entry points' handler (:mod:`gmmgen.cli`) and handled like Ctrl-C.
+
+    So cleanup code runs, runs end KILLED and temporary files go.
+    """
+
+
+class JobTerminated(GmmgenError, RuntimeError):
+    """A multirun job that was sent SIGTERM, as an ordinary error of that job (exit status 143).
+
+    A job running as a process of its own (submitit, SLURM) raises it in
+    place of :class:`Terminated`, so the launcher gets the job's outcome back
+    like any failure's and reports which job stopped and why, instead of
+    waiting for a result that never comes.
+    """
+
+    exit_code = 143
+    kind = "terminated"

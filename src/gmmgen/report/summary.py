@@ -285,21 +285,29 @@ def job_line(job_dir: str | Path, seconds: float | None = None) -> str:
     )
 
 
-def sweep_summary(sweep_dir: str | Path) -> str:
+def sweep_summary(sweep_dir: str | Path, outcomes: dict[str, tuple[str, str]] | None = None) -> str:
     """A table of the jobs of the multirun in ``sweep_dir``, in job order, the best jobs named, and where files are.
 
     Per job: its choice and fit status, validation and test bits/pixel, and (when
     its evaluate stage ran) Fréchet distance with its floor, precision, recall,
     NDB and the copying test. The jobs named best: :func:`gmmgen.core.verdict.name_bests`
-    (never a copying or degenerate job).
+    (never a copying or degenerate job, nor one that did not finish).
+
+    ``outcomes`` maps a job number (``"0"``) to its MLflow run's status
+    (``FINISHED``, ``FAILED``, ``KILLED``) and error (one line, "" when none),
+    as the sweep's run gathered them: the status column then shows them, and
+    each job that did not finish gets a line below the table saying why. A
+    job with an outcome but no folder (stopped before it started) is listed too.
     """
     from gmmgen.core.verdict import name_bests
 
     sweep_dir = Path(sweep_dir)
-    jobs = sorted((p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    outcomes = outcomes or {}
+    folders = {p.name: p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()}
+    jobs = [folders.get(number, sweep_dir / number) for number in sorted(set(folders) | set(outcomes), key=int)]
     header = ["job", "overrides", "chosen", "fit", "dims", "val bits/px", "test bits/px"]
     header += ["Fréchet (floor)", "IS", "precision", "recall", "NDB", "C_T", "copying", "status"]
-    rows, candidates, datasets = [], [], set()
+    rows, candidates, datasets, why = [], [], set(), []
     for job in jobs:
         select = _json(F.SELECT.folder(job) / F.SELECT.metrics)
         chosen = select.get("chosen", {})
@@ -309,6 +317,10 @@ def sweep_summary(sweep_dir: str | Path) -> str:
         status = "ok" if chosen else "failed"
         if chosen and select.get("warnings"):
             status = f"ok, {len(select['warnings'])} note(s)"
+        run_status, error = outcomes.get(job.name, ("", ""))
+        if run_status and run_status != "FINISHED":
+            status = run_status.lower()
+            why.append(f"  job {job.name} {run_status}: {' '.join((error or 'no error recorded').split())[:300]}")
         floor = f" ({fmt(ref.get('frechet_floor'))})" if ref else ""
         rows.append(
             [
@@ -329,7 +341,7 @@ def sweep_summary(sweep_dir: str | Path) -> str:
                 status,
             ]
         )
-        if chosen:
+        if chosen and status not in ("killed", "failed"):
             candidates.append(
                 {
                     "name": f"job {job.name} [{_job_overrides(job)}]",
@@ -341,11 +353,14 @@ def sweep_summary(sweep_dir: str | Path) -> str:
             )
             datasets.add(_json(F.DATA.folder(job) / F.DATA.provenance).get("dataset_sha256"))
     failed = sum(r[-1] == "failed" for r in rows)
+    killed = sum(r[-1] == "killed" for r in rows)
     named = name_bests(candidates, likelihood_key="val_bpp")
+    counts = f"{len(rows)} jobs, {len(rows) - failed - killed} finished, {failed} failed"
     lines = [
-        f"gmmgen sweep summary: {len(rows)} jobs, {len(rows) - failed} finished, {failed} failed",
+        f"gmmgen sweep summary: {counts}" + (f", {killed} killed" if killed else ""),
         "",
         table(header, rows),
+        *([""] + why if why else []),
         "",
         f"  verdict: {named['sentence']}",
     ]

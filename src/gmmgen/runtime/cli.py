@@ -35,7 +35,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 from gmmgen.core.compute import Compute
-from gmmgen.errors import STATUS_FILE_ENV, ConfigError, GmmgenError
+from gmmgen.errors import STATUS_FILE_ENV, ConfigError, GmmgenError, JobTerminated, slurm_job
 from gmmgen.pipeline.config import Config, root_of
 from gmmgen.runtime import console
 from gmmgen.runtime.exits import (  # noqa: F401  re-exported: entry points and tests name them as cli.EXIT_*
@@ -80,7 +80,7 @@ def install_signal_handlers() -> None:
 def _describe(exc: BaseException, status: int) -> str:
     if status == EXIT_INTERRUPTED:
         return "interrupted (Ctrl-C): no partial stage folder was kept; open MLflow runs ended KILLED"
-    if status == EXIT_TERMINATED:
+    if isinstance(exc, Terminated):
         return "terminated (SIGTERM): no partial stage folder was kept; open MLflow runs ended KILLED"
     text = str(exc)
     cause = exc.__cause__
@@ -96,6 +96,21 @@ def _in_multirun() -> bool:
     from hydra.types import RunMode
 
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _own_process_job() -> bool:
+    """True in a multirun job that submitit runs as a process of its own (SLURM, or submitit_local)."""
+    return "SUBMITIT_FOLDER" in os.environ
+
+
+def _job_terminated() -> JobTerminated:
+    """The error of a multirun job that was sent SIGTERM: which job, and (under SLURM) who sends it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    slurm = slurm_job()
+    where = f" (SLURM job {slurm})" if slurm else ""
+    why = "scancel, its time limit or preemption" if slurm else "it was stopped"
+    return JobTerminated(f"job {HydraConfig.get().job.num}{where} was terminated by SIGTERM ({why})")
 
 
 _under_main = False  # True while main() runs its app: run() then leaves errors to main()
@@ -140,6 +155,8 @@ def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True, typed: bool = Tru
         raise
     except BaseException as exc:
         if _in_multirun():
+            if isinstance(exc, Terminated) and _own_process_job():
+                raise _job_terminated() from exc
             raise
         if not _under_main:  # called on its own (a script, a test): exit here as main() would
             _exit_for(exc)

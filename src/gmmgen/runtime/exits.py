@@ -16,6 +16,7 @@ from gmmgen.errors import (
     DataError,
     GmmgenError,
     SweepError,
+    Terminated,
     TrackingError,
     UpstreamError,
     record_status,
@@ -26,10 +27,6 @@ EXIT_BUG = 1
 EXIT_CONFIG, EXIT_DATA, EXIT_MODEL = ConfigError.exit_code, DataError.exit_code, SweepError.exit_code
 EXIT_UPSTREAM, EXIT_TRACKING, EXIT_BUSY = UpstreamError.exit_code, TrackingError.exit_code, CheckoutBusy.exit_code
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C so that runs end as KILLED and temp files go."""
 
 
 def exit_status(exc: BaseException) -> int | None:

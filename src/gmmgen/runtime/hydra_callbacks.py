@@ -162,6 +162,8 @@ class SweepTracking(Callback):
     def __init__(self) -> None:
         self.run_id: str | None = None
         self.cfg: Any = None
+        self.sweep_dir: Path | None = None
+        self.outcomes: dict[str, tuple[str, str]] = {}
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         if not config.tracking.enabled:
@@ -190,6 +192,7 @@ class SweepTracking(Callback):
                 },
             )
         self.run_id, self.cfg = run.info.run_id, config
+        self.sweep_dir = Path(str(config.hydra.sweep.dir))
         os.environ[tracking.SWEEP_RUN_ENV] = self.run_id
         atexit.register(self._finish, completed=False)
         log.info("MLflow sweep run %s", self.run_id)
@@ -200,13 +203,17 @@ class SweepTracking(Callback):
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         if sweep_dir.is_dir():
-            print("\n" + sweep_summary(sweep_dir), flush=True)
+            print("\n" + sweep_summary(sweep_dir, self.outcomes), flush=True)
 
     def _finish(self, completed: bool) -> None:
         """Log the job table and close the sweep run.
 
         Called at multirun end, or at exit when Hydra stopped early (it raises
-        a failed job's error after the batch, and skips on_multirun_end).
+        a failed job's error after the batch, and skips on_multirun_end); then
+        the sweep summary is printed here, with why each job did not finish.
+        A job that ran under SLURM (tag ``slurm.job_id``) and did not finish
+        gets the scheduler's word on it too (``sacct``: ``CANCELLED by 0``,
+        ``TIMEOUT``...), in its ``error`` and as its tag ``slurm.state``.
         """
         if self.run_id is None:
             return
@@ -222,13 +229,31 @@ class SweepTracking(Callback):
                 filter_string=f"tags.gmmgen.sweep_run_id = '{run_id}'",
                 max_results=10_000,
             )
-            # The multirun is over, so no job is still running: a job run left RUNNING
+            scheduler = _scheduler_states(jobs)
+            # The multirun is over, so no job is still running here: a job run left RUNNING
             # (its worker was stopped before it could close it) ends KILLED, with its fits.
+            # Under SLURM the job itself may still run (the sweep was stopped): the error says so.
+            errors = {r.info.run_id: r.data.tags.get("error", "") for r in jobs}
             killed = set()
             for job in jobs:
+                run, slurm = job.info.run_id, job.data.tags.get("slurm.job_id", "")
+                state = scheduler.get(run, "")
                 if job.info.status == "RUNNING":
-                    _end_killed(client, job.info.experiment_id, job.info.run_id)
-                    killed.add(job.info.run_id)
+                    if not state:
+                        errors[run] = "the multirun stopped before this job closed its run (interrupted)"
+                    elif _still_running(state):
+                        errors[run] = (
+                            f"the multirun stopped before this job closed its run; SLURM job {slurm} is still "
+                            f"{state} (scancel {slurm} stops it)"
+                        )
+                    else:
+                        errors[run] = f"SLURM job {slurm} ended {state} before it closed its run"
+                    _end_killed(client, job.info.experiment_id, run, errors[run])
+                    killed.add(run)
+                elif state:
+                    errors[run] = f"{errors[run] or 'no error recorded'}; SLURM job {slurm} ended {state}"
+                if state:
+                    client.set_tag(run, "slurm.state", state)
             rows = [
                 {
                     "run_id": r.info.run_id,
@@ -240,7 +265,8 @@ class SweepTracking(Callback):
                     "selected_status": r.data.tags.get("selected_status", ""),
                     "copying_status": r.data.tags.get("copying_status", ""),
                     "data_sha256": r.data.tags.get("data.sha256", ""),
-                    "error": r.data.tags.get("error", ""),
+                    "slurm_job_id": r.data.tags.get("slurm.job_id", ""),
+                    "error": errors[r.info.run_id],
                     **{k: r.data.metrics.get(k) for k in JOB_METRICS},
                     # In the job's own PCA coordinates: compare within a job, never across jobs.
                     "bic_within_job": r.data.metrics.get("bic"),
@@ -274,10 +300,72 @@ class SweepTracking(Callback):
             client.set_terminated(run_id, status)
         os.environ.pop(tracking.SWEEP_RUN_ENV, None)
         log.info("MLflow sweep run %s ended %s", run_id, status)
+        self.outcomes = {str(r["job_num"]): (r["status"], str(r["error"])) for r in rows if r["job_num"] != ""}
+        # Stopped early because a job failed (not by Ctrl-C, which says one line): which job and why.
+        stopped_by_a_job = any(
+            row["status"] == "FAILED"
+            or (
+                row["status"] == "KILLED"
+                and scheduler.get(row["run_id"])
+                and not _still_running(scheduler[row["run_id"]])
+            )
+            for row in rows
+        )
+        if not completed and stopped_by_a_job and self.sweep_dir is not None and self.sweep_dir.is_dir():
+            from gmmgen.report.summary import sweep_summary
+
+            print("\n" + sweep_summary(self.sweep_dir, self.outcomes), flush=True)
 
 
-def _end_killed(client: Any, experiment_id: str, run_id: str) -> None:
-    """End a job's run left RUNNING, and its RUNNING fit runs, as KILLED."""
+#: Seconds the sweep waits at most for SLURM to see the end of a job whose run is closed (its process exits).
+SCHEDULER_WAIT = 10.0
+
+
+def _still_running(state: str) -> bool:
+    """True for a SLURM state of a job that has not ended (PENDING, RUNNING, COMPLETING, SUSPENDED...)."""
+    return state.split(" ")[0] in (
+        "PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "REQUEUED", "RESIZING", "SUSPENDED"
+    )  # fmt: skip
+
+
+def _scheduler_states(jobs: list[Any]) -> dict[str, str]:
+    """Run id -> SLURM's state (``sacct``) of each job run that ran under SLURM and did not finish.
+
+    The state reads as sacct prints it: ``CANCELLED by 0``, ``TIMEOUT``,
+    ``OUT_OF_MEMORY``, or ``RUNNING`` for a job whose run is still open
+    (the sweep stopped before it). A job whose run is closed is still exiting
+    for a moment: its state is awaited for at most :data:`SCHEDULER_WAIT`
+    seconds, and left out if SLURM has not seen it end by then. Left out as
+    well: a job SLURM saw COMPLETED (its process raised and exited normally:
+    its own error says it all) and one sacct does not know. Every sacct call
+    has a timeout, so this never blocks longer.
+    """
+    from gmmgen.tracking.cluster import job_states
+
+    wanted = {
+        r.info.run_id: r.data.tags["slurm.job_id"]
+        for r in jobs
+        if r.info.status != "FINISHED" and r.data.tags.get("slurm.job_id")
+    }
+    closed = {wanted[r.info.run_id] for r in jobs if r.info.run_id in wanted and r.info.status != "RUNNING"}
+    if not wanted:
+        return {}
+    ids = sorted(set(wanted.values()))
+    deadline = time.monotonic() + SCHEDULER_WAIT
+    states = job_states(None, ids)
+    while states and any(_still_running(states.get(j, "")) for j in closed) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        states = job_states(None, ids)
+    known = {
+        job: state
+        for job, state in states.items()
+        if state and not state.startswith("COMPLETED") and not (job in closed and _still_running(state))
+    }
+    return {run: known[job] for run, job in wanted.items() if job in known}
+
+
+def _end_killed(client: Any, experiment_id: str, run_id: str, error: str) -> None:
+    """End a job's run left RUNNING, and its RUNNING fit runs, as KILLED, with ``error`` as its tag."""
     children = client.search_runs(
         [experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{run_id}' and attributes.status = 'RUNNING'",
@@ -285,5 +373,5 @@ def _end_killed(client: Any, experiment_id: str, run_id: str) -> None:
     )
     for child in children:
         client.set_terminated(child.info.run_id, "KILLED")
-    client.set_tag(run_id, "error", "the multirun stopped before this job closed its run (interrupted)")
+    client.set_tag(run_id, "error", error)
     client.set_terminated(run_id, "KILLED")

@@ -293,15 +293,37 @@ def default_run_name(cfg: Config | DictConfig) -> str:
 
 
 def process_tags(cfg: Config | DictConfig) -> dict[str, str]:
-    """Who owns a run: host, pid and start time of this process, and the checkout (for :func:`end_orphans`)."""
+    """Who owns a run: host, pid and start time of this process, and the checkout (for :func:`end_orphans`).
+
+    Under SLURM also the job (``slurm.job_id``: ``123`` or ``123_4``), so a
+    sweep can ask the scheduler what became of it.
+    """
     import psutil
 
-    return {
+    from gmmgen.errors import slurm_job
+
+    tags = {
         "gmmgen.host": socket.gethostname(),
         "gmmgen.pid": str(os.getpid()),
         "gmmgen.pid_started": f"{psutil.Process().create_time():.3f}",
         "gmmgen.checkout": str(Path(cfg.paths.root).resolve()),
     }
+    job = slurm_job()
+    if job:
+        tags["slurm.job_id"] = job
+    return tags
+
+
+def stop_reason(exc: BaseException) -> str:
+    """The ``error`` tag of a run stopped by a signal: Ctrl-C, or SIGTERM (and who sends it under SLURM)."""
+    from gmmgen.errors import Terminated, slurm_job
+
+    if not isinstance(exc, Terminated):
+        return "interrupted (Ctrl-C)"
+    job = slurm_job()
+    if job:
+        return f"terminated by SIGTERM in SLURM job {job} (scancel, its time limit or preemption)"
+    return "terminated by SIGTERM"
 
 
 def _owner_alive(tags: dict[str, str]) -> bool:
@@ -443,8 +465,8 @@ def pipeline_run(
             client.log_text(run_id, redact(OmegaConf.to_yaml(as_dict(cfg))), "config/config.yaml")
         yield run_id
         status = "FINISHED"
-    except KeyboardInterrupt:
-        status, error = "KILLED", "interrupted (Ctrl-C or SIGTERM)"
+    except KeyboardInterrupt as exc:
+        status, error = "KILLED", stop_reason(exc)
         raise
     except BaseException as exc:
         error = redact(f"{type(exc).__name__}: {exc}")
