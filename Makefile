@@ -11,6 +11,8 @@ STAMP := $(VENV)/.installed
 # DVC runs stage commands through the shell: they must find the venv's python.
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
+# make promote's REASON reaches the command through the environment, so quotes in it need no escaping.
+export GMMGEN_REASON = $(REASON)
 
 ARGS ?=
 WAIT ?=
@@ -20,6 +22,8 @@ SERVE_PORT ?= 5001
 MODEL ?= gmmgen-digit-generator
 ALIAS ?= champion
 VERSION ?=
+REASON ?=
+REF ?=
 SWEEP ?= pca.variance=0.8,0.85,0.9 sweep.covariance_types=[full],[diag]
 SERVER_DIR ?= outputs/server
 SERVER_PORT ?= 5050
@@ -35,7 +39,7 @@ REMOTE ?=
 DROP_PUSH_HINT = | { grep --line-buffered -vxF 'Use `dvc push` to send your updates to remote storage.' || true; }
 
 .PHONY: tutorial
-.PHONY: help install install-gpu postgresql slurm cluster cluster-stop params run exp compare findings sweep ui serve server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
+.PHONY: help install install-gpu postgresql slurm cluster cluster-stop params run exp compare findings sweep ui serve promote gate server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
@@ -47,7 +51,7 @@ help: ## List the targets
 	@echo "             SERVER_PORT=5050 SERVER_DIR=outputs/server (server), REMOTE=<dvc remote> (push, pull)"
 	@echo "             LAUNCHER=parallel|slurm (sweep), CLUSTER_DIR=outputs/cluster CLUSTER_PORT=0 (free ports)"
 	@echo "             CLUSTER_CPUS=0 (cluster: the CPUs its node offers; 0 = this machine's cores)"
-	@echo "             DOCS_PORT=8000 (docs-serve)"
+	@echo "             DOCS_PORT=8000 (docs-serve), VERSION=<n> REASON='<why>' ALIAS=champion (promote), REF=main|champion (gate)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required; set PYTHON=...)"; exit 1; }
@@ -127,9 +131,15 @@ ui: $(STAMP) ## MLflow UI for outputs/mlflow.db on http://127.0.0.1:PORT (defaul
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/outputs/mlflow.db \
 		--default-artifact-root $(CURDIR)/outputs/mlartifacts --host 127.0.0.1 --port $(PORT)
 
-serve: $(STAMP) ## Serve the digit generator `make run` promoted (@champion; VERSION=<n> for another) on http://127.0.0.1:SERVE_PORT
+serve: $(STAMP) ## Serve the @champion digit generator (ALIAS=<alias> or VERSION=<n> for another) on http://127.0.0.1:SERVE_PORT
 	MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/outputs/mlflow.db $(BIN)/mlflow models serve \
 		-m models:/$(MODEL)$(if $(VERSION),/$(VERSION),@$(ALIAS)) --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
+
+promote: $(STAMP) ## Move @champion (ALIAS) to model VERSION=<n> by hand, recording who and why (REASON="...")
+	@$(BIN)/python pipelines/promote.py --version "$(VERSION)" --reason "$$GMMGEN_REASON" --alias "$(ALIAS)" $(ARGS)
+
+gate: $(STAMP) ## CI gate: results/metrics.json vs main's (REF=<rev>|champion); fails past conf/gate.yaml's tolerances
+	@$(BIN)/python -m gmmgen.tracking.gate $(if $(REF),--reference "$(REF)") $(ARGS)
 
 server: $(STAMP) postgresql ## Start the team MLflow server on 127.0.0.1:SERVER_PORT (PostgreSQL, served artifacts)
 	$(BIN)/python -m gmmgen.tracking.server start --dir $(SERVER_DIR) --port $(SERVER_PORT)

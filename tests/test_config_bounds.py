@@ -81,6 +81,7 @@ BOUNDS: dict[str, tuple[list, list]] = {
     "tracking.experiment": NAME,
     "tracking.registered_model": NAME,
     "tracking.alias": (["champion", "a1"], ["", "   ", "3"]),
+    "tracking.challenger_alias": (["challenger", "c1"], ["", "   ", "3"]),
     "tracking.max_digits_per_request": ([1, 10000, 1_000_000], [0, -1, 1_000_001]),
     "tracking.connect_timeout": ([1e-9, 10.0], [0.0, -1.0]),
 }
@@ -191,3 +192,12 @@ def test_typed_config_objects_validate_like_the_dict_config(base):
     typed = OmegaConf.to_object(cfg)
     assert list(iter_problems(typed)) == list(iter_problems(cfg))
     assert [p.split("=", 1)[0] for p in iter_problems(typed)] == ["seed", "evaluate.class_grid"]
+
+
+def test_the_challenger_alias_differs_from_the_champion_alias(base):
+    cfg = copy.deepcopy(base)
+    OmegaConf.update(cfg, "tracking.challenger_alias", "champion", merge=False)
+    expected = "tracking.challenger_alias='champion': must differ from tracking.alias='champion'"
+    assert [p for p in iter_problems(cfg) if p.startswith("tracking.")] == [expected]
+    with pytest.raises(ConfigError, match="must differ from tracking.alias"):
+        validate(cfg)

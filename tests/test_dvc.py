@@ -227,7 +227,7 @@ def test_hashed_outputs_hold_no_timing_path_or_date(projects):
 
 
 def test_make_run_logs_the_pipeline_with_mlflow_source_tags_and_promotes_it(projects):
-    _, b, *_ = projects
+    _, b, _, _, first_b, _ = projects
     (run,) = pipeline_runs(b)  # the no-op second run logged nothing
     tags = run.data.tags
     head = sh(["git", "rev-parse", "HEAD"], b).stdout.strip()
@@ -243,9 +243,34 @@ def test_make_run_logs_the_pipeline_with_mlflow_source_tags_and_promotes_it(proj
     champion = client.get_model_version_by_alias(MODEL, "champion")
     assert champion.run_id == run.info.run_id
     assert json.loads((b / "outputs" / "track" / "run.json").read_text())["run_id"] == run.info.run_id
+    # The first model of the registry became champion, said so on the console, and carries its tags.
+    assert champion.tags["promotion"] == "champion" and champion.tags["git.commit"] == head
+    assert champion.tags["promotion.reason"].startswith("no @champion yet: the first model")
+    assert f"model version {champion.version} is @champion: no @champion yet" in first_b.stdout
+    assert champion.description.startswith("PCA + full K=")
     # No per-fit child runs unless tracking.child_runs=true.
     exp = client.get_experiment_by_name("gmmgen")
     assert client.search_runs([exp.experiment_id], "tags.`gmmgen.kind` = 'fit'") == []
+
+
+def test_each_run_logs_its_digits_with_the_digest_from_dvc_lock_and_the_gate_passes_on_equal_results(projects):
+    a, b, *_ = projects
+    md5 = yaml.safe_load((b / "dvc.lock").read_text())["stages"]["data"]["outs"][0]
+    assert md5["path"] == "outputs/data/dataset.npz"
+    run_a, run_b = pipeline_runs(a)[0], pipeline_runs(b)[0]  # each checkout's first make run
+    digests = {c: f"{md5['md5'][:12]}-{c}" for c in ("train", "validation", "test", "judge")}
+    for run in (run_a, run_b):  # two checkouts, two stores, the same digits: the same digests
+        inputs = client_of(a if run is run_a else b).get_run(run.info.run_id).inputs.dataset_inputs
+        found = {next(t.value for t in i.tags if t.key == "mlflow.data.context"): i.dataset for i in inputs}
+        assert {c: d.digest for c, d in found.items()} == digests
+        assert json.loads(found["validation"].profile)["md5_from"] == "dvc.lock"
+    champion = client_of(b).get_model_version_by_alias(MODEL, "champion")
+    assert champion.tags["data.md5"] == md5["md5"] and champion.tags["data.val_digest"] == digests["validation"]
+    # The gate against the committed results and lock: the same digits, every number equal.
+    gate = sh(["make", "-s", "-o", ".venv/.installed", "gate", "REF=HEAD"], b)
+    rows = {line.split("  ")[0]: line.split()[-1] for line in gate.stdout.splitlines()[2:-1]}
+    assert rows["digits (dataset.npz md5)"] == "ok" and rows["validation NLL (bits/pixel)"] == "ok", gate.stdout
+    assert f" {md5['md5'][:12]}  " in gate.stdout and gate.stdout.rstrip().endswith("gate: passed against HEAD")
 
 
 def test_failed_experiment_leaves_nothing_modified(projects):

@@ -110,8 +110,15 @@ def test_registered_generator_draws_the_same_digits_as_the_stage(tracked):
     cfg, run_id, client = tracked
     versions = client.search_model_versions(f"name = '{cfg.tracking.registered_model}'")
     assert [str(v.version) for v in versions] == ["1"] and versions[0].run_id == run_id
-    # Not `make run` on a clean tree: registered, but the served alias is not moved.
+    # Not `make run` on a clean tree: registered, but the served alias is not moved, and the version says why.
     assert client.get_registered_model(cfg.tracking.registered_model).aliases == {}
+    tags = versions[0].tags
+    assert tags["promotion"] == "none"
+    assert (
+        tags["promotion.reason"]
+        == "not made by `make run` (dvc repro or dvc exp run on their own): @champion stays where it is"
+    )
+    assert tags["K"] == client.get_run(run_id).data.tags["selected_model"].split("K=")[1]
     mlflow.set_tracking_uri(tracking.tracking_uri(cfg))
     model = mlflow.pyfunc.load_model(f"models:/{cfg.tracking.registered_model}/1")
     images = model.predict(pd.DataFrame({"n": [5], "seed": [3]}))

@@ -17,6 +17,8 @@ code  class                  meaning
 5     :class:`UpstreamError` a file an earlier stage wrote is missing or bad
 6     :class:`TrackingError` the MLflow store cannot be reached or used
 7     :class:`CheckoutBusy`  another run holds this checkout
+8     :class:`GateFailed`    ``make gate``: a headline number regressed past its
+                             tolerance, or the digits differ from the reference's
 1     :class:`ServerError`   the tracking server cannot be started or stopped
 143   :class:`JobTerminated` a multirun job was sent SIGTERM (under SLURM:
                              scancel, its time limit or preemption)
@@ -94,6 +96,13 @@ class CheckoutBusy(GmmgenError, RuntimeError):
 
     exit_code = 7
     kind = "busy"
+
+
+class GateFailed(GmmgenError, RuntimeError):
+    """``make gate``: a headline number regressed past its tolerance (the message names each one)."""
+
+    exit_code = 8
+    kind = "gate failed"
 
 
 class ServerError(GmmgenError, RuntimeError):

@@ -261,12 +261,17 @@ class TrackingConfig:
     run_name: str | None = None
     """The run's name (null: like ``mnist-pca0.85-full-bic-20261126-064501``)."""
     register_model: bool = True
-    """The track stage (``make run``) registers its model; with a clean git tree at the start it also moves
-    ``tracking.alias`` to it (``make serve`` serves the alias)."""
+    """The track stage (``make run``) registers its model; with a clean git tree at the start the new version takes
+    ``tracking.alias`` when it beats the version holding it on the same validation digits (``make serve`` serves
+    the alias), else ``tracking.challenger_alias`` (``gmmgen.tracking.promotion``)."""
     registered_model: str = "gmmgen-digit-generator"
     """The registered model's name."""
     alias: str = "champion"
-    """The alias ``make run`` moves to its version on a clean git tree."""
+    """The alias a ``make run`` version on a clean git tree takes when it beats the version holding it (the first
+    model of a registry takes it); ``make serve`` serves it, ``make promote`` moves it by hand."""
+    challenger_alias: str = "challenger"
+    """The alias a ``make run`` version on a clean git tree takes when it does not earn ``tracking.alias``
+    (worse, on other validation digits, degenerate or copying); the version's tags say why."""
     register_sweeps: bool = False
     """Whether ``pipelines/run_all.py`` jobs (sweeps), which log their model to their own run, register it too (they
     never move the alias)."""
@@ -439,6 +444,11 @@ RULES: list[Rule] = [
         lambda v: isinstance(v, str) and v.strip() != "" and not v.isdigit(),
         "a non-empty alias name, not a number",
     ),
+    (
+        "tracking.challenger_alias",
+        lambda v: isinstance(v, str) and v.strip() != "" and not v.isdigit(),
+        "a non-empty alias name, not a number",
+    ),
     ("tracking.max_digits_per_request", lambda v: _is_int(v) and 1 <= v <= 1_000_000, "an integer in [1, 1000000]"),
     ("tracking.connect_timeout", _positive_num, "a positive number of seconds"),
 ]
@@ -494,6 +504,9 @@ def rule_problems(cfg: DictConfig | Config) -> Iterator[str]:
             yield "data.origins=[]: must list at least one origin when data.source='download'"
     yield from _split_problems(cfg)
     yield from _sample_metric_problems(cfg)
+    alias, challenger = _lookup(cfg, "tracking.alias"), _lookup(cfg, "tracking.challenger_alias")
+    if alias == challenger:
+        yield f"tracking.challenger_alias={challenger!r}: must differ from tracking.alias={alias!r}"
 
 
 def known_pool(cfg: DictConfig | Config) -> int | None:

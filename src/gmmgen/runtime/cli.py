@@ -17,6 +17,8 @@ and exits with the status of its kind, the same from every entry point:
 5     upstream error: a file an earlier stage wrote is missing or unreadable
 6     tracking error: the MLflow store cannot be reached or used
 7     busy: another run holds this checkout (see :mod:`gmmgen.runtime.runlock`)
+8     gate failed: ``make gate`` found a headline number regressed past its
+      tolerance, or other digits than the reference's (:mod:`gmmgen.tracking.gate`)
 130   interrupted by Ctrl-C (SIGINT); 143: terminated by SIGTERM
 ====  ==========================================================================
 

@@ -8,11 +8,19 @@ per-class table and every figure; optionally a nested child run per sweep fit
 (the package's code ships with it). Because it reads files, a run that DVC
 partly served from its cache is still logged whole.
 
-The registry: the ``track`` stage registers a version; when ``make run``
-recorded a clean git tree before the stages ran (committed code and config),
-it moves the alias ``tracking.alias`` (``champion``) to it, and ``make serve``
-serves that alias. Sweep jobs log their model to their run and register it
-only with ``tracking.register_sweeps=true``; they never move the alias.
+Each run also logs its train, validation, test and judge digits as MLflow
+dataset inputs whose digest derives from DVC's md5 of the dataset file
+(:mod:`gmmgen.tracking.datasets`).
+
+The registry: the ``track`` stage registers a version with a description and
+tags (K, criterion, validation NLL, FD, copying status, data digest, commit).
+When ``make run`` recorded a clean git tree before the stages ran (committed
+code and config), the version competes for the alias ``tracking.alias``
+(``champion``) once the run has ended FINISHED: it takes it only when it beats
+the champion on the same validation digits, else it gets
+``tracking.challenger_alias`` (:mod:`gmmgen.tracking.promotion`); ``make
+serve`` serves the champion. Sweep jobs log their model to their run and
+register it only with ``tracking.register_sweeps=true``; they never move an alias.
 
 With the default SQLite store, every write goes through a file lock, so
 parallel multirun jobs queue for the database instead of failing with
@@ -46,7 +54,7 @@ from gmmgen.errors import TrackingError
 from gmmgen.pipeline import files as F
 from gmmgen.pipeline.config import Config, as_dict
 from gmmgen.redact import redact
-from gmmgen.tracking import runinfo
+from gmmgen.tracking import datasets, promotion, runinfo
 
 log = logging.getLogger(__name__)
 
@@ -561,17 +569,17 @@ def log_pipeline(
     run_dir: Path,
     overrides: list[str] | None = None,
     register: bool = False,
-    promote: bool = False,
-) -> None:
-    """Log the stage folders under ``run_dir`` into the open run ``run_id``.
+) -> str | None:
+    """Log the stage folders under ``run_dir`` into the open run ``run_id``; return the registered version, if any.
 
     Tags and metrics come from the stages' files (:func:`run_tags`,
-    :func:`run_metrics`), a child run per fit when ``tracking.child_runs``,
-    then the files the file map lists (:func:`log_stage_files`) and the model.
-    The model is always logged to the run; ``register`` adds it to the
-    registry as a new version, and ``promote`` also moves ``tracking.alias``
-    to that version. Store writes run with Ctrl-C and SIGTERM held back
-    (:func:`signals_deferred`).
+    :func:`run_metrics`), the digits as dataset inputs (:func:`log_data`), a
+    child run per fit when ``tracking.child_runs``, then the files the file
+    map lists (:func:`log_stage_files`) and the model. The model is always
+    logged to the run; ``register`` adds it to the registry as a new version
+    with its description and tags. No alias moves here: that waits until the
+    run has ended (:func:`track`). Store writes run with Ctrl-C and SIGTERM
+    held back (:func:`signals_deferred`).
     """
     from mlflow.entities import Metric, RunTag
 
@@ -603,11 +611,30 @@ def log_pipeline(
         with signals_deferred():
             for i in range(0, len(batch), 500):
                 client.log_batch(run_id, metrics=batch[i : i + 500])
+            digest = log_data(cfg, client, run_id, run_dir)
         if cfg.tracking.child_runs:
             _log_fit_runs(cfg, client, experiment_id, run_id, rows, now)
         log_stage_files(client, run_id, run_dir, overrides, Path(cfg.paths.root))
         if (F.SELECT.folder(run_dir) / F.SELECT.model).exists():
-            _log_model(cfg, client, run_id, run_dir, register, promote)
+            return _log_model(cfg, client, run_id, run_dir, register, digest.md5 if digest else "")
+    return None
+
+
+def log_data(cfg: Config | DictConfig, client: Any, run_id: str, run_dir: Path) -> datasets.DataDigest | None:
+    """Log the run's train, validation, test and judge digits as dataset inputs; return the data's digest.
+
+    The digest is DVC's md5 of the data stage's dataset file (from ``dvc.lock``
+    where it lists the file), tagged on the run as ``data.md5``. None (and
+    nothing logged) when the data stage's file is not there.
+    """
+    dataset = F.DATA.folder(run_dir) / F.DATA.dataset
+    if not dataset.exists():
+        return None
+    digest = datasets.data_digest(dataset, Path(cfg.paths.root))
+    provenance = _read_json(F.DATA.folder(run_dir) / F.DATA.provenance)
+    datasets.log_datasets(client, run_id, digest, str(cfg.data.name), datasets.split_counts(provenance))
+    client.set_tag(run_id, "data.md5", digest.md5)
+    return digest
 
 
 def run_tags(cfg: Config | DictConfig, run_dir: Path, select: dict[str, Any]) -> dict[str, str]:
@@ -748,9 +775,9 @@ def log_stage_files(client: Any, run_id: str, run_dir: Path, overrides: list[str
 
 
 def _log_model(
-    cfg: Config | DictConfig, client: Any, run_id: str, run_dir: Path, register: bool, promote: bool
-) -> None:
-    """Log (and with ``register``, register; with ``promote``, alias) the digit generator of the run."""
+    cfg: Config | DictConfig, client: Any, run_id: str, run_dir: Path, register: bool, data_md5: str
+) -> str | None:
+    """Log (and with ``register``, register, describe and tag) the digit generator of the run; return its version."""
     import mlflow
 
     from gmmgen.tracking import ui as mlflow_ui
@@ -760,12 +787,12 @@ def _log_model(
         with mlflow.start_run(run_id=run_id):
             version = log_generator(cfg, run_dir, register)
         if version is not None:
-            client.set_tag(run_id, "registered_model", f"{cfg.tracking.registered_model}/{version}")
-            mlflow_ui.describe_model(client, cfg.tracking.registered_model)
-            if promote and cfg.tracking.alias:
-                client.set_registered_model_alias(cfg.tracking.registered_model, cfg.tracking.alias, version)
-                client.set_tag(run_id, "registered_alias", str(cfg.tracking.alias))
-                log.info("model version %s is now @%s", version, cfg.tracking.alias)
+            name = cfg.tracking.registered_model
+            client.set_tag(run_id, "registered_model", f"{name}/{version}")
+            mlflow_ui.describe_model(client, name)
+            commit = client.get_run(run_id).data.tags.get("mlflow.source.git.commit", "")
+            promotion.record_version(client, name, promotion.run_dir_standing(cfg, run_dir, version, commit, data_md5))
+    return version
 
 
 def log_generator(cfg: Config | DictConfig, run_dir: Path, register: bool = False) -> str | None:
@@ -840,14 +867,42 @@ def track(
 
     When ``make run`` recorded its start (:mod:`gmmgen.tracking.runinfo`), the run spans
     the whole pipeline and carries the git state from before the stages ran;
-    a clean tree then promotes the model (``tracking.alias``).
+    a clean tree then lets the registered version compete for ``tracking.alias``
+    (:func:`gmmgen.tracking.promotion.settle`), once the run has ended FINISHED.
     """
     start = runinfo.read_start(Path(cfg.paths.outputs))
     if start is not None:
         source = "make run"
-    promote = bool(start and start.get("dirty") is False and cfg.tracking.register_model)
-    if start is not None and not promote:
-        log.info("track: the working tree was not clean at the start, so @%s stays where it is", cfg.tracking.alias)
     with pipeline_run(cfg, source=source, start=start) as run_id:
-        log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_model), promote=promote)
+        version = log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_model))
+    if version is not None:
+        settle_version(cfg, run_id, version, why_not_compete(start))
     return run_id
+
+
+def why_not_compete(start: dict[str, Any] | None) -> str | None:
+    """Why a ``make run`` version may not compete for the champion alias (None: it may), from the start record."""
+    if start is None:
+        return "not made by `make run` (dvc repro or dvc exp run on their own)"
+    if start.get("dirty") is None:
+        return "the git state was unknown when make run started"
+    if start["dirty"]:
+        return "the working tree was not clean when make run started"
+    return None
+
+
+def settle_version(cfg: Config | DictConfig, run_id: str, version: str, why_not: str | None) -> None:
+    """After run ``run_id`` ended FINISHED: its new ``version`` competes for an alias, or is tagged with ``why_not``."""
+    name = cfg.tracking.registered_model
+    with store_lock(cfg), signals_deferred():
+        client = _client(cfg)
+        if why_not is None:
+            decision = promotion.settle(
+                client, name, version, str(cfg.tracking.alias), str(cfg.tracking.challenger_alias)
+            )
+            client.set_tag(run_id, "registered_alias", decision.alias)
+            return
+        reason = f"{why_not}: @{cfg.tracking.alias} stays where it is"
+        client.set_model_version_tag(name, version, promotion.TAG_DECISION, "none")
+        client.set_model_version_tag(name, version, promotion.TAG_REASON, reason)
+    log.info("model version %s registered, no alias: %s", version, reason)
