@@ -234,6 +234,10 @@ def test_gate_config_refuses_bad_keys_and_values():
 # ----------------------------------------------------------------------------- a real registry
 
 
+# The evaluate stage on (results/metrics.json needs it), as light as it goes: a one-epoch judge, 100 samples.
+JUDGED = ["evaluate.enabled=true", "evaluate.n_samples=100", "classifier.epochs=1"]
+
+
 class Lines(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.INFO)
@@ -283,12 +287,12 @@ def reg(tmp_path_factory):
     try:
         a = base / "a"
         _git_root(a)
-        cfg = cfg_of(a, "sweep.n_components=[4]", "evaluate.enabled=true")
+        cfg = cfg_of(a, "sweep.n_components=[4]", *JUDGED)
         run_all(cfg)
         results["v1"] = json.loads(run_summary(cfg).read_text())
         track("1", cfg)
         # v2: what DVC would rerun after the sweep changed (the judge and the digits are reused).
-        cfg = cfg_of(a, "sweep.n_components=[1]", "evaluate.enabled=true")
+        cfg = cfg_of(a, "sweep.n_components=[1]", *JUDGED)
         for name in ("select", "generate", "evaluate"):
             registry.BY_NAME[name].load()(cfg)
         results["v2"] = json.loads(run_summary(cfg).read_text())
