@@ -43,6 +43,11 @@ def _one_blas_thread():
         yield
 
 
+# What the session started with: a test's own setting and one leaked by a module-scoped fixture
+# (set up before a test's function-scoped fixtures run) are both undone after each test.
+_MLFLOW_ENV_AT_START = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+
+
 @pytest.fixture(autouse=True)
 def _mlflow_uris_restored():
     """Undo what a test's MLflow calls set process-wide (tracking and registry URIs, and their env vars).
@@ -50,8 +55,6 @@ def _mlflow_uris_restored():
     ``tracking._client`` sets both for MLflow's fluent API; left set, a later
     test's ``MlflowClient(uri)`` would read another test's registry.
     """
-    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
-    saved = {k: os.environ.get(k) for k in keys}
     yield
     if "mlflow" not in sys.modules:
         return
@@ -60,7 +63,7 @@ def _mlflow_uris_restored():
 
     tracking_utils._tracking_uri = None
     registry_utils._registry_uri = None
-    for key, value in saved.items():
+    for key, value in _MLFLOW_ENV_AT_START.items():
         if value is None:
             os.environ.pop(key, None)
         else:
