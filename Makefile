@@ -28,6 +28,9 @@ SWEEP ?= pca.variance=0.8,0.85,0.9 sweep.covariance_types=[full],[diag]
 SERVER_DIR ?= outputs/server
 SERVER_PORT ?= 5050
 CLUSTER_DIR ?= outputs/cluster
+# Test processes (pytest-xdist), each taking whole test files: the end-to-end files wait on subprocesses much
+# of the time, so two workers share two cores well; TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 CLUSTER_PORT ?= 0
 CLUSTER_CPUS ?= 0
 LAUNCHER ?= parallel
@@ -162,11 +165,11 @@ pull: $(STAMP) ## Download them from the DVC remote (the tutorial's where it hol
 	$(BIN)/dvc pull --quiet --allow-missing $(if $(REMOTE),-r $(REMOTE)) pipelines/tutorial/dvc.yaml
 
 test test-slow: SLURM_OPTIONAL = 1
-test: $(STAMP) postgresql slurm ## Run the test suite (fast tests; a few minutes on 2 cores)
-	$(BIN)/python -m pytest
+test: $(STAMP) postgresql slurm ## Run the test suite (fast tests; a few minutes on 2 cores; TEST_WORKERS=0: one process)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: $(STAMP) postgresql slurm ## Run the slow tests too (end-to-end multiruns, browser check of the UI)
-	$(BIN)/python -m pytest -m "slow or not slow"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "slow or not slow"
 
 mutate: $(STAMP) ## Mutation testing of the library modules (slow; ARGS='--modules core/data --sample 40'): score table
 	nice -n 19 $(BIN)/python mutation/mutate.py $(ARGS)
