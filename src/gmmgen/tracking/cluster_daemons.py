@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from gmmgen.errors import ClusterError
-from gmmgen.tracking.cluster.common import (
+from gmmgen.tracking.cluster_common import (
     CLIENT_TIMEOUT,
     DB_NAME,
     DB_USER,
@@ -22,7 +22,7 @@ from gmmgen.tracking.cluster.common import (
     tail,
     which,
 )
-from gmmgen.tracking.cluster.conf import write_files
+from gmmgen.tracking.cluster_conf import write_files
 from gmmgen.tracking.procs import HOST, alive, listening, terminate
 
 

@@ -107,8 +107,8 @@ def job_states(folder: Path | None, job_ids: list[str], timeout: float = CLIENT_
     """SLURM's accounting record of ``job_ids`` (``123`` or array tasks ``123_4``): id -> state.
 
     A state reads as ``sacct`` prints it (``COMPLETED``, ``FAILED``,
-    ``CANCELLED by 0``, ``TIMEOUT``...). ``folder`` names a cluster of this
-    package; None uses the SLURM configuration of the environment. Jobs sacct
+    ``CANCELLED by 0``, ``TIMEOUT``...). ``folder`` names a cluster of
+    :mod:`gmmgen.tracking.cluster`; None uses the SLURM configuration of the environment. Jobs sacct
     does not know are left out; so is everything when sacct fails or does not
     answer within ``timeout`` seconds (this is for messages, never for a wait).
     """

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 from gmmgen.errors import ClusterError
-from gmmgen.tracking.cluster.common import (
+from gmmgen.tracking.cluster_common import (
     CLIENT_TIMEOUT,
     CLUSTER_NAME,
     DAEMONS,

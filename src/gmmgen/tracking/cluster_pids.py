@@ -6,7 +6,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from gmmgen.tracking.cluster.common import MARKER_ENV
+from gmmgen.tracking.cluster_common import MARKER_ENV
 from gmmgen.tracking.procs import alive
 
 PIDFILES = {

@@ -1,4 +1,49 @@
-"""The cluster's commands: start, stop, status (``python -m gmmgen.tracking.cluster``)."""
+"""A one-node SLURM cluster on this machine: the cluster path of ``hydra/launcher=slurm``, run for real.
+
+``python -m gmmgen.tracking.cluster start|stop|status`` (what ``make cluster`` and
+``make cluster-stop`` run) keeps everything in one folder, by default
+``outputs/cluster/``::
+
+    slurm.conf slurmdbd.conf   the cluster's configuration (slurmdbd.conf: mode 0600, it holds the
+                               database password); clients find it through SLURM_CONF
+    munge/                     munge.key (0400), munged.sock, munged.pid, munged.seed
+    mysql/                     MariaDB's data folder (accounting for sacct), mysqld.sock; its
+                               database password in mysql.password (0600, beside the folder)
+    state/ spool/              slurmctld's saved state, slurmd's spool
+    log/                       munged.log mariadbd.log slurmdbd.log slurmctld.log slurmd.log
+    *.pid state.json           process ids and ports of the running cluster
+
+Five daemons, started in this order and stopped in the reverse one:
+``munged`` (authentication), ``mariadbd`` (a private MariaDB on 127.0.0.1,
+for accounting), ``slurmdbd``, ``slurmctld`` and ``slurmd`` (the node,
+``gmmgen``, in partition ``debug``). Accounting makes ``sacct`` and submitit
+see a cancelled job's real state: without it submitit waits forever for the
+result of a job that never wrote one.
+
+What a container needs (each was a failure before): ``proctrack/linuxproc``,
+``task/none`` and ``jobacct_gather/none`` (the cgroup plugins make every step
+fail silently); munged's folders world-searchable (``--force`` besides);
+``DefMemPerCPU`` (else a job that names no memory takes the whole node) and
+``RealMemory`` at most what ``slurmd -C`` reports; the spool folder made
+before slurmd starts; ports of its own for every daemon (a second cluster on
+the first one's port silently talks to the first controller); the munge
+socket named to the accounting link (``AccountingStoragePass``); and a
+timeout on every client call (``sinfo`` against a dead controller blocks).
+
+Starting a running cluster does nothing; stopping cancels its jobs, stops
+every daemon and kills whatever of its processes is left (job steps
+included, even when the controller is gone), so nothing keeps running.
+Daemons run as the calling user (root in CI; tested only as root). Only the
+standard library is imported.
+
+Here: the commands (start, stop, status). Its parts:
+:mod:`gmmgen.tracking.cluster_common` (names, the recorded state, SLURM
+clients), :mod:`~gmmgen.tracking.cluster_conf` (the configuration files),
+:mod:`~gmmgen.tracking.cluster_pids` (finding a cluster's processes),
+:mod:`~gmmgen.tracking.cluster_daemons` (starting the five daemons); the
+process and port helpers it shares with the tracking server are in
+:mod:`gmmgen.tracking.procs`.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +56,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from gmmgen.errors import ClusterError
-from gmmgen.tracking.cluster.common import (
+from gmmgen.tracking.cluster_common import (  # client, env, job_states, read_state: re-exported (__all__)
     DAEMONS,
     DOWN_GRACE,
     NODE,
@@ -20,12 +65,27 @@ from gmmgen.tracking.cluster.common import (
     SOCKET_MAX,
     State,
     client,
+    env,
+    job_states,
     missing_programs,
     read_state,
 )
-from gmmgen.tracking.cluster.daemons import start_daemons
-from gmmgen.tracking.cluster.pids import leftovers, pidfile
+from gmmgen.tracking.cluster_daemons import start_daemons
+from gmmgen.tracking.cluster_pids import leftovers, pidfile
 from gmmgen.tracking.procs import HOST, alive, free_port, port_free, terminate
+
+__all__ = [
+    "client",
+    "env",
+    "job_states",
+    "leftovers",
+    "main",
+    "missing_programs",
+    "read_state",
+    "running",
+    "start",
+    "stop",
+]
 
 
 def running(folder: Path) -> State | None:
@@ -146,10 +206,7 @@ def _print_started(state: State, new: bool, took: str, folder: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``start|stop|status [--dir --port --cpus]``: 0 when done (status: 3 when not running), else the error's."""
-    from gmmgen.tracking import cluster
-
-    doc = cluster.__doc__.splitlines()[0]
-    parser = argparse.ArgumentParser(prog="python -m gmmgen.tracking.cluster", description=doc)
+    parser = argparse.ArgumentParser(prog="python -m gmmgen.tracking.cluster", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("start", "stop", "status"))
     parser.add_argument("--dir", type=Path, default=Path("outputs/cluster"), help="cluster folder (all its state)")
     parser.add_argument("--port", type=int, default=0, help="slurmctld's port, the next three for the others (0: free)")
@@ -170,3 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gmmgen: {exc.kind}: {exc}", file=sys.stderr)
         return exc.exit_code
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
