@@ -48,6 +48,8 @@ MUTMUT = [sys.executable, "-m", "mutmut"]
 # (which would import the unmutated package) or train the CNN (minutes per mutant) are left out.
 TARGETS: dict[str, list[str]] = {
     "core/mixture": ["tests/test_mixture.py", "tests/test_selection.py", "tests/test_compute.py", "-k", "not stages"],
+    "core/degeneracy": ["tests/test_mixture.py", "tests/test_selection.py", "-k", "not stages"],
+    "core/selection": ["tests/test_mixture.py", "tests/test_selection.py", "tests/test_compute.py", "-k", "not stages"],
     "core/sampling": ["tests/test_mixture.py", "tests/test_compute.py", "-k", "not stages"],
     "core/metrics": ["tests/test_evaluate.py", "tests/test_evaluate_known.py", "-k", "not stages"],
     "pipeline/config": [
@@ -59,6 +61,22 @@ TARGETS: dict[str, list[str]] = {
         "not cli and not round_trips and not no_test_digit_reaches and not training_on_all_digits",
     ],
     "core/data": [
+        "tests/test_data.py",
+        "tests/test_integrity.py",
+        "tests/test_data_units.py",
+        "tests/test_splits.py",
+        "-k",
+        "not no_test_digit_reaches and not training_on_all_digits",
+    ],
+    "core/idx": [
+        "tests/test_data.py",
+        "tests/test_integrity.py",
+        "tests/test_data_units.py",
+        "tests/test_splits.py",
+        "-k",
+        "not no_test_digit_reaches and not training_on_all_digits",
+    ],
+    "core/splits": [
         "tests/test_data.py",
         "tests/test_integrity.py",
         "tests/test_data_units.py",
