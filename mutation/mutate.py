@@ -76,6 +76,14 @@ TARGETS: dict[str, list[str]] = {
         "-k",
         "not no_test_digit_reaches and not training_on_all_digits",
     ],
+    "core/digits": [
+        "tests/test_data.py",
+        "tests/test_integrity.py",
+        "tests/test_data_units.py",
+        "tests/test_splits.py",
+        "-k",
+        "not no_test_digit_reaches and not training_on_all_digits",
+    ],
     "core/splits": [
         "tests/test_data.py",
         "tests/test_integrity.py",

@@ -14,13 +14,13 @@ import logging
 import socket
 import urllib.parse
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gmmgen.core.idx import IDX_FILES, check_images_labels, parse_idx
+from gmmgen.core.digits import Digits, check_images_labels
+from gmmgen.core.idx import IDX_FILES, parse_idx
 from gmmgen.core.io import sha256_bytes, sha256_file
 from gmmgen.core.splits import SPLITS, class_counts, overlaps, split
 from gmmgen.errors import DataError
@@ -49,21 +49,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 BUNDLED_SIZE = 5000
-
-
-@dataclass
-class Digits:
-    """A train pool and a test pool of uint8 digit images with labels."""
-
-    x_train: np.ndarray | None
-    y_train: np.ndarray | None
-    x_test: np.ndarray | None
-    y_test: np.ndarray | None
-    source: str
-    origin: str
-    files: dict[str, str] = field(default_factory=dict)
-    note: str = ""
-    test_origin: str = ""
 
 
 # --------------------------------------------------------------------------- fetching

@@ -1,8 +1,6 @@
-"""The IDX file format (MNIST's own) and the checks every source's digits pass.
+"""The IDX file format (MNIST's own): :func:`parse_idx` reads one decompressed IDX file.
 
-:func:`parse_idx` reads one decompressed IDX file, checking its header
-against its size; :func:`check_images_labels` checks images and labels of
-any source (uint8 (n, h, w), n labels 0-9). Both raise :class:`DataError`.
+Its header is checked against its size; a bad file raises :class:`DataError`.
 """
 
 from __future__ import annotations
@@ -40,13 +38,3 @@ def parse_idx(raw: bytes, name: str = "IDX data") -> np.ndarray:
     if len(raw) != expected:
         raise DataError(f"{name}: shape {shape} needs {expected} bytes, file has {len(raw)} (truncated or corrupt)")
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
-
-
-def check_images_labels(images: np.ndarray, labels: np.ndarray, what: str) -> None:
-    """Check that images are (n, h, w) uint8 and labels are n digits 0-9."""
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise DataError(f"{what}: images must be uint8 (n, h, w), got {images.dtype} {images.shape}")
-    if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-        raise DataError(f"{what}: {images.shape[0]} images but labels of shape {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise DataError(f"{what}: labels outside 0-9 ({labels.min()}..{labels.max()})")

@@ -7,14 +7,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from gmmgen.core.digits import Digits
 from gmmgen.errors import DataError
-
-if TYPE_CHECKING:
-    from gmmgen.core.data import Digits
 
 
 def _take(x: np.ndarray, y: np.ndarray, n: int | None, rng: np.random.Generator, what: str):
