@@ -56,7 +56,13 @@ DATA_TESTS = [
 ]
 TARGETS: dict[str, list[str]] = {
     "core/mixture": ["tests/test_mixture.py", "tests/test_selection.py", "tests/test_compute.py", "-k", "not stages"],
-    "core/degeneracy": ["tests/test_mixture.py", "tests/test_selection.py", "-k", "not stages"],
+    "core/degeneracy": [
+        "tests/test_degeneracy.py",
+        "tests/test_mixture.py",
+        "tests/test_selection.py",
+        "-k",
+        "not stages",
+    ],
     "core/selection": ["tests/test_mixture.py", "tests/test_selection.py", "tests/test_compute.py", "-k", "not stages"],
     "core/sampling": ["tests/test_mixture.py", "tests/test_compute.py", "-k", "not stages"],
     "core/metrics": ["tests/test_evaluate.py", "tests/test_evaluate_known.py", "-k", "not stages"],
