@@ -75,7 +75,7 @@ TARGETS: dict[str, list[str]] = {
         "not cli and not round_trips and not no_test_digit_reaches and not training_on_all_digits",
     ],
     "core/data": DATA_TESTS,
-    "core/idx": DATA_TESTS,
+    "core/idx": ["tests/test_idx.py", *DATA_TESTS],
     "core/digits": DATA_TESTS,
     "core/splits": DATA_TESTS,
     "core/reduce": ["tests/test_reduce.py", "tests/test_reduce_units.py", "tests/test_compute.py", "-k", "not stages"],
