@@ -77,7 +77,7 @@ TARGETS: dict[str, list[str]] = {
     "core/data": DATA_TESTS,
     "core/idx": ["tests/test_idx.py", *DATA_TESTS],
     "core/digits": DATA_TESTS,
-    "core/splits": DATA_TESTS,
+    "core/splits": ["tests/test_splits_units.py", *DATA_TESTS],
     "core/reduce": ["tests/test_reduce.py", "tests/test_reduce_units.py", "tests/test_compute.py", "-k", "not stages"],
     "core/likelihood": [
         "tests/test_likelihood.py",
