@@ -46,8 +46,24 @@ MUTMUT = [sys.executable, "-m", "mutmut"]
 
 # Module (its path under src/gmmgen/, without .py) -> its focused tests. Tests that start a subprocess
 # (which would import the unmutated package) or train the CNN (minutes per mutant) are left out.
+DATA_TESTS = [
+    "tests/test_data.py",
+    "tests/test_integrity.py",
+    "tests/test_data_units.py",
+    "tests/test_splits.py",
+    "-k",
+    "not no_test_digit_reaches and not training_on_all_digits",
+]
 TARGETS: dict[str, list[str]] = {
     "core/mixture": ["tests/test_mixture.py", "tests/test_selection.py", "tests/test_compute.py", "-k", "not stages"],
+    "core/degeneracy": [
+        "tests/test_degeneracy.py",
+        "tests/test_mixture.py",
+        "tests/test_selection.py",
+        "-k",
+        "not stages",
+    ],
+    "core/selection": ["tests/test_mixture.py", "tests/test_selection.py", "tests/test_compute.py", "-k", "not stages"],
     "core/sampling": ["tests/test_mixture.py", "tests/test_compute.py", "-k", "not stages"],
     "core/metrics": ["tests/test_evaluate.py", "tests/test_evaluate_known.py", "-k", "not stages"],
     "pipeline/config": [
@@ -58,14 +74,10 @@ TARGETS: dict[str, list[str]] = {
         "-k",
         "not cli and not round_trips and not no_test_digit_reaches and not training_on_all_digits",
     ],
-    "core/data": [
-        "tests/test_data.py",
-        "tests/test_integrity.py",
-        "tests/test_data_units.py",
-        "tests/test_splits.py",
-        "-k",
-        "not no_test_digit_reaches and not training_on_all_digits",
-    ],
+    "core/data": DATA_TESTS,
+    "core/idx": ["tests/test_idx.py", *DATA_TESTS],
+    "core/digits": DATA_TESTS,
+    "core/splits": ["tests/test_splits_units.py", *DATA_TESTS],
     "core/reduce": ["tests/test_reduce.py", "tests/test_reduce_units.py", "tests/test_compute.py", "-k", "not stages"],
     "core/likelihood": [
         "tests/test_likelihood.py",

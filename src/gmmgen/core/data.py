@@ -14,75 +14,41 @@ import logging
 import socket
 import urllib.parse
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gmmgen.core.digits import Digits, check_images_labels
+from gmmgen.core.idx import IDX_FILES, parse_idx
 from gmmgen.core.io import sha256_bytes, sha256_file
+from gmmgen.core.splits import SPLITS, class_counts, overlaps, split
 from gmmgen.errors import DataError
+
+# Re-exported: a source's callers read the IDX format and the draw of the splits here too.
+__all__ = [
+    "BUNDLED_SIZE",
+    "IDX_FILES",
+    "SPLITS",
+    "DataError",
+    "Digits",
+    "NoOriginError",
+    "check_images_labels",
+    "class_counts",
+    "download_mnist",
+    "fetch",
+    "load_bundled",
+    "load_digits_8x8",
+    "obtain",
+    "overlaps",
+    "parse_idx",
+    "rescale_16_to_255",
+    "split",
+]
 
 log = logging.getLogger(__name__)
 
-IDX_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 BUNDLED_SIZE = 5000
-
-
-@dataclass
-class Digits:
-    """A train pool and a test pool of uint8 digit images with labels."""
-
-    x_train: np.ndarray | None
-    y_train: np.ndarray | None
-    x_test: np.ndarray | None
-    y_test: np.ndarray | None
-    source: str
-    origin: str
-    files: dict[str, str] = field(default_factory=dict)
-    note: str = ""
-    test_origin: str = ""
-
-
-# --------------------------------------------------------------------------- IDX
-
-
-def parse_idx(raw: bytes, name: str = "IDX data") -> np.ndarray:
-    """Parse one IDX file (already decompressed) into an array.
-
-    Checks the magic number, that the declared shape matches the byte count,
-    and returns an array of that shape. Raises :class:`DataError` otherwise.
-    """
-    if len(raw) < 4:
-        raise DataError(f"{name}: {len(raw)} bytes is too short for an IDX header")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
-        raise DataError(f"{name}: bad IDX magic number {raw[:4].hex()}")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{name}: truncated IDX header")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(raw) != expected:
-        raise DataError(f"{name}: shape {shape} needs {expected} bytes, file has {len(raw)} (truncated or corrupt)")
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
-
-
-def check_images_labels(images: np.ndarray, labels: np.ndarray, what: str) -> None:
-    """Check that images are (n, h, w) uint8 and labels are n digits 0-9."""
-    if images.ndim != 3 or images.dtype != np.uint8:
-        raise DataError(f"{what}: images must be uint8 (n, h, w), got {images.dtype} {images.shape}")
-    if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-        raise DataError(f"{what}: {images.shape[0]} images but labels of shape {labels.shape}")
-    if labels.size and (labels.min() < 0 or labels.max() > 9):
-        raise DataError(f"{what}: labels outside 0-9 ({labels.min()}..{labels.max()})")
 
 
 # --------------------------------------------------------------------------- fetching
@@ -296,89 +262,6 @@ def load_digits_8x8() -> Digits:
     return Digits(images, labels, None, None, source="embedded", origin="sklearn.datasets.load_digits")
 
 
-# --------------------------------------------------------------------------- the stage's logic
-
-
-def _take(x: np.ndarray, y: np.ndarray, n: int | None, rng: np.random.Generator, what: str):
-    if n is None:
-        n = len(x)
-    if n > len(x):
-        raise DataError(f"{what}={n}: the source's test set has only {len(x)} digits")
-    idx = np.sort(rng.permutation(len(x))[:n])
-    return x[idx], y[idx]
-
-
-SPLITS = ("train", "val", "test", "clf")
-
-
-def split(
-    digits: Digits,
-    n_train: int | None,
-    n_val: int,
-    n_test: int | None,
-    seed: int,
-    n_classifier: int | None = None,
-) -> dict[str, np.ndarray]:
-    """Draw the train, validation, test and judge sets with one seeded shuffle.
-
-    Returns ``x_<split>`` (uint8 images) and ``y_<split>`` (labels) for the
-    splits ``train``, ``val`` (validation: every choice of model), ``test``
-    (reporting only) and ``clf`` (the judge CNN's training digits).
-
-    The test set comes from the source's own test pool when it has one
-    (``n_test`` null: all of it; 0: none); otherwise it is carved from the
-    pool first (``n_test`` null or 0: none). From the training pool, after a
-    seeded permutation: validation first, then training (``n_train`` null:
-    everything left), then the judge's digits from what remains (at most
-    ``n_classifier``; null: all of it). The four sets are disjoint by
-    construction: no index is drawn twice. Raises :class:`DataError` when the
-    pool is too small for the sizes asked.
-    """
-    rng = np.random.default_rng(seed)
-    x, y = digits.x_train, digits.y_train
-    order = rng.permutation(len(x))
-    if digits.x_test is not None:
-        x_te, y_te = _take(digits.x_test, digits.y_test, n_test, rng, "data.n_test")
-        start = 0
-    else:
-        start = n_test or 0
-        te = np.sort(order[:start])
-        x_te, y_te = x[te], y[te]
-    need = start + n_val + (n_train if n_train is not None else 1)
-    if need > len(x):
-        asked = f"data.n_val={n_val} + data.n_train={n_train}" + (f" + data.n_test={n_test}" if start else "")
-        raise DataError(f"{asked} needs {need} digits, but the {digits.source} training pool has only {len(x)}")
-    val = np.sort(order[start : start + n_val])
-    stop = len(x) if n_train is None else start + n_val + n_train
-    tr = np.sort(order[start + n_val : stop])
-    rest = order[stop:]
-    clf = np.sort(rest[: len(rest) if n_classifier is None else n_classifier])
-    return {
-        "x_train": x[tr],
-        "y_train": y[tr],
-        "x_val": x[val],
-        "y_val": y[val],
-        "x_test": x_te,
-        "y_test": y_te,
-        "x_clf": x[clf],
-        "y_clf": y[clf],
-    }
-
-
-def overlaps(arrays: dict[str, np.ndarray]) -> dict[str, int]:
-    """Exact duplicate images between each pair of splits (identical bytes), e.g. ``{"train/test": 0}``.
-
-    The splits never share a drawn digit; this counts digits that happen to be
-    pixel-identical, which a source may contain (sklearn's 8x8 digits do).
-    """
-    keys = {s: {img.tobytes() for img in arrays[f"x_{s}"]} for s in SPLITS}
-    out = {}
-    for i, a in enumerate(SPLITS):
-        for b in SPLITS[i + 1 :]:
-            out[f"{a}/{b}"] = len(keys[a] & keys[b])
-    return out
-
-
 def obtain(data_cfg: Any, cache_dir: Path, root: Path | None = None) -> tuple[Digits, dict[str, Any]]:
     """Get the configured digits, following ``data.source``; return them and a provenance record.
 
@@ -423,7 +306,3 @@ def obtain(data_cfg: Any, cache_dir: Path, root: Path | None = None) -> tuple[Di
             digits.test_origin, digits.files = exc.test_only.origin, exc.test_only.files
             log.warning("test digits: the real MNIST test set from %s", exc.test_only.origin)
         return digits, record
-
-
-def class_counts(labels: np.ndarray) -> dict[str, int]:
-    return {str(d): int(c) for d, c in zip(*np.unique(labels, return_counts=True), strict=True)}

@@ -28,7 +28,7 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +37,35 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from gmmgen.core.compute import dispatch_for, like, to_numpy
+from gmmgen.core.degeneracy import (
+    THIN_POINTS_PER_PARAMETER,
+    Determination,
+    covariance_parameters,
+    determine,
+    min_points,
+    n_parameters,
+    points_per_parameter,
+    verdict,
+)
+from gmmgen.core.selection import choices, select
 from gmmgen.errors import SweepError
+
+# Re-exported: the sweep's callers read the degeneracy rules and the selection here too.
+__all__ = [
+    "FIELDS",
+    "THIN_POINTS_PER_PARAMETER",
+    "SweepError",
+    "SweepRow",
+    "choices",
+    "covariance_parameters",
+    "fit_one",
+    "kmeans_start",
+    "min_points",
+    "n_parameters",
+    "points_per_parameter",
+    "select",
+    "sweep",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,51 +103,6 @@ class SweepRow:
 
 #: The columns of a sweep row, in order.
 FIELDS = tuple(f.name for f in dataclasses.fields(SweepRow))
-#: Default threshold of the ``thin`` status: effective points per free covariance parameter of a component.
-THIN_POINTS_PER_PARAMETER = 1.0
-
-
-def n_parameters(k: int, d: int, covariance_type: str) -> int:
-    """Free parameters of a K-component mixture in d dimensions (as BIC counts them)."""
-    cov = {
-        "full": k * d * (d + 1) // 2,
-        "tied": d * (d + 1) // 2,
-        "diag": k * d,
-        "spherical": k,
-    }[covariance_type]
-    return cov + k * d + k - 1
-
-
-def min_points(d: int, covariance_type: str) -> int:
-    """Effective points a component needs for its own covariance to be estimable (non-singular).
-
-    A covariance estimated from m points has rank at most m - 1, so a full
-    covariance in d dimensions needs d + 1 points (with fewer it is singular
-    and only ``reg_covar`` keeps it invertible); a diagonal or spherical
-    variance needs two; a tied covariance is shared, so one point per
-    component suffices.
-    """
-    return {"full": d + 1, "tied": 1, "diag": 2, "spherical": 2}[covariance_type]
-
-
-def covariance_parameters(d: int, covariance_type: str) -> int:
-    """Free covariance parameters of one component (tied: of the one shared covariance)."""
-    return {"full": d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": d, "spherical": 1}[covariance_type]
-
-
-def points_per_parameter(effective: np.ndarray, d: int, covariance_type: str) -> np.ndarray:
-    """Effective points per free covariance parameter, per component (K,).
-
-    ``effective`` are the components' effective point counts (weight x n).
-    A tied covariance is estimated from all points together, so every
-    component gets ``n / parameters``. Below :data:`THIN_POINTS_PER_PARAMETER`
-    (one point per parameter) a component is ``thin``: it is estimable, but
-    its covariance has more free numbers than points to determine them.
-    """
-    params = covariance_parameters(d, covariance_type)
-    if covariance_type == "tied":
-        return np.full_like(effective, effective.sum() / params)
-    return effective / params
 
 
 def kmeans_start(
@@ -184,6 +167,37 @@ def _is_fit_failure(exc: BaseException) -> bool:
     )
 
 
+def _fit(x: Any, k: int, covariance_type: str, params: dict[str, Any], x_cpu: np.ndarray | None) -> GaussianMixture:
+    """The fitted mixture (numpy: sklearn's own fit; else from the numpy path's start); raises what the fit raises."""
+    n = int(x.shape[0])
+    gmm = GaussianMixture(n_components=k, covariance_type=covariance_type, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        if k > n:
+            raise ValueError(f"n_components={k} is more than the {n} training points")
+        if isinstance(x, np.ndarray):
+            gmm.fit(x)
+            return gmm
+        return _fit_dispatched(x, to_numpy(x) if x_cpu is None else x_cpu, k, covariance_type, params)
+
+
+def _scores(gmm: GaussianMixture, x: Any, x_val: Any, det: Determination) -> dict[str, Any]:
+    """The row's scores of a fitted mixture, as plain Python values."""
+    with dispatch_for(x):
+        return dict(
+            bic=float(gmm.bic(x)),
+            aic=float(gmm.aic(x)),
+            train_ll=float(gmm.score(x)),
+            val_ll=float(gmm.score(x_val)) if int(x_val.shape[0]) else math.nan,
+            converged=bool(gmm.converged_),
+            n_iter=int(gmm.n_iter_),
+            n_degenerate=det.n_degenerate,
+            n_thin=det.n_thin,
+            min_effective_points=float(det.effective.min()),
+            min_points_per_parameter=float(det.per_parameter.min()),
+        )
+
+
 def fit_one(
     x: Any,
     x_val: Any,
@@ -207,67 +221,26 @@ def fit_one(
         SweepRow(covariance_type, int(k), n_parameters=n_parameters(k, d, covariance_type))
     )
     start = time.perf_counter()
-    gmm = GaussianMixture(n_components=k, covariance_type=covariance_type, **params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        try:
-            if k > n:
-                raise ValueError(f"n_components={k} is more than the {n} training points")
-            if isinstance(x, np.ndarray):
-                gmm.fit(x)
-            else:
-                gmm = _fit_dispatched(x, to_numpy(x) if x_cpu is None else x_cpu, k, covariance_type, params)
-        except Exception as exc:
-            if not _is_fit_failure(exc):
-                raise
-            row.update(
-                status="failed",
-                fit_seconds=time.perf_counter() - start,
-                reason=str(exc).strip().splitlines()[0][:300],
-            )
-            return row, None
-    row["fit_seconds"] = time.perf_counter() - start
-    effective = to_numpy(gmm.weights_) * n
-    need = min_points(d, covariance_type)
-    degenerate = effective < need
-    per_param = points_per_parameter(effective, d, covariance_type)
-    n_degenerate = int(np.sum(degenerate))
-    n_thin = int(np.sum((per_param < thin) & ~degenerate))
-    with dispatch_for(x):
+    try:
+        gmm = _fit(x, k, covariance_type, params, x_cpu)
+    except Exception as exc:
+        if not _is_fit_failure(exc):
+            raise
         row.update(
-            bic=float(gmm.bic(x)),
-            aic=float(gmm.aic(x)),
-            train_ll=float(gmm.score(x)),
-            val_ll=float(gmm.score(x_val)) if int(x_val.shape[0]) else math.nan,
-            converged=bool(gmm.converged_),
-            n_iter=int(gmm.n_iter_),
-            n_degenerate=n_degenerate,
-            n_thin=n_thin,
-            min_effective_points=float(effective.min()),
-            min_points_per_parameter=float(per_param.min()),
+            status="failed",
+            fit_seconds=time.perf_counter() - start,
+            reason=str(exc).strip().splitlines()[0][:300],
         )
+        return row, None
+    row["fit_seconds"] = time.perf_counter() - start
+    det = determine(to_numpy(gmm.weights_), n, d, covariance_type, thin)
+    row.update(_scores(gmm, x, x_val, det))
     if not math.isfinite(row["train_ll"]):  # e.g. cupy's Cholesky gives NaN where numpy raises
         row.update(status="failed", reason="non-finite log-likelihood (a covariance is not positive definite)")
         return row, None
-    reasons = []
-    if not gmm.converged_:
-        reasons.append(f"did not converge in max_iter={params.get('max_iter')} iterations")
-    if n_degenerate:
-        reasons.append(
-            f"{n_degenerate}/{k} components have fewer than {need} effective points "
-            f"(covariance mostly reg_covar)"
-            + ("; converged in <=2 iterations on collapsed components" if gmm.n_iter_ <= 2 else "")
-        )
-    if n_thin:
-        reasons.append(
-            f"{n_thin}/{k} components are thin: fewer than {thin:g} effective points per free covariance "
-            f"parameter ({covariance_parameters(d, covariance_type)} parameters; min {per_param.min():.3g})"
-        )
-    row["reason"] = "; ".join(reasons)
-    if not gmm.converged_:
-        row["status"] = "not_converged"
-    else:
-        row["status"] = "degenerate" if n_degenerate else ("thin" if n_thin else "sound")
+    row["status"], row["reason"] = verdict(
+        det, k, d, covariance_type, thin, gmm.converged_, gmm.n_iter_, params.get("max_iter")
+    )
     return row, gmm
 
 
@@ -373,76 +346,3 @@ def sweep(
             "; ".join(f"{status}: {', '.join(fits)}" for status, fits in by_status.items()),
         )
     return [rows[g] for g in grid], models
-
-
-def _best(rows: list[dict[str, Any]], criterion: str) -> dict[str, Any]:
-    if criterion == "heldout":
-        return max(rows, key=lambda r: (r["val_ll"], -r["n_components"]))
-    return min(rows, key=lambda r: (r[criterion], r["n_components"]))
-
-
-def select(
-    rows: Iterable[dict[str, Any]], criterion: str, allow_degenerate: bool = False
-) -> tuple[dict[str, Any], list[str]]:
-    """Pick the row that is best by ``criterion``; return it and any warnings.
-
-    bic and aic are minimised, heldout (mean validation log-likelihood) maximised;
-    ties go to the smaller model. Failed fits are never chosen; fits that did
-    not converge only when nothing converged; degenerate fits (collapsed
-    components whose likelihood is inflated by ``reg_covar``) only when
-    ``allow_degenerate`` or when nothing else is left. Whenever the criterion's
-    own optimum is passed over, a note says so.
-
-    Returns
-    -------
-    row : dict
-        The chosen :class:`SweepRow`, as a dict.
-    notes : list of str
-        Why the criterion's own optimum was passed over, or that the grid's edge was chosen.
-
-    Raises
-    ------
-    SweepError
-        Every fit failed.
-    """
-    rows = list(rows)
-    usable = [r for r in rows if r["status"] != "failed"]
-    if not usable:
-        detail = "; ".join(f"{r['covariance_type']} K={r['n_components']}: {r['reason']}" for r in rows)
-        raise SweepError(f"every fit in the sweep failed ({detail})")
-    notes: list[str] = []
-    converged = [r for r in usable if r["converged"]]
-    if converged:
-        usable = converged
-    else:
-        notes.append("no fit converged: choosing among unconverged fits")
-    sound = [r for r in usable if r["status"] != "degenerate"]
-    best = _best(usable, criterion)
-    if not allow_degenerate and best["status"] == "degenerate" and sound:
-        raw = best
-        best = _best(sound, criterion)
-        notes.append(
-            f"{criterion}'s optimum {raw['covariance_type']} K={raw['n_components']} is degenerate "
-            f"({raw['reason']}); chose the best sound fit, {best['covariance_type']} K={best['n_components']}"
-        )
-    grid = sorted({r["n_components"] for r in rows if r["covariance_type"] == best["covariance_type"]})
-    if len(grid) > 1 and best["n_components"] in (grid[0], grid[-1]):
-        edge = "smallest" if best["n_components"] == grid[0] else "largest"
-        notes.append(
-            f"{criterion} chose K={best['n_components']}, the {edge} value of the grid "
-            f"{grid}: the optimum may lie outside it; widen sweep.n_components"
-        )
-    if best["status"] == "degenerate":
-        notes.append(f"the chosen model is degenerate: {best['reason']}")
-    return best, notes
-
-
-def choices(rows: Sequence[dict[str, Any]], allow_degenerate: bool = False) -> dict[str, dict[str, Any]]:
-    """The row each criterion would choose (criteria with nothing to choose are left out)."""
-    out = {}
-    for criterion in ("bic", "aic", "heldout"):
-        try:
-            out[criterion] = select(rows, criterion, allow_degenerate)[0]
-        except SweepError:
-            pass
-    return out

@@ -84,3 +84,62 @@ def name_bests(
         "excluded": excluded,
         "sentence": sentence + ".",
     }
+
+
+VERDICT_FIELDS = (
+    "covariance_type",
+    "n_components",
+    "status",
+    "val_nll_nats",
+    "val_bpp",
+    "frechet_distance",
+    "frechet_floor",
+    "precision",
+    "recall",
+    "ndb",
+    "ndb_share",
+    "copying_c_t",
+    "copying_status",
+)
+"""What the verdict shows per choice (``status`` is the fit's: sound, thin or degenerate)."""
+
+
+def criteria_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per choice its verdict numbers, and which criterion's choice is best by likelihood and by samples.
+
+    Criteria that chose the same model are one candidate, named by all of
+    them ("bic/aic: full K=110"); :func:`name_bests` decides.
+    """
+    by_model: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for r in rows:
+        by_model.setdefault((r["covariance_type"], int(r["n_components"])), []).append(r)
+    candidates = [
+        {
+            "name": "/".join(r["criterion"] for r in group) + f": {cov} K={k}",
+            "criteria": [r["criterion"] for r in group],
+            "fit_status": group[0]["status"],
+            "copying_status": group[0]["copying_status"],
+            "val_nll_nats": group[0]["val_nll_nats"],
+            "frechet_distance": group[0]["frechet_distance"],
+        }
+        for (cov, k), group in by_model.items()
+    ]
+    named = name_bests(candidates)
+    crit_of = {c["name"]: c["criteria"] for c in candidates}
+    return {
+        **named,
+        "likelihood_best_criteria": crit_of.get(named["likelihood_best"], []),
+        "sample_best_criteria": crit_of.get(named["sample_best"], []),
+        "by_criterion": {
+            r["criterion"]: {k: r[k] for k in VERDICT_FIELDS if k in r}
+            | {"named_best": _named(r["criterion"], named, crit_of)}
+            for r in rows
+        },
+    }
+
+
+def _named(criterion: str, named: dict[str, Any], crit_of: dict[str, list[str]]) -> str:
+    """'likelihood', 'samples', 'both' or '' : for which best ``criterion``'s choice is named."""
+    lik = criterion in crit_of.get(named["likelihood_best"], [])
+    smp = criterion in crit_of.get(named["sample_best"], [])
+    return "both" if lik and smp else "likelihood" if lik else "samples" if smp else ""

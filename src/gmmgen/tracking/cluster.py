@@ -35,508 +35,57 @@ every daemon and kills whatever of its processes is left (job steps
 included, even when the controller is gone), so nothing keeps running.
 Daemons run as the calling user (root in CI; tested only as root). Only the
 standard library is imported.
+
+Here: the commands (start, stop, status). Its parts:
+:mod:`gmmgen.tracking.cluster_common` (names, the recorded state, SLURM
+clients), :mod:`~gmmgen.tracking.cluster_conf` (the configuration files),
+:mod:`~gmmgen.tracking.cluster_pids` (finding a cluster's processes),
+:mod:`~gmmgen.tracking.cluster_daemons` (starting the five daemons); the
+process and port helpers it shares with the tracking server are in
+:mod:`gmmgen.tracking.procs`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import json
-import os
-import secrets
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from gmmgen.errors import ClusterError
-
-HOST = "127.0.0.1"
-NODE = "gmmgen"
-PARTITION = "debug"
-CLUSTER_NAME = "gmmgen"
-DB_NAME = "slurm_acct_db"
-DB_USER = "slurm"
-#: Set in the environment of every daemon (and so of slurmstepd and the job steps it starts):
-#: how :func:`stop` finds every process of a cluster, whoever its parent is.
-MARKER_ENV = "GMMGEN_CLUSTER_DIR"
-#: The packages ``make slurm`` installs (Debian's names) and the programs each provides.
-PACKAGES = ("slurmctld", "slurmd", "slurm-client", "slurmdbd", "munge", "mariadb-server")
-PROGRAMS = ("munged", "mariadbd", "mariadb-install-db", "slurmdbd", "slurmctld", "slurmd", "sbatch", "sacct")
-#: Seconds: a client call (sinfo, scontrol, sacct, scancel); a daemon coming up; one going down.
-CLIENT_TIMEOUT = 10.0
-UP_TIMEOUT = 60.0
-DOWN_GRACE = 10.0
-# Order matters: started in this order, stopped in the reverse one.
-DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd")
-SOCKET_MAX = 107  # bytes in a Unix socket path (sun_path, with its NUL)
-
-
-@dataclass
-class State:
-    """What ``state.json`` records about a started cluster: its ports, daemons and configuration."""
-
-    slurmctld_port: int
-    slurmd_port: int
-    slurmdbd_port: int
-    mariadb_port: int
-    pids: dict[str, int]
-    slurm_conf: str
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def missing_programs() -> list[str]:
-    """The programs of :data:`PROGRAMS` that are not installed (sbin folders included)."""
-    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/local/sbin"])
-    return [p for p in PROGRAMS if shutil.which(p, path=path) is None]
-
-
-def _which(program: str) -> str:
-    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/local/sbin"])
-    found = shutil.which(program, path=path)
-    if found is None:
-        raise ClusterError(f"{program} is not installed: `make slurm` installs SLURM ({' '.join(PACKAGES)})")
-    return found
-
-
-def free_port(host: str = HOST) -> int:
-    """A TCP port on ``host`` that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def port_free(port: int, host: str = HOST) -> bool:
-    """True when a daemon could listen on ``port`` (connections in TIME_WAIT do not count)."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _listening(port: int, host: str = HOST) -> bool:
-    with socket.socket() as s:
-        s.settimeout(1.0)
-        return s.connect_ex((host, port)) == 0
-
-
-def alive(pid: int) -> bool:
-    """True when process ``pid`` exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    with contextlib.suppress(OSError):
-        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] == "Z":
-            return False
-    return True
-
-
-def _tail(path: Path, n: int = 2) -> str:
-    try:
-        lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    except OSError:
-        return ""
-    return " | ".join(lines[-n:])
-
-
-def env(folder: Path) -> dict[str, str]:
-    """This process's environment with ``SLURM_CONF`` naming the cluster in ``folder`` (for its clients)."""
-    return {**os.environ, "SLURM_CONF": str(folder.resolve() / "slurm.conf")}
-
-
-def client(folder: Path, args: list[str], timeout: float = CLIENT_TIMEOUT) -> subprocess.CompletedProcess:
-    """Run a SLURM client (``sinfo``, ``sacct``, ``scancel``...) against the cluster in ``folder``.
-
-    Bounded by ``timeout`` seconds (a client whose controller is gone may block
-    far longer). Returns the finished process, whatever its status.
-
-    Raises:
-        ClusterError: the client is not installed or did not answer within ``timeout``.
-    """
-    cmd = [_which(args[0]), *args[1:]]
-    try:
-        return subprocess.run(cmd, env=env(folder), capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ClusterError(f"{args[0]} did not answer within {timeout:.0f} s (is the controller up?)") from None
-
-
-def job_states(folder: Path | None, job_ids: list[str], timeout: float = CLIENT_TIMEOUT) -> dict[str, str]:
-    """SLURM's accounting record of ``job_ids`` (``123`` or array tasks ``123_4``): id -> state.
-
-    A state reads as ``sacct`` prints it (``COMPLETED``, ``FAILED``,
-    ``CANCELLED by 0``, ``TIMEOUT``...). ``folder`` names a cluster of this
-    module; None uses the SLURM configuration of the environment. Jobs sacct
-    does not know are left out; so is everything when sacct fails or does not
-    answer within ``timeout`` seconds (this is for messages, never for a wait).
-    """
-    if not job_ids:
-        return {}
-    sacct = shutil.which("sacct")
-    if sacct is None:
-        return {}
-    cmd = [sacct, "-X", "-n", "-P", "-o", "JobID,State", "-j", ",".join(job_ids)]
-    try:
-        done = subprocess.run(cmd, env=env(folder) if folder else None, capture_output=True, text=True, timeout=timeout)
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    if done.returncode != 0:
-        return {}
-    states = {}
-    for line in done.stdout.splitlines():
-        job, _, state = line.partition("|")
-        if job in job_ids:
-            states[job] = state.strip()
-    return states
-
-
-# --------------------------------------------------------------------------- configuration
-
-
-def _hardware() -> tuple[int, int]:
-    """(CPUs, RealMemory in MiB) as ``slurmd -C`` reports them: the node may not claim more."""
-    try:
-        out = subprocess.run([_which("slurmd"), "-C"], capture_output=True, text=True, timeout=CLIENT_TIMEOUT).stdout
-    except subprocess.TimeoutExpired:
-        raise ClusterError("slurmd -C did not answer within 10 s") from None
-    fields = dict(item.split("=", 1) for item in out.split() if "=" in item)
-    try:
-        return int(fields["CPUs"]), int(fields["RealMemory"])
-    except (KeyError, ValueError):
-        raise ClusterError(f"slurmd -C did not report CPUs and RealMemory: {out.strip()[:200]!r}") from None
-
-
-def slurm_conf(folder: Path, state: State, cpus: int, memory_mb: int, hardware_cpus: int | None = None) -> str:
-    """The text of ``slurm.conf`` for the cluster in ``folder`` (absolute paths, ports of ``state``).
-
-    ``cpus`` above ``hardware_cpus`` (what slurmd -C reports) lets that many
-    one-CPU jobs run at once on fewer cores (``SlurmdParameters=config_overrides``).
-    """
-    overrides = "SlurmdParameters=config_overrides\n" if hardware_cpus and cpus > hardware_cpus else ""
-    f, user = folder, getpass.getuser()
-    host = socket.gethostname().split(".")[0]
-    return f"""# Written by `python -m gmmgen.tracking.cluster start`; rewritten at every start.
-ClusterName={CLUSTER_NAME}
-SlurmctldHost={host}({HOST})
-SlurmctldPort={state.slurmctld_port}
-SlurmdPort={state.slurmd_port}
-SlurmUser={user}
-SlurmdUser={user}
-AuthType=auth/munge
-AuthInfo=socket={f}/munge/munged.sock
-CredType=cred/munge
-StateSaveLocation={f}/state
-SlurmdSpoolDir={f}/spool
-SlurmctldPidFile={f}/slurmctld.pid
-SlurmdPidFile={f}/slurmd.pid
-SlurmctldLogFile={f}/log/slurmctld.log
-SlurmdLogFile={f}/log/slurmd.log
-# In a container the cgroup plugins make every batch step fail silently.
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
-MpiDefault=none
-SwitchType=switch/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core_Memory
-# Without it a job that names no memory takes all of RealMemory, and jobs run one at a time.
-DefMemPerCPU={max(64, memory_mb // max(cpus, 1))}
-ReturnToService=2
-SchedulerType=sched/backfill
-SchedulerParameters=sched_interval=2
-# Seconds between SIGTERM and SIGKILL for a cancelled job (scancel, time limit).
-KillWait=10
-MinJobAge=600
-InactiveLimit=0
-SlurmctldTimeout=30
-SlurmdTimeout=30
-MessageTimeout=10
-AccountingStorageType=accounting_storage/slurmdbd
-AccountingStorageHost={HOST}
-AccountingStoragePort={state.slurmdbd_port}
-# The munge socket for the link to slurmdbd: without it slurmctld uses the default socket ("no TRES").
-AccountingStoragePass={f}/munge/munged.sock
-JobCompType=jobcomp/none
-MailProg=/bin/true
-{overrides}NodeName={NODE} NodeHostname={host} NodeAddr={HOST} CPUs={cpus} RealMemory={memory_mb} State=UNKNOWN
-PartitionName={PARTITION} Nodes={NODE} Default=YES MaxTime=INFINITE State=UP
-"""
-
-
-def slurmdbd_conf(folder: Path, state: State, password: str) -> str:
-    """The text of ``slurmdbd.conf`` (it holds the database password: written with mode 0600)."""
-    f, user = folder, getpass.getuser()
-    return f"""# Written by `python -m gmmgen.tracking.cluster start`; rewritten at every start.
-AuthType=auth/munge
-AuthInfo=socket={f}/munge/munged.sock
-DbdHost=localhost
-DbdAddr={HOST}
-DbdPort={state.slurmdbd_port}
-SlurmUser={user}
-PidFile={f}/slurmdbd.pid
-LogFile={f}/log/slurmdbd.log
-StorageType=accounting_storage/mysql
-StorageHost={HOST}
-StoragePort={state.mariadb_port}
-StorageUser={DB_USER}
-StoragePass={password}
-StorageLoc={DB_NAME}
-"""
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def read_state(folder: Path) -> State | None:
-    """The recorded state of the cluster in ``folder``, or None."""
-    try:
-        return State(**json.loads((folder / "state.json").read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def _marked(folder: Path) -> list[int]:
-    """Every process whose environment names this cluster (daemons, slurmstepd, job steps)."""
-    mark = f"{MARKER_ENV}={folder}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            if mark in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-    return found
-
-
-def _descendants(roots: set[int]) -> set[int]:
-    """Every process below ``roots`` (children, grandchildren...), from /proc."""
-    parent = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, IndexError, ValueError):
-                parent[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[-1].split()[1])
-    found, frontier = set(), set(roots)
-    while frontier:
-        frontier = {pid for pid, ppid in parent.items() if ppid in frontier} - found
-        found |= frontier
-    return found
-
-
-def leftovers(folder: Path) -> list[int]:
-    """Processes of the cluster in ``folder`` still alive: its daemons, job steps and everything they started.
-
-    Found by :data:`MARKER_ENV` in their environment, never by a pid file alone
-    (a stale pid may belong to another process by now).
-    """
-    marked = set(_marked(folder.resolve()))
-    return sorted(pid for pid in marked | _descendants(marked) if alive(pid))
-
-
-PIDFILES = {
-    "munged": "munge/munged.pid",
-    "mariadbd": "mysql/mysqld.pid",
-    "slurmdbd": "slurmdbd.pid",
-    "slurmctld": "slurmctld.pid",
-    "slurmd": "slurmd.pid",
-}
-
-
-def _pidfile(folder: Path, name: str) -> int | None:
-    """The pid a daemon wrote to its pid file, or None."""
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        return int((folder / PIDFILES[name]).read_text().split()[0])
-    return None
-
-
-def _terminate(pids: list[int], grace: float = DOWN_GRACE) -> None:
-    """SIGTERM ``pids``, then SIGKILL whatever is still alive after ``grace`` seconds."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            for pid in pids:
-                with contextlib.suppress(ChildProcessError, OSError):
-                    os.waitpid(pid, os.WNOHANG)
-            if not any(alive(pid) for pid in pids):
-                return
-            time.sleep(0.1)
-
-
-class _Starter:
-    """Starts the daemons of one cluster and stops them all when a later one fails."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.pids: dict[str, int] = {}
-        self.env = {**env(folder), MARKER_ENV: str(folder)}
-
-    def spawn(self, name: str, cmd: list[str]) -> subprocess.Popen:
-        log = (self.folder / "log" / f"{name}.log").open("ab")
-        proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env, start_new_session=True
-        )
-        log.close()
-        self.pids[name] = proc.pid
-        return proc
-
-    def wait_for(self, name: str, proc: subprocess.Popen, ready, what: str, timeout: float = UP_TIMEOUT) -> None:
-        """Wait until ``ready()``; a daemon that exits or takes longer than ``timeout`` s is one clear error."""
-        log = self.folder / "log" / f"{name}.log"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise ClusterError(
-                    f"{name} exited with status {proc.returncode} before {what}: see {log} ({_tail(log)})"
-                )
-            if ready():
-                return
-            time.sleep(0.2)
-        raise ClusterError(f"{name} did not come up ({what}) within {timeout:.0f} s: see {log} ({_tail(log)})")
-
-
-def _sql(folder: Path, statement: str) -> None:
-    done = subprocess.run(
-        [_which("mariadb"), "--no-defaults", f"--socket={folder / 'mysql' / 'mysqld.sock'}", "-u", getpass.getuser()],
-        input=statement,
-        capture_output=True,
-        text=True,
-        timeout=CLIENT_TIMEOUT,
-    )
-    if done.returncode != 0:
-        raise ClusterError(f"MariaDB refused the accounting database setup: {done.stderr.strip()[:300]}")
-
-
-def _node_state(folder: Path) -> str:
-    try:
-        done = client(folder, ["sinfo", "-h", "-n", NODE, "-o", "%T"], timeout=5)
-    except ClusterError:
-        return ""
-    return done.stdout.strip() if done.returncode == 0 else ""
-
-
-def _start_daemons(folder: Path, state: State, cpus: int = 0) -> dict[str, int]:
-    f = folder
-    for sub in ("munge", "mysql", "state", "spool", "log"):
-        (f / sub).mkdir(exist_ok=True)
-    # munged refuses a socket in a folder others cannot search (pytest's tmp folders are 0700).
-    for path in (f, f / "munge"):
-        path.chmod(0o755)
-    key = f / "munge" / "munge.key"
-    if not key.exists():
-        key.write_bytes(secrets.token_bytes(1024))
-    key.chmod(0o400)
-    password_file = f / "mysql.password"
-    if not password_file.exists():
-        password_file.write_text(secrets.token_urlsafe(24) + "\n")
-        password_file.chmod(0o600)
-    password = password_file.read_text().strip()
-    hardware_cpus, memory_mb = _hardware()
-    (f / "slurm.conf").write_text(slurm_conf(f, state, cpus or hardware_cpus, memory_mb, hardware_cpus))
-    dbd = f / "slurmdbd.conf"
-    dbd.write_text(slurmdbd_conf(f, state, password))
-    dbd.chmod(0o600)
-    for name in DAEMONS:
-        (f / "log" / f"{name}.log").touch()
-
-    starter = _Starter(f)
-    try:
-        sock = f / "munge" / "munged.sock"
-        sock.unlink(missing_ok=True)
-        proc = starter.spawn(
-            "munged",
-            [
-                _which("munged"),
-                "--foreground",
-                "--force",
-                f"--key-file={key}",
-                f"--socket={sock}",
-                f"--pid-file={f / 'munge' / 'munged.pid'}",
-                f"--seed-file={f / 'munge' / 'munged.seed'}",
-                f"--log-file={f / 'log' / 'munged.log'}",
-            ],
-        )
-        starter.wait_for("munged", proc, sock.exists, "its socket appeared")
-
-        datadir = f / "mysql" / "data"
-        if not (datadir / "mysql").is_dir():
-            done = subprocess.run(
-                [
-                    _which("mariadb-install-db"),
-                    "--no-defaults",
-                    f"--datadir={datadir}",
-                    f"--user={getpass.getuser()}",
-                    "--auth-root-authentication-method=socket",
-                    "--skip-test-db",
-                    "--skip-name-resolve",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            if done.returncode != 0:
-                shutil.rmtree(datadir, ignore_errors=True)
-                raise ClusterError(f"mariadb-install-db failed: {(done.stderr or done.stdout).strip()[-300:]}")
-        msock = f / "mysql" / "mysqld.sock"
-        proc = starter.spawn(
-            "mariadbd",
-            [
-                _which("mariadbd"),
-                "--no-defaults",
-                f"--datadir={datadir}",
-                f"--socket={msock}",
-                f"--port={state.mariadb_port}",
-                f"--bind-address={HOST}",
-                f"--pid-file={f / 'mysql' / 'mysqld.pid'}",
-                f"--user={getpass.getuser()}",
-                "--skip-name-resolve",
-                "--skip-log-bin",
-                "--innodb-buffer-pool-size=32M",
-                "--innodb-log-file-size=16M",
-                "--innodb-lock-wait-timeout=900",
-            ],
-        )
-        starter.wait_for("mariadbd", proc, lambda: msock.exists() and _listening(state.mariadb_port), "listening")
-        _sql(
-            f,
-            f"CREATE DATABASE IF NOT EXISTS {DB_NAME};\n"
-            f"CREATE USER IF NOT EXISTS '{DB_USER}'@'{HOST}' IDENTIFIED BY '{password}';\n"
-            f"ALTER USER '{DB_USER}'@'{HOST}' IDENTIFIED BY '{password}';\n"
-            f"GRANT ALL ON {DB_NAME}.* TO '{DB_USER}'@'{HOST}';\n",
-        )
-
-        proc = starter.spawn("slurmdbd", [_which("slurmdbd"), "-D"])
-        starter.wait_for("slurmdbd", proc, lambda: _listening(state.slurmdbd_port), "listening")
-
-        state_ok = lambda: client(f, ["scontrol", "ping"], timeout=5).stdout.count("UP") > 0  # noqa: E731
-        proc = starter.spawn("slurmctld", [_which("slurmctld"), "-D", "-i"])
-        starter.wait_for("slurmctld", proc, lambda: _listening(state.slurmctld_port) and state_ok(), "answering")
-
-        (f / "spool").mkdir(exist_ok=True)  # slurmd exits at once when its spool folder is missing
-        proc = starter.spawn("slurmd", [_which("slurmd"), "-D", "-N", NODE])
-        starter.wait_for(
-            "slurmd", proc, lambda: _node_state(f).rstrip("*") in ("idle", "mixed", "allocated"), "node idle"
-        )
-    except BaseException:
-        _terminate([pid for pid in starter.pids.values() if alive(pid)])
-        raise
-    return starter.pids
-
-
-# --------------------------------------------------------------------------- commands
+from gmmgen.tracking.cluster_common import (  # client, env, job_states, read_state: re-exported (__all__)
+    DAEMONS,
+    DOWN_GRACE,
+    NODE,
+    PACKAGES,
+    PARTITION,
+    SOCKET_MAX,
+    State,
+    client,
+    env,
+    job_states,
+    missing_programs,
+    read_state,
+)
+from gmmgen.tracking.cluster_daemons import start_daemons
+from gmmgen.tracking.cluster_pids import leftovers, pidfile
+from gmmgen.tracking.procs import HOST, alive, free_port, port_free, terminate
+
+__all__ = [
+    "client",
+    "env",
+    "job_states",
+    "leftovers",
+    "main",
+    "missing_programs",
+    "read_state",
+    "running",
+    "start",
+    "stop",
+]
 
 
 def running(folder: Path) -> State | None:
@@ -550,6 +99,21 @@ def running(folder: Path) -> State | None:
     except ClusterError:
         return None
     return state if ok else None
+
+
+def _ports(port: int) -> list[int]:
+    """slurmctld's, slurmd's, slurmdbd's and MariaDB's ports: from ``port`` on, or four free ones for 0."""
+    ports = [port, port + 1, port + 2, port + 3] if port else []
+    for name, p in zip(("slurmctld", "slurmd", "slurmdbd", "MariaDB"), ports, strict=False):
+        if not port_free(p):
+            raise ClusterError(
+                f"port {p} on {HOST} ({name}) is already in use: choose another (make cluster CLUSTER_PORT=...)"
+            )
+    while not ports:
+        picked = [free_port() for _ in range(4)]
+        if len(set(picked)) == 4:
+            ports = picked
+    return ports
 
 
 def start(folder: Path, port: int = 0, cpus: int = 0) -> tuple[State, bool]:
@@ -582,20 +146,22 @@ def start(folder: Path, port: int = 0, cpus: int = 0) -> tuple[State, bool]:
     if len(str(longest).encode()) >= SOCKET_MAX:
         raise ClusterError(f"{folder} is too long a path for the daemons' Unix sockets: use a shorter CLUSTER_DIR")
     stop(folder)  # a half-started or crashed cluster: nothing of it may stay
-    ports = [port, port + 1, port + 2, port + 3] if port else []
-    for name, p in zip(("slurmctld", "slurmd", "slurmdbd", "MariaDB"), ports, strict=False):
-        if not port_free(p):
-            raise ClusterError(
-                f"port {p} on {HOST} ({name}) is already in use: choose another (make cluster CLUSTER_PORT=...)"
-            )
-    while not ports:
-        picked = [free_port() for _ in range(4)]
-        if len(set(picked)) == 4:
-            ports = picked
-    state = State(*ports, pids={}, slurm_conf=str(folder / "slurm.conf"))
-    state.pids = _start_daemons(folder, state, cpus)
+    state = State(*_ports(port), pids={}, slurm_conf=str(folder / "slurm.conf"))
+    state.pids = start_daemons(folder, state, cpus)
     (folder / "state.json").write_text(json.dumps(asdict(state), indent=2) + "\n")
     return state, True
+
+
+def _cancel_jobs(folder: Path, grace: float) -> None:
+    """Cancel the partition's jobs and wait up to ``grace`` s for the queue to empty (a dead controller: skip)."""
+    with contextlib.suppress(ClusterError):  # jobs end before the daemons that account for them
+        client(folder, ["scancel", "--partition", PARTITION], timeout=5)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            queue = client(folder, ["squeue", "-h", "-o", "%A"], timeout=5)
+            if queue.returncode != 0 or not queue.stdout.strip():
+                break
+            time.sleep(0.3)
 
 
 def stop(folder: Path, grace: float = DOWN_GRACE) -> bool:
@@ -611,29 +177,35 @@ def stop(folder: Path, grace: float = DOWN_GRACE) -> bool:
         (folder / "state.json").unlink(missing_ok=True)
         return False
     if state is not None and alive(state.pids.get("slurmctld", 0)):
-        with contextlib.suppress(ClusterError):  # jobs end before the daemons that account for them
-            client(folder, ["scancel", "--partition", PARTITION], timeout=5)
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline:
-                queue = client(folder, ["squeue", "-h", "-o", "%A"], timeout=5)
-                if queue.returncode != 0 or not queue.stdout.strip():
-                    break
-                time.sleep(0.3)
+        _cancel_jobs(folder, grace)
     ours = set(pids)
     for name in reversed(DAEMONS):  # each daemon after the ones that depend on it
-        pid = (state.pids.get(name) if state else None) or _pidfile(folder, name)
+        pid = (state.pids.get(name) if state else None) or pidfile(folder, name)
         if pid in ours and alive(pid):
-            _terminate([pid], grace)
+            terminate([pid], grace)
     rest = leftovers(folder)
     if rest:  # job steps, their children, anything that outlived its daemon
-        _terminate(rest, grace=2.0)
+        terminate(rest, grace=2.0)
     (folder / "state.json").unlink(missing_ok=True)
     for name in ("munge/munged.sock", "mysql/mysqld.sock"):
         (folder / name).unlink(missing_ok=True)
     return True
 
 
+def _print_started(state: State, new: bool, took: str, folder: Path) -> None:
+    verb = "started" if new else "already running"
+    print(
+        f"SLURM cluster {verb}{took}: node {NODE} in partition {PARTITION}, slurmctld on {HOST}:"
+        f"{state.slurmctld_port}, accounting by slurmdbd (state in {folder})"
+    )
+    print(
+        f"Use it: export SLURM_CONF={state.slurm_conf}; make sweep LAUNCHER=slurm "
+        'ARGS="hydra.launcher.cpus_per_task=1 hydra.launcher.mem_gb=1"   Stop it: make cluster-stop'
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``start|stop|status [--dir --port --cpus]``: 0 when done (status: 3 when not running), else the error's."""
     parser = argparse.ArgumentParser(prog="python -m gmmgen.tracking.cluster", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("start", "stop", "status"))
     parser.add_argument("--dir", type=Path, default=Path("outputs/cluster"), help="cluster folder (all its state)")
@@ -644,16 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "start":
             t0 = time.perf_counter()
             state, new = start(args.dir, args.port, args.cpus)
-            took = f" in {time.perf_counter() - t0:.1f} s" if new else ""
-            verb = "started" if new else "already running"
-            print(
-                f"SLURM cluster {verb}{took}: node {NODE} in partition {PARTITION}, slurmctld on {HOST}:"
-                f"{state.slurmctld_port}, accounting by slurmdbd (state in {args.dir})"
-            )
-            print(
-                f"Use it: export SLURM_CONF={state.slurm_conf}; make sweep LAUNCHER=slurm "
-                'ARGS="hydra.launcher.cpus_per_task=1 hydra.launcher.mem_gb=1"   Stop it: make cluster-stop'
-            )
+            _print_started(state, new, f" in {time.perf_counter() - t0:.1f} s" if new else "", args.dir)
         elif args.command == "stop":
             print("SLURM cluster stopped." if stop(args.dir) else "SLURM cluster was not running.")
         else:

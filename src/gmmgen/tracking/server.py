@@ -31,8 +31,6 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -42,8 +40,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from gmmgen.errors import ServerError
+from gmmgen.tracking.procs import HOST, alive, free_port, port_free, terminate
 
-HOST = "127.0.0.1"
 DB_NAME = "mlflow"
 DB_ROLE = "mlflow"
 PG_USER_ENV = "GMMGEN_PG_USER"
@@ -60,13 +58,6 @@ class State:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def free_port(host: str = HOST) -> int:
-    """A TCP port on ``host`` that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def pg_bindir() -> Path:
@@ -114,20 +105,6 @@ def _run(cmd: list[str], user: str | None = None, env: dict | None = None, timeo
         lines = (done.stderr or done.stdout).strip().splitlines() or [f"exit status {done.returncode}"]
         raise ServerError(f"{Path(cmd[0]).name} failed: {lines[-1]}")
     return done.stdout
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child of ours counts as gone.
-    with contextlib.suppress(OSError):
-        if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z":
-            return False
-    return True
 
 
 def healthy(url: str, timeout: float = 2.0) -> bool:
@@ -249,7 +226,7 @@ def read_state(folder: Path) -> State | None:
 def running(folder: Path) -> State | None:
     """The state of the server in ``folder`` when it is up and answering; None otherwise."""
     state = read_state(folder)
-    if state and _alive(state.mlflow_pid) and healthy(state.url):
+    if state and alive(state.mlflow_pid) and healthy(state.url):
         return state
     return None
 
@@ -295,24 +272,10 @@ def _start_mlflow(folder: Path, port: int, pg_port: int, workers: int, timeout: 
         if healthy(url, timeout=1.0):
             return proc.pid
         time.sleep(0.3)
-    _kill_group(proc.pid)
+    terminate([proc.pid], group=True)
     raise ServerError(
         f"the MLflow server did not answer on {url} within {timeout:.0f} s: {_tail(folder / 'mlflow.log', 3)}"
     )
-
-
-def _kill_group(pid: int, grace: float = 10.0) -> None:
-    """SIGTERM the process group led by ``pid`` (server and workers), SIGKILL after ``grace`` s."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, sig)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            if not _alive(pid):
-                return
-            time.sleep(0.1)
 
 
 # --------------------------------------------------------------------------- commands
@@ -331,12 +294,12 @@ def start(folder: Path, port: int, pg_port: int = 0, workers: int = 1, timeout: 
     state = running(folder)
     if state is not None:
         return state, False
-    if healthy(f"http://{HOST}:{port}", timeout=1.0) or not _port_free(port):
+    if healthy(f"http://{HOST}:{port}", timeout=1.0) or not port_free(port):
         raise ServerError(f"port {port} on {HOST} is already in use: choose another (make server SERVER_PORT=...)")
     folder.mkdir(parents=True, exist_ok=True)
     stale = read_state(folder)
-    if stale is not None and _alive(stale.mlflow_pid):  # up but not answering: restart it
-        _kill_group(stale.mlflow_pid)
+    if stale is not None and alive(stale.mlflow_pid):  # up but not answering: restart it
+        terminate([stale.mlflow_pid], group=True)
     bindir = pg_bindir()
     user = _db_user()
     if not (folder / "pgdata" / "PG_VERSION").exists():
@@ -351,24 +314,13 @@ def start(folder: Path, port: int, pg_port: int = 0, workers: int = 1, timeout: 
     return state, True
 
 
-def _port_free(port: int) -> bool:
-    """True when a server could listen on ``port`` (as uvicorn does: connections in TIME_WAIT do not count)."""
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
 def stop(folder: Path) -> bool:
     """Stop the MLflow server and PostgreSQL of ``folder``; return whether anything was running."""
     folder = folder.resolve()
     was_running = False
     state = read_state(folder)
-    if state is not None and _alive(state.mlflow_pid):
-        _kill_group(state.mlflow_pid)
+    if state is not None and alive(state.mlflow_pid):
+        terminate([state.mlflow_pid], group=True)
         was_running = True
     (folder / "state.json").unlink(missing_ok=True)
     if (folder / "pgdata" / "PG_VERSION").exists():

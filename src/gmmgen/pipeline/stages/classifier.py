@@ -15,7 +15,9 @@ import json
 import logging
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
@@ -44,13 +46,8 @@ def _cache_key(ds: dict[str, np.ndarray], cfg: Config) -> str:
     return digest.hexdigest()[:20]
 
 
-def run_classifier(cfg: Config | DictConfig) -> Path:
-    """Train (or reuse from the cache) the judge CNN; write it with its test accuracy and curve."""
-    cfg = settle(cfg)  # typed (a no-op when given the typed config)
-    ds = load_dataset(cfg)
-    key = _cache_key(ds, cfg)
-    cached = Path(cfg.paths.cache) / "classifier" / key
-    start = time.perf_counter()
+def _trained(cfg: Config, ds: dict[str, np.ndarray], cached: Path) -> tuple[Any, dict[str, Any]]:
+    """The judge and its training history: from the cache entry ``cached``, else trained and put there."""
     model = history = None
     if (cached / "model.keras").exists():
         try:
@@ -77,36 +74,84 @@ def run_classifier(cfg: Config | DictConfig) -> Path:
         except OSError:  # a parallel multirun job published the same classifier first: keep theirs
             if not (cached / "model.keras").exists():
                 raise
+    return model, history
+
+
+@dataclass
+class Judge:
+    """What the classifier stage computed, before anything is written.
+
+    ``cached``: the cache entry holding ``model.keras``; ``history``: its
+    training curve; ``accuracy`` on the ``scored`` split (``test``, or
+    ``val`` without test digits) of ``n_scored`` digits; ``shared``:
+    identical images of its ``n_train`` training digits in each other split;
+    ``start``: when the stage began (``time.perf_counter``).
+    """
+
+    cached: Path
+    history: dict[str, Any]
+    accuracy: float
+    scored: str
+    n_scored: int
+    n_train: int
+    shared: dict[str, int]
+    start: float
+
+
+def compute_classifier(cfg: Config | DictConfig) -> tuple[Judge, dict[str, np.ndarray]]:
+    """Train (or reuse from the cache) the judge CNN and measure it; return it and the dataset read."""
+    cfg = settle(cfg)  # typed (a no-op when given the typed config)
+    ds = load_dataset(cfg)
+    key = _cache_key(ds, cfg)
+    cached = Path(cfg.paths.cache) / "classifier" / key
+    start = time.perf_counter()
+    model, history = _trained(cfg, ds, cached)
     scored = "test" if len(ds["x_test"]) else "val"  # without test digits, validation (the judge chooses nothing)
     probs, _ = classifier.predict(model, ds[f"x_{scored}"])
     accuracy = float(np.mean(probs.argmax(1) == ds[f"y_{scored}"]))
     clf_keys = {img.tobytes() for img in ds["x_clf"]}
     shared = {s: sum(img.tobytes() in clf_keys for img in ds[f"x_{s}"]) for s in ("train", "val", "test")}
+    judge = Judge(cached, history, accuracy, scored, int(len(ds[f"x_{scored}"])), int(len(ds["x_clf"])), shared, start)
+    return judge, ds
+
+
+def write_classifier(cfg: Config, judge: Judge) -> Path:
+    """Write the judge, its metrics, run time and training curve at once."""
     out = stage_dir(cfg, F.CLASSIFIER.name)
+    scored, accuracy = judge.scored, judge.accuracy
     with atomic_dir(out) as tmp:
-        shutil.copy(require(cached / F.CLASSIFIER.model, F.CLASSIFIER.name), tmp / F.CLASSIFIER.model)
+        shutil.copy(require(judge.cached / F.CLASSIFIER.model, F.CLASSIFIER.name), tmp / F.CLASSIFIER.model)
         write_json(
             tmp / F.CLASSIFIER.metrics,
             {
                 "test_accuracy": accuracy,
                 "accuracy_measured_on": scored,
-                "train_accuracy": history["accuracy"][-1],
-                "n_train": int(len(ds["x_clf"])),
-                "n_test": int(len(ds[f"x_{scored}"])),
+                "train_accuracy": judge.history["accuracy"][-1],
+                "n_train": judge.n_train,
+                "n_test": judge.n_scored,
                 "trained_on": "the clf split: disjoint from the mixture's train and validation digits and from test",
                 # Identical images the judge trained on that also appear elsewhere (distinct digits can coincide).
-                "identical_images_in": shared,
+                "identical_images_in": judge.shared,
                 "epochs": int(cfg.classifier.epochs),
             },
         )
-        write_json(tmp / F.CLASSIFIER.runtime, {"seconds": time.perf_counter() - start})
+        write_json(tmp / F.CLASSIFIER.runtime, {"seconds": time.perf_counter() - judge.start})
         data = DATA_NAMES.get(str(cfg.data.name), str(cfg.data.name))
         context = (
-            f"{data}, N={len(ds['x_clf']):,} training digits, batch {cfg.classifier.batch_size}; "
-            f"{scored} accuracy {accuracy:.1%} on {len(ds[f'x_{scored}']):,} digits"
+            f"{data}, N={judge.n_train:,} training digits, batch {cfg.classifier.batch_size}; "
+            f"{scored} accuracy {accuracy:.1%} on {judge.n_scored:,} digits"
         )
-        plots.training_curve(history, F.CLASSIFIER.figure(tmp, "training_curve"), title=context)
-    log.info("classifier: %.2f%% accuracy on %d %s digits", 100 * accuracy, len(ds[f"x_{scored}"]), scored)
+        plots.training_curve(judge.history, F.CLASSIFIER.figure(tmp, "training_curve"), title=context)
+    return out
+
+
+def run_classifier(cfg: Config | DictConfig) -> Path:
+    """Train (or reuse from the cache) the judge CNN; write it with its test accuracy and curve."""
+    cfg = settle(cfg)  # typed (a no-op when given the typed config)
+    judge, ds = compute_classifier(cfg)
+    out = write_classifier(cfg, judge)
+    accuracy = judge.accuracy
+    log.info("classifier: %.2f%% accuracy on %d %s digits", 100 * accuracy, judge.n_scored, judge.scored)
     if accuracy < 0.97 and ds["x_train"].shape[1] == 28:
         log.warning(
             "classifier: test accuracy %.3f is below 0.97: its sample-quality scores are less reliable", accuracy

@@ -17,7 +17,6 @@ CNN. Test digits only ever report: no choice here reads them.
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,13 +26,17 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
-from gmmgen.core import classifier, mixture, progress, reduce, verdict
-from gmmgen.core import copying as cp
-from gmmgen.core import coverage as cv
+from gmmgen.core import anomaly as an
+from gmmgen.core import classifier, conditional, progress, reduce
 from gmmgen.core import metrics as ev
-from gmmgen.core.compute import Compute, to_numpy
+from gmmgen.core import sample_quality as sq
+from gmmgen.core.anomaly import pixel_scorer as pixel_scorer  # the tests read it here
+from gmmgen.core.compute import Compute
+from gmmgen.core.criteria_table import CRITERIA_FIELDS, write_criteria_csv
 from gmmgen.core.io import atomic_dir, write_json
+from gmmgen.core.sample_quality import RealReference, VerdictSettings
 from gmmgen.core.sampling import generate_images
+from gmmgen.core.verdict import criteria_verdict
 from gmmgen.errors import DataError, UpstreamError
 from gmmgen.pipeline import files as F
 from gmmgen.pipeline.config import Config, model_params, settle
@@ -42,158 +45,29 @@ from gmmgen.viz import plots, style
 
 log = logging.getLogger(__name__)
 
-N_SPLITS = 10  # Inception Score splits, the usual protocol
 
-CRITERIA_FIELDS = (
-    "criterion",
-    "covariance_type",
-    "n_components",
-    "status",
-    "val_nll_nats",
-    "val_bpp",
-    "test_nll_nats",
-    "test_bpp",
-    "frechet_distance",
-    "frechet_floor",
-    "inception_score",
-    "inception_score_std",
-    "label_entropy_share",
-    "mean_confidence",
-    "precision",
-    "recall",
-    "density",
-    "coverage",
-    "ndb",
-    "ndb_share",
-    "js",
-    "copying_c_t",
-    "copying_status",
-    "nn_distance_ratio",
-    "ari",
-    "nmi",
-    "purity",
-)
-
-
-@dataclass
-class RealReference:
-    """What every set of digits is scored against: the test digits' judge features and the k-means bins on
-    them (NDB), the validation digits in PCA coordinates (held-out) and the training digits' cells (copying)."""
-
-    features: np.ndarray  # (n_test, 128) judge features of the test digits
-    bins: Any  # k-means bins on ``features``
-    cells: cp.CellPartition  # k-means cells on the training digits in whitened PCA coordinates
-    z_val: np.ndarray  # (n_val, d) validation digits in whitened PCA coordinates
-
-
-def sample_verdicts(feats: np.ndarray, z: np.ndarray, real: RealReference, cfg: Config) -> dict[str, Any]:
-    """Precision, recall, density, coverage, NDB/JS (judge features ``feats`` (n, 128)) and the copying test
-    (whitened PCA coordinates ``z`` (n, d)) of one set of digits; DataError when the sets are too small."""
+def verdict_settings(cfg: Config) -> VerdictSettings:
+    """The sample tests' settings of ``cfg.evaluate``."""
     e = cfg.evaluate
-    try:
-        pr = cv.prdc(real.features, feats, int(e.prdc_k))
-        nd = cv.ndb(real.bins, real.features, feats, float(e.ndb_alpha))
-        copy = cp.copying_test(real.cells, real.z_val, z, int(e.copying_min_generated), float(e.copying_threshold))
-    except ValueError as exc:
-        raise DataError(f"evaluate: {exc}") from None
-    return {
-        **{k: pr[k] for k in ("precision", "recall", "density", "coverage")},
-        "ndb": nd["ndb"],
-        "ndb_share": nd["ndb_share"],
-        "js": nd["js"],
-        "copying_c_t": copy["c_t"],
-        "copying_status": copy["status"],
-        "ndb_detail": nd,
-        "copying": copy,
-    }
-
-
-def _sample_quality(images, judge, real: RealReference, pca, ds, cfg: Config) -> tuple[dict[str, Any], dict[str, Any]]:
-    probs, feats = classifier.predict(judge, images)
-    mem = ev.memorisation(images, ds["x_test"], ds["x_train"], float(cfg.evaluate.copy_quantile))
-    score = ev.inception_score_splits(probs, min(N_SPLITS, len(probs)))
-    quality = {
-        "frechet_distance": ev.frechet_distance(feats, real.features),
-        "inception_score": score["mean"],
-        "inception_score_std": score["std"],
-        **ev.label_coverage(probs),
-        **{k: v for k, v in mem.items() if not k.startswith("_")},
-        **sample_verdicts(feats, pca.transform(reduce.to_features(images)), real, cfg),
-    }
-    return quality, mem
-
-
-def pixel_scorer(cmp: Compute, pca: Any, gmm: Any, residual: bool = True) -> Callable[[np.ndarray], np.ndarray]:
-    """Per-image log-likelihood in nats of uint8 images (n, h, w) -> (n,) numpy, computed in ``cmp``'s namespace.
-
-    The images' rows, the PCA and the mixture move to the namespace (a GPU with
-    torch or cupy); :func:`gmmgen.core.metrics.log_likelihood` runs there; only the
-    (n,) scores come back to numpy, for thresholds, ROC AUC and the files.
-    """
-    pca_x, gmm_x = cmp.estimator(pca), cmp.estimator(gmm)
-
-    def score(images: np.ndarray) -> np.ndarray:
-        with cmp.context():
-            ll = ev.log_likelihood(pca_x, gmm_x, cmp.asarray(reduce.to_features(images)), residual=residual)
-        return to_numpy(ll)
-
-    return score
+    return VerdictSettings(int(e.prdc_k), float(e.ndb_alpha), int(e.copying_min_generated), float(e.copying_threshold))
 
 
 def class_mixtures(
     z_train, y_train, z_val, y_val, cov: str, cfg: Config | DictConfig
 ) -> tuple[dict[int, Any], dict[str, Any]]:
-    """One mixture per digit class, its K chosen by ``sweep.criterion`` on that class's validation digits.
-
-    Takes no test digits. Returns the fitted mixture per digit (classes with
-    no usable fit are left out) and a record: chosen K per class and notes (a
-    class without validation digits falls back to BIC, which needs none).
-    """
-    models, chosen_k, notes = {}, {}, []
-    for digit in range(10):
-        zc, zc_val = z_train[y_train == digit], z_val[y_val == digit]
-        criterion = cfg.sweep.criterion
-        if criterion == "heldout" and not len(zc_val):
-            criterion = "bic"
-            notes.append(f"digit {digit}: no validation digits, K chosen by bic")
-        fits, fitted = mixture.sweep(
-            zc,
-            zc_val,
-            list(cfg.evaluate.class_grid),
-            [cov],
-            model_params(cfg),
-            n_jobs=1,
-            progress=False,
-            warn=False,
-            thin=float(cfg.sweep.thin_points_per_parameter),
-        )
-        try:
-            best, _ = mixture.select(fits, criterion, bool(cfg.sweep.allow_degenerate))
-        except mixture.SweepError as exc:
-            log.warning("evaluate: no mixture for digit %d (%s)", digit, exc)
-            notes.append(f"digit {digit}: no mixture ({exc})")
-            continue
-        chosen_k[str(digit)] = best["n_components"]
-        models[digit] = fitted[(cov, best["n_components"])]
-    return models, {"n_components_per_class": chosen_k, "covariance_type": cov, "notes": notes}
-
-
-def _class_conditional(pca, models, ds, judge, cfg: Config) -> tuple[np.ndarray, dict[str, Any]]:
-    """Samples of each class's mixture, a row per digit, and the judge's agreement with the intended digit."""
-    shape = tuple(ds["x_train"].shape[1:])
-    n = int(cfg.evaluate.class_samples)
-    rows = []
-    for digit in range(10):
-        if digit not in models:
-            rows.append(np.zeros((n, *shape), np.uint8))
-            continue
-        seed = cfg.evaluate.seed + digit
-        rows.append(generate_images(pca, models[digit], n, seed, shape)[0])
-    grid = np.concatenate(rows)
-    intended = np.repeat(np.arange(10), n)
-    predicted = classifier.predict(judge, grid)[0].argmax(1)
-    per_class = {str(d): float(np.mean(predicted[intended == d] == d)) for d in range(10)}
-    return grid, {"agreement": float(np.mean(predicted == intended)), "agreement_per_class": per_class}
+    """:func:`gmmgen.core.conditional.class_mixtures` with the config's criterion, grid and fit settings."""
+    return conditional.class_mixtures(
+        z_train,
+        y_train,
+        z_val,
+        y_val,
+        cov,
+        cfg.sweep.criterion,
+        list(cfg.evaluate.class_grid),
+        model_params(cfg),
+        float(cfg.sweep.thin_points_per_parameter),
+        bool(cfg.sweep.allow_degenerate),
+    )
 
 
 @dataclass
@@ -299,8 +173,80 @@ def evaluate(cfg: Config, inputs: Inputs, step: Callable[[], Any] = lambda: None
     class_models, class_record = class_mixtures(
         inputs.z_train, ds["y_train"], inputs.z_val, ds["y_val"], comparison.selected["covariance_type"], cfg
     )
-    conditional, agreement = _class_conditional(inputs.pca, class_models, ds, inputs.judge, cfg)
-    return Evaluation(comparison, majority, anomaly, least, conditional, {**agreement, **class_record})
+    images, agreement = conditional.class_conditional(
+        inputs.pca,
+        class_models,
+        inputs.judge,
+        tuple(ds["x_train"].shape[1:]),
+        int(cfg.evaluate.class_samples),
+        cfg.evaluate.seed,
+    )
+    return Evaluation(comparison, majority, anomaly, least, images, {**agreement, **class_record})
+
+
+def _reference(cfg: Config, inputs: Inputs, rng: np.random.Generator) -> tuple[RealReference, dict[str, Any], int]:
+    """The real-digit reference, its floors (see :func:`compare_criteria`) and how many digits each set has."""
+    ds, judge, pca = inputs.ds, inputs.judge, inputs.pca
+    real_probs, real_feats = classifier.predict(judge, ds["x_test"])
+    pool = np.concatenate([ds["x_train"], ds["x_val"]])
+    n_gen = min(int(cfg.evaluate.n_samples), len(pool))
+    if n_gen < int(cfg.evaluate.n_samples):
+        log.warning("evaluate: %d generated digits scored, to match the %d real digits of the floor", n_gen, n_gen)
+    floor_set = pool[np.sort(rng.permutation(len(pool))[:n_gen])]
+    e = cfg.evaluate
+    real = RealReference.of(real_feats, inputs.z_train, inputs.z_val, int(e.ndb_bins), int(e.copying_cells), e.seed)
+    unseen_name = "judge" if len(ds.get("x_clf", ())) else "test"
+    unseen = ds["x_clf"][:n_gen] if unseen_name == "judge" else ds["x_test"][:n_gen]
+    reference = {
+        **sq.reference_floors(judge, pca, real, real_probs, floor_set, unseen, verdict_settings(cfg)),
+        "frechet_n": n_gen,
+        "frechet_reference_n": int(len(real_feats)),
+        "ndb_bins": int(e.ndb_bins),
+        "ndb_alpha": float(e.ndb_alpha),
+        "prdc_k": int(e.prdc_k),
+        "copying_floor_digits": unseen_name,
+        "copying_floor_n": int(len(unseen)),
+        "copying_threshold": float(e.copying_threshold),
+        "copying_cells": int(e.copying_cells),
+        "copying_min_generated": int(e.copying_min_generated),
+        "copying_heldout_n": int(len(inputs.z_val)),
+        "near_copy_expected": float(e.copy_quantile),
+    }
+    return real, reference, n_gen
+
+
+def _score_criteria(cfg: Config, inputs: Inputs, real: RealReference, reference: dict[str, Any], n_gen: int, step):
+    """Each criterion's model, sampled and scored: (table rows, details, the selected one's row, model, neighbours)."""
+    ds, judge, pca = inputs.ds, inputs.judge, inputs.pca
+    shape = tuple(ds["x_train"].shape[1:])
+    rows, details, picked = [], {}, None
+    for crit, info in inputs.chosen_by.items():
+        gmm = inputs.models[crit]
+        images, _ = generate_images(pca, gmm, n_gen, cfg.evaluate.seed, shape)
+        quality, mem = sq.sample_quality(
+            images,
+            judge,
+            real,
+            pca,
+            ds["x_test"],
+            ds["x_train"],
+            float(cfg.evaluate.copy_quantile),
+            verdict_settings(cfg),
+        )
+        clusters = ev.clustering_scores(ds["y_test"], gmm.predict(inputs.z_test))
+        row = {
+            "criterion": crit,
+            **info,
+            "frechet_floor": reference["frechet_floor"],
+            **{k: quality[k] for k in CRITERIA_FIELDS if k in quality},
+            **clusters,
+        }
+        rows.append(row)
+        step()
+        details[crit] = {"quality": quality, "clustering": clusters}
+        if crit == cfg.sweep.criterion:
+            picked = (row, gmm, (images[:10], ds["x_train"][mem["_nearest_index"][:10]]))
+    return rows, details, picked
 
 
 def compare_criteria(cfg: Config, inputs: Inputs, rng: np.random.Generator, step: Callable[[], Any]) -> Comparison:
@@ -315,74 +261,8 @@ def compare_criteria(cfg: Config, inputs: Inputs, rng: np.random.Generator, step
     stage; the test digits when there are none) in place of generated ones:
     C_T about 0. The k-means cells and bins are seeded with ``evaluate.seed``.
     """
-    ds, judge, pca = inputs.ds, inputs.judge, inputs.pca
-    shape = tuple(ds["x_train"].shape[1:])
-    real_probs, real_feats = classifier.predict(judge, ds["x_test"])
-    pool = np.concatenate([ds["x_train"], ds["x_val"]])
-    n_gen = min(int(cfg.evaluate.n_samples), len(pool))
-    if n_gen < int(cfg.evaluate.n_samples):
-        log.warning("evaluate: %d generated digits scored, to match the %d real digits of the floor", n_gen, n_gen)
-    floor_set = pool[np.sort(rng.permutation(len(pool))[:n_gen])]
-    real_is = ev.inception_score_splits(real_probs, min(N_SPLITS, len(real_probs)))
-    try:
-        real = RealReference(
-            features=real_feats,
-            bins=cv.fit_bins(real_feats, int(cfg.evaluate.ndb_bins), cfg.evaluate.seed),
-            cells=cp.CellPartition.of(inputs.z_train, int(cfg.evaluate.copying_cells), cfg.evaluate.seed),
-            z_val=inputs.z_val,
-        )
-    except ValueError as exc:
-        raise DataError(f"evaluate: {exc}") from None
-    unseen_name = "judge" if len(ds.get("x_clf", ())) else "test"
-    unseen = ds["x_clf"][:n_gen] if unseen_name == "judge" else ds["x_test"][:n_gen]
-    floor_feats = classifier.predict(judge, floor_set)[1]
-    floor = sample_verdicts(floor_feats, pca.transform(reduce.to_features(floor_set)), real, cfg)
-    unseen_copy = cp.copying_test(
-        real.cells,
-        real.z_val,
-        pca.transform(reduce.to_features(unseen)),
-        int(cfg.evaluate.copying_min_generated),
-        float(cfg.evaluate.copying_threshold),
-    )
-    reference = {
-        "frechet_floor": ev.frechet_distance(floor_feats, real_feats),
-        "frechet_n": n_gen,
-        "frechet_reference_n": int(len(real_feats)),
-        **{f"{k}_floor": floor[k] for k in ("precision", "recall", "density", "coverage", "ndb", "ndb_share", "js")},
-        "ndb_bins": int(cfg.evaluate.ndb_bins),
-        "ndb_alpha": float(cfg.evaluate.ndb_alpha),
-        "prdc_k": int(cfg.evaluate.prdc_k),
-        "copying_c_t_floor": unseen_copy["c_t"],
-        "copying_floor_digits": unseen_name,
-        "copying_floor_n": int(len(unseen)),
-        "copying_threshold": float(cfg.evaluate.copying_threshold),
-        "copying_cells": int(cfg.evaluate.copying_cells),
-        "copying_min_generated": int(cfg.evaluate.copying_min_generated),
-        "copying_heldout_n": int(len(inputs.z_val)),
-        "inception_score_real": real_is["mean"],
-        "inception_score_real_std": real_is["std"],
-        "inception_score_splits": real_is["n_splits"],
-        "near_copy_expected": float(cfg.evaluate.copy_quantile),
-        **{f"real_{k}": v for k, v in ev.label_coverage(real_probs).items() if k != "class_counts"},
-    }
-    rows, details, picked = [], {}, None
-    for crit, info in inputs.chosen_by.items():
-        gmm = inputs.models[crit]
-        images, _ = generate_images(pca, gmm, n_gen, cfg.evaluate.seed, shape)
-        quality, mem = _sample_quality(images, judge, real, pca, ds, cfg)
-        clusters = ev.clustering_scores(ds["y_test"], gmm.predict(inputs.z_test))
-        row = {
-            "criterion": crit,
-            **info,
-            "frechet_floor": reference["frechet_floor"],
-            **{k: quality[k] for k in CRITERIA_FIELDS if k in quality},
-            **clusters,
-        }
-        rows.append(row)
-        step()
-        details[crit] = {"quality": quality, "clustering": clusters}
-        if crit == cfg.sweep.criterion:
-            picked = (row, gmm, (images[:10], ds["x_train"][mem["_nearest_index"][:10]]))
+    real, reference, n_gen = _reference(cfg, inputs, rng)
+    rows, details, picked = _score_criteria(cfg, inputs, real, reference, n_gen, step)
     if picked is None:
         raise UpstreamError(
             f"{F.SELECT.name}/{F.SELECT.metrics} has no model chosen by sweep.criterion={cfg.sweep.criterion!r}; "
@@ -393,158 +273,90 @@ def compare_criteria(cfg: Config, inputs: Inputs, rng: np.random.Generator, step
     return Comparison(reference, rows, details, selected, selected_gmm, neighbours, criteria_verdict(rows))
 
 
-def criteria_verdict(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Per choice its verdict numbers, and which criterion's choice is best by likelihood and by samples.
-
-    Criteria that chose the same model are one candidate, named by all of
-    them ("bic/aic: full K=110"); :func:`gmmgen.core.verdict.name_bests` decides.
-    """
-    by_model: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for r in rows:
-        by_model.setdefault((r["covariance_type"], int(r["n_components"])), []).append(r)
-    candidates = [
-        {
-            "name": "/".join(r["criterion"] for r in group) + f": {cov} K={k}",
-            "criteria": [r["criterion"] for r in group],
-            "fit_status": group[0]["status"],
-            "copying_status": group[0]["copying_status"],
-            "val_nll_nats": group[0]["val_nll_nats"],
-            "frechet_distance": group[0]["frechet_distance"],
-        }
-        for (cov, k), group in by_model.items()
-    ]
-    named = verdict.name_bests(candidates)
-    crit_of = {c["name"]: c["criteria"] for c in candidates}
-    return {
-        **named,
-        "likelihood_best_criteria": crit_of.get(named["likelihood_best"], []),
-        "sample_best_criteria": crit_of.get(named["sample_best"], []),
-        "by_criterion": {
-            r["criterion"]: {k: r[k] for k in VERDICT_FIELDS if k in r}
-            | {"named_best": _named(r["criterion"], named, crit_of)}
-            for r in rows
-        },
-    }
-
-
-VERDICT_FIELDS = (
-    "covariance_type",
-    "n_components",
-    "status",
-    "val_nll_nats",
-    "val_bpp",
-    "frechet_distance",
-    "frechet_floor",
-    "precision",
-    "recall",
-    "ndb",
-    "ndb_share",
-    "copying_c_t",
-    "copying_status",
-)
-"""What the verdict shows per choice (``status`` is the fit's: sound, thin or degenerate)."""
-
-
-def _named(criterion: str, named: dict[str, Any], crit_of: dict[str, list[str]]) -> str:
-    """'likelihood', 'samples', 'both' or '' : for which best ``criterion``'s choice is named."""
-    lik = criterion in crit_of.get(named["likelihood_best"], [])
-    smp = criterion in crit_of.get(named["sample_best"], [])
-    return "both" if lik and smp else "likelihood" if lik else "samples" if smp else ""
-
-
 def anomaly_detection(cfg: Config, pca: Any, gmm: Any, ds: dict[str, np.ndarray], rng: np.random.Generator):
-    """Anomaly report on corrupted test digits (threshold on validation digits) and the test log-likelihoods.
+    """:func:`gmmgen.core.anomaly.anomaly_detection` in ``cfg.compute``'s namespace with ``cfg.evaluate``'s settings."""
+    e = cfg.evaluate
+    corruptions, noise_std, percentile = list(e.corruptions), float(e.noise_std), float(e.anomaly_percentile)
+    return an.anomaly_detection(
+        Compute.from_config(cfg), pca, gmm, ds["x_val"], ds["x_test"], rng, corruptions, noise_std, percentile
+    )
 
-    Scores are the exact pixel-space log density (and, for comparison, the
-    PCA-space part alone), computed in ``cfg.compute``'s namespace (see
-    :func:`pixel_scorer`). Corruptions draw from ``rng``. Returns the report
-    and the test digits' log-likelihoods (n_test,), in nats.
-    """
 
-    cmp = Compute.from_config(cfg)
-    score = pixel_scorer(cmp, pca, gmm, residual=True)  # the exact pixel-space density
-    score_pca_only = pixel_scorer(cmp, pca, gmm, residual=False)
-
-    corrupted = {
-        kind: ev.corrupt(ds["x_test"], kind, rng, float(cfg.evaluate.noise_std)) for kind in cfg.evaluate.corruptions
+def _metrics(cfg: Config, result: Evaluation) -> dict[str, Any]:
+    """``evaluate/metrics.json``: the selected model, the reference, the verdict and every measurement."""
+    comparison = result.comparison
+    return {
+        "selected": {k: comparison.selected[k] for k in CRITERIA_FIELDS if k != "criterion"},
+        "reference": comparison.reference,
+        "verdict": comparison.verdict,
+        "by_criterion": comparison.details,
+        "clustering": {
+            **comparison.details[cfg.sweep.criterion]["clustering"],
+            "majority_labels": result.majority.tolist(),
+        },
+        "anomaly": result.anomaly,
+        "conditional": result.conditional_metrics,
     }
-    percentile = float(cfg.evaluate.anomaly_percentile)
-    anomaly = ev.anomaly_report(score, ds["x_val"], ds["x_test"], corrupted, percentile)
-    anomaly["pca_space_only"] = ev.anomaly_report(score_pca_only, ds["x_val"], ds["x_test"], corrupted, percentile)
-    return anomaly, score(ds["x_test"])
 
 
-def write_evaluation(cfg: Config, inputs: Inputs, result: Evaluation) -> Path:
-    """Write the criteria table, metrics and figures of ``result`` into the evaluate folder (atomically)."""
+def _figures(cfg: Config, inputs: Inputs, result: Evaluation, tmp: Path) -> None:
+    """The stage's figures, into the folder being written."""
     ds, pca, comparison = inputs.ds, inputs.pca, result.comparison
     selected, selected_gmm = comparison.selected, comparison.selected_gmm
-    shape = tuple(ds["x_train"].shape[1:])
     n_dims = int(pca.n_components_)
     context = figure_context(cfg, len(ds["x_train"]), n_dims)
     selected_context = figure_context(cfg, len(ds["x_train"]), n_dims, selected["covariance_type"])
     by = style.CRITERION_LABEL.get(cfg.sweep.criterion, cfg.sweep.criterion)
     selected_name = f"{selected['covariance_type']} K={selected['n_components']} (chosen by {by})"
+    plots.criteria_comparison(
+        comparison.rows,
+        comparison.reference,
+        F.EVALUATE.figure(tmp, "criteria"),
+        title=f"{context}; {int(cfg.evaluate.n_samples):,} samples each",
+    )
+    gen, near = comparison.neighbours
+    plots.image_grid(
+        np.concatenate([gen, near]),
+        F.EVALUATE.figure(tmp, "nearest_neighbours"),
+        cols=len(gen),
+        title=f"top: digits drawn from {selected_name}; bottom: the nearest training digit of each",
+        subtitle=selected_context,
+    )
+    heaviest = np.argsort(-selected_gmm.weights_, kind="stable")[:100]
+    means = reduce.to_images(pca.inverse_transform(selected_gmm.means_[heaviest]), tuple(ds["x_train"].shape[1:]))
+    plots.labelled_grid(
+        means,
+        [f"k{k}: {result.majority[k]}" for k in heaviest],
+        F.EVALUATE.figure(tmp, "cluster_means"),
+        title=f"component means of {selected_name}, heaviest first, with their majority digit",
+        subtitle=selected_context,
+    )
+    plots.image_grid(
+        ds["x_test"][result.least_likely],
+        F.EVALUATE.figure(tmp, "least_likely"),
+        cols=10,
+        title=f"least likely test digits under {selected_name}, by pixel-space density",
+        subtitle=selected_context,
+    )
+    plots.image_grid(
+        result.conditional,
+        F.EVALUATE.figure(tmp, "conditional"),
+        cols=int(cfg.evaluate.class_samples),
+        title="class-conditional generation: one mixture per digit, a row per digit",
+        subtitle=figure_context(cfg, len(ds["x_train"]), n_dims, result.conditional_metrics["covariance_type"])
+        + f", K per digit by {by}",
+        row_labels=[str(d) for d in range(10)],
+    )
+    plots.anomaly_bars(result.anomaly, F.EVALUATE.figure(tmp, "anomaly"), title=f"{selected_name}; {selected_context}")
+
+
+def write_evaluation(cfg: Config, inputs: Inputs, result: Evaluation) -> Path:
+    """Write the criteria table, metrics and figures of ``result`` into the evaluate folder (atomically)."""
     out = stage_dir(cfg, F.EVALUATE.name)
     with atomic_dir(out) as tmp:
-        with open(tmp / F.EVALUATE.criteria, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(CRITERIA_FIELDS))
-            w.writeheader()
-            w.writerows({k: r[k] for k in CRITERIA_FIELDS} for r in comparison.rows)
-        metrics = {
-            "selected": {k: selected[k] for k in CRITERIA_FIELDS if k != "criterion"},
-            "reference": comparison.reference,
-            "verdict": comparison.verdict,
-            "by_criterion": comparison.details,
-            "clustering": {
-                **comparison.details[cfg.sweep.criterion]["clustering"],
-                "majority_labels": result.majority.tolist(),
-            },
-            "anomaly": result.anomaly,
-            "conditional": result.conditional_metrics,
-        }
-        write_json(tmp / F.EVALUATE.metrics, metrics)
-        plots.criteria_comparison(
-            comparison.rows,
-            comparison.reference,
-            F.EVALUATE.figure(tmp, "criteria"),
-            title=f"{context}; {int(cfg.evaluate.n_samples):,} samples each",
-        )
-        gen, near = comparison.neighbours
-        plots.image_grid(
-            np.concatenate([gen, near]),
-            F.EVALUATE.figure(tmp, "nearest_neighbours"),
-            cols=len(gen),
-            title=f"top: digits drawn from {selected_name}; bottom: the nearest training digit of each",
-            subtitle=selected_context,
-        )
-        heaviest = np.argsort(-selected_gmm.weights_, kind="stable")[:100]
-        means = reduce.to_images(pca.inverse_transform(selected_gmm.means_[heaviest]), shape)
-        plots.labelled_grid(
-            means,
-            [f"k{k}: {result.majority[k]}" for k in heaviest],
-            F.EVALUATE.figure(tmp, "cluster_means"),
-            title=f"component means of {selected_name}, heaviest first, with their majority digit",
-            subtitle=selected_context,
-        )
-        plots.image_grid(
-            ds["x_test"][result.least_likely],
-            F.EVALUATE.figure(tmp, "least_likely"),
-            cols=10,
-            title=f"least likely test digits under {selected_name}, by pixel-space density",
-            subtitle=selected_context,
-        )
-        plots.image_grid(
-            result.conditional,
-            F.EVALUATE.figure(tmp, "conditional"),
-            cols=int(cfg.evaluate.class_samples),
-            title="class-conditional generation: one mixture per digit, a row per digit",
-            subtitle=figure_context(cfg, len(ds["x_train"]), n_dims, result.conditional_metrics["covariance_type"])
-            + f", K per digit by {by}",
-            row_labels=[str(d) for d in range(10)],
-        )
-        plots.anomaly_bars(
-            result.anomaly, F.EVALUATE.figure(tmp, "anomaly"), title=f"{selected_name}; {selected_context}"
-        )
+        write_criteria_csv(result.comparison.rows, tmp / F.EVALUATE.criteria)
+        write_json(tmp / F.EVALUATE.metrics, _metrics(cfg, result))
+        _figures(cfg, inputs, result, tmp)
     return out
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
@@ -20,8 +22,28 @@ from gmmgen.viz import plots
 log = logging.getLogger(__name__)
 
 
-def run_generate(cfg: Config | DictConfig) -> Path:
-    """Draw digits from the chosen model; write them and the digit grids (computed in ``cfg.compute``'s namespace)."""
+@dataclass
+class Drawn:
+    """What the generate stage computed, before anything is written.
+
+    ``images`` (n, h, w) uint8 and ``labels`` (n,): the digits drawn and the
+    component of each; ``means``: the heaviest components' means as images;
+    ``real``, ``shown``: real digits for the eye and which split they are;
+    ``k``, ``covariance_type``: the mixture's; ``context``: the figures' subtitle.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    means: np.ndarray
+    real: np.ndarray
+    shown: str
+    k: int
+    covariance_type: str
+    context: str
+
+
+def compute_generate(cfg: Config | DictConfig) -> Drawn:
+    """Draw digits from the chosen model (in ``cfg.compute``'s namespace); nothing is written."""
     cfg = settle(cfg)  # typed (a no-op when given the typed config)
     from sklearn.decomposition import PCA
     from sklearn.mixture import GaussianMixture
@@ -38,8 +60,21 @@ def run_generate(cfg: Config | DictConfig) -> Path:
         means = reduce.to_images(pca_x.inverse_transform(cmp.asarray(gmm.means_[heaviest])), shape)
     shown = "test" if len(ds["x_test"]) else "validation"  # for the eye only: nothing is chosen here
     real = ds["x_test" if len(ds["x_test"]) else "x_val"][: int(cfg.sample.n_real)]
-    cols, k = int(cfg.sample.grid_cols), gmm.n_components
     context = figure_context(cfg, len(ds["x_train"]), pca.n_components_, gmm.covariance_type)
+    return Drawn(images, labels, means, real, shown, int(gmm.n_components), str(gmm.covariance_type), context)
+
+
+def write_generate(cfg: Config, drawn: Drawn) -> Path:
+    """Write the digits, their components, the three grids and the metrics at once."""
+    images, labels, means, real, shown, context = (
+        drawn.images,
+        drawn.labels,
+        drawn.means,
+        drawn.real,
+        drawn.shown,
+        drawn.context,
+    )
+    cols, k = int(cfg.sample.grid_cols), drawn.k
     out = stage_dir(cfg, F.GENERATE.name)
     with atomic_dir(out) as tmp:
         np.save(tmp / F.GENERATE.samples, images)
@@ -55,27 +90,37 @@ def run_generate(cfg: Config | DictConfig) -> Path:
             means,
             F.GENERATE.figure(tmp, "component_means"),
             cols=10,
-            title=f"component means, heaviest first ({len(heaviest)} of {k})",
+            title=f"component means, heaviest first ({len(means)} of {k})",
             subtitle=context,
         )
         plots.side_by_side(
             images[:100],
             real[:100],
             F.GENERATE.figure(tmp, "generated_vs_real"),
-            (f"drawn from the GMM ({gmm.covariance_type} K={k})", f"real {shown} digits"),
+            (f"drawn from the GMM ({drawn.covariance_type} K={k})", f"real {shown} digits"),
             cols=cols,
             subtitle=context,
         )
-        used = np.bincount(labels, minlength=k)
-        write_json(
-            tmp / F.GENERATE.metrics,
-            {
-                "n_samples": len(images),
-                "components_used": int(np.sum(used > 0)),
-                "mean_pixel_generated": float(images.mean()),
-                "mean_pixel_real": float(real.mean()),
-                "share_pixels_saturated": float(np.mean((images == 0) | (images == 255))),
-            },
-        )
-    log.info("generate: %d digits from K=%d -> %s", len(images), k, F.GENERATE.figure(out, "generated"))
+        write_json(tmp / F.GENERATE.metrics, _metrics(drawn))
+    return out
+
+
+def _metrics(drawn: Drawn) -> dict[str, Any]:
+    images, real = drawn.images, drawn.real
+    used = np.bincount(drawn.labels, minlength=drawn.k)
+    return {
+        "n_samples": len(images),
+        "components_used": int(np.sum(used > 0)),
+        "mean_pixel_generated": float(images.mean()),
+        "mean_pixel_real": float(real.mean()),
+        "share_pixels_saturated": float(np.mean((images == 0) | (images == 255))),
+    }
+
+
+def run_generate(cfg: Config | DictConfig) -> Path:
+    """Draw digits from the chosen model; write them and the digit grids (computed in ``cfg.compute``'s namespace)."""
+    cfg = settle(cfg)  # typed (a no-op when given the typed config)
+    drawn = compute_generate(cfg)
+    out = write_generate(cfg, drawn)
+    log.info("generate: %d digits from K=%d -> %s", len(drawn.images), drawn.k, F.GENERATE.figure(out, "generated"))
     return out
