@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
+import yaml
 from PIL import Image
 
 from gmmgen.core import mixture
@@ -90,3 +94,17 @@ def test_small_grids_are_large_enough_to_read(tmp_path):
     assert width >= plots.MIN_WIDTH * style.DPI and height >= 0.5 * style.DPI
     plots.labelled_grid(digits, ["k0: 1", "k1: 7", "k2: 0"], tmp_path / "clusters.png", title="t")
     assert Image.open(tmp_path / "clusters.png").size[0] >= plots.MIN_WIDTH * style.DPI
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_sweep_plots_draw_the_sound_and_thin_fits_only():
+    """Collapsed fits (bits/pixel in the thousands, BIC at -1e6) would flatten the curve: the template drops them."""
+    entries = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["plots"]
+    plots = dict(next(iter(p.items())) if isinstance(p, dict) else (p, None) for p in entries)
+    sweep = {name: spec for name, spec in plots.items() if isinstance(spec, dict) and "sweep.csv" in str(spec["y"])}
+    assert len(sweep) == 2 and all(spec["template"] == "sound_fits" for spec in sweep.values())
+    template = json.loads((REPO_ROOT / ".dvc" / "plots" / "sound_fits.json").read_text())
+    assert template["transform"][0] == {"filter": "datum.status === 'sound' || datum.status === 'thin'"}
+    assert all("'" not in name and '"' not in name for name in plots), "a title is the page's element id"
