@@ -39,7 +39,7 @@ REMOTE ?=
 DROP_PUSH_HINT = | { grep --line-buffered -vxF 'Use `dvc push` to send your updates to remote storage.' || true; }
 
 .PHONY: tutorial
-.PHONY: help install install-gpu postgresql slurm cluster cluster-stop params run exp compare findings sweep ui serve promote gate server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
+.PHONY: help install install-gpu postgresql slurm cluster cluster-stop params run exp exps compare findings sweep ui serve promote gate server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
@@ -107,6 +107,9 @@ exp: $(STAMP) ## DVC experiment from the workspace (ARGS='-S pca.variance=0.9');
 	if $(BIN)/dvc exp run $(ARGS); then rm -rf $$keep; else rc=$$?; \
 		cp $$keep/params.yaml $$keep/dvc.lock .; cp $$keep/metrics.json results/ 2>/dev/null; rm -rf $$keep; \
 		$(BIN)/dvc checkout --quiet; echo "exp failed (exit $$rc): params.yaml, dvc.lock, results/ and outputs/ are as they were"; exit $$rc; fi
+
+exps: $(STAMP) ## DVC's experiments table cut to 120 columns: headline metrics and changed params (ARGS='-A')
+	@$(BIN)/python -m gmmgen.report.compare --exp-show $(ARGS)
 
 compare: $(STAMP) ## Table of the headline metrics and changed params: the workspace, main and every DVC experiment
 	@$(BIN)/python -m gmmgen.report.compare

@@ -3,6 +3,11 @@
 One column per revision (workspace, HEAD, then each experiment of HEAD), one
 row per changed param and per headline number of ``results/metrics.json``.
   python -m gmmgen.report.compare        (runs ``dvc exp show --json`` in the current folder)
+
+``make exps`` is DVC's own table cut to fit 120 columns (:func:`exp_show_args`):
+the headline columns (:data:`HEADLINE`) and the params that differ, every
+other metric dropped.
+  python -m gmmgen.report.compare --exp-show [extra dvc exp show arguments]
 """
 
 from __future__ import annotations
@@ -78,7 +83,36 @@ def table(revs: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+#: The metrics ``make exps`` keeps (DVC's column names: the path in results/metrics.json).
+HEADLINE = ("select.n_components", "select.val_bpp", "evaluate.frechet_distance")
+
+
+def exp_show_args(metrics: dict[str, Any]) -> list[str]:
+    """``dvc exp show`` arguments for a table that fits 120 columns.
+
+    ``--only-changed`` hides the params every revision shares; ``--keep`` the
+    :data:`HEADLINE` metrics (even when equal); ``--drop`` every other metric of
+    ``metrics`` (DVC prefixes a column with ``results/metrics.json:`` when a param
+    has the same name) and the Created column.
+    """
+    import re
+
+    others = [k for k in _flatten(metrics) if k not in HEADLINE]
+    drop = "^(Created|(results/metrics\\.json:)?(" + "|".join(re.escape(k) for k in others) + "))$"
+    keep = "^(" + "|".join(re.escape(k) for k in HEADLINE) + ")$"
+    return ["--no-pager", "--only-changed", "--precision", "4", "--keep", keep, "--drop", drop]
+
+
+def exp_show(extra: list[str]) -> int:
+    """Print ``dvc exp show`` with :func:`exp_show_args` (headline columns and changed params); its exit status."""
+    dvc = Path(sys.executable).with_name("dvc")
+    metrics = json.loads(Path(METRICS_FILE).read_text()) if Path(METRICS_FILE).exists() else {}
+    return subprocess.run([str(dvc), "exp", "show", *exp_show_args(metrics), *extra]).returncode
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--exp-show"]:
+        return exp_show(sys.argv[2:])
     dvc = Path(sys.executable).with_name("dvc")
     result = subprocess.run([str(dvc), "exp", "show", "--json"], capture_output=True, text=True)
     if result.returncode != 0:
