@@ -11,7 +11,7 @@ from .conftest import REPO, copy_project
 
 GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"]
 # No venv on PATH, none activated (PYTHONPATH kept: a worktree's tests import its own src).
-PLAIN = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
+PLAIN = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "PYTHONPATH": os.environ.get("PYTHONPATH", "")}
 
 
 def test_make_exp_runs_the_venvs_dvc_and_stages_find_the_venv():
