@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -108,3 +109,35 @@ def test_the_sweep_plots_draw_the_sound_and_thin_fits_only():
     template = json.loads((REPO_ROOT / ".dvc" / "plots" / "sound_fits.json").read_text())
     assert template["transform"][0] == {"filter": "datum.status === 'sound' || datum.status === 'thin'"}
     assert all("'" not in name and '"' not in name for name in plots), "a title is the page's element id"
+
+
+def test_criteria_figure_marks_the_used_criterion_the_is_spread_and_zooms_bits_per_pixel(tmp_path):
+    """criteria.png: bits/pixel 7.022, 7.011, 7.004 on an axis around them, IS ± std, the criterion in use named."""
+    rows = [
+        {"criterion": c, "covariance_type": "full", "n_components": k, "frechet_distance": 60.0,
+         "inception_score": 4.5, "inception_score_std": 0.3, "precision": 0.9, "recall": 0.2, "ndb_share": 0.8,
+         "copying_c_t": 3.0, "copying_status": "not copying", "nn_distance_ratio": 1.1, "test_bpp": bpp}
+        for c, k, bpp in (("aic", 12, 7.022), ("bic", 3, 7.011), ("heldout", 6, 7.004))
+    ]  # fmt: skip
+    plots.criteria_comparison(rows, {"frechet_floor": 3.0}, tmp_path / "criteria.png", used="bic")
+    svg = (tmp_path / "criteria.svg").read_text()
+    assert ">BIC (used)<" in svg and ">AIC (used)<" not in svg
+    assert "Inception Score ± std over splits" in svg and "not from 0" in svg
+    assert ">7.022<" in svg and ">7.004<" in svg
+    ticks = [
+        float(t)
+        for t in re.findall(r">(\d\.\d+)<", svg)
+        if 6.5 < float(t) < 7.5 and t not in ("7.022", "7.011", "7.004")
+    ]
+    assert ticks and min(ticks) > 6.95, "the bits/pixel axis does not sit around the values"
+    plots.anomaly_bars(
+        {"percentile": 1.0, "flagged_clean_test": 0.01, "corruptions": {"noise": {"flagged": 1.0, "roc_auc": 1.0}}},
+        tmp_path / "anomaly.png",
+    )
+    assert "of validation digits" in (tmp_path / "anomaly.svg").read_text()
+
+
+def test_titles_wrap_between_phrases():
+    text = "MNIST, N=2,000 training digits, PCA 85% of variance → 56 dims, whitened, full covariance"
+    lines = plots._wrap_phrases(text, 60).splitlines()
+    assert lines == ["MNIST, N=2,000 training digits,", "PCA 85% of variance → 56 dims, whitened, full covariance"]
