@@ -103,8 +103,10 @@ run: $(STAMP) ## Reproduce the experiment: params.yaml, then `dvc repro`; one ru
 	@echo "Results: results/metrics.json (headline, tracked by git), outputs/<stage>/  |  make compare  |  make ui  |  make push"
 
 exp: $(STAMP) ## DVC experiment from the workspace (ARGS='-S pca.variance=0.9'); a failed one puts every file back
+	@# The start record (kind exp) makes the MLflow run span the whole pipeline; an experiment never moves @champion.
 	@keep=$$(mktemp -d); cp params.yaml dvc.lock $$keep/; cp results/metrics.json $$keep/ 2>/dev/null; \
-	if $(BIN)/dvc exp run $(ARGS); then rm -rf $$keep; else rc=$$?; \
+	$(BIN)/python -m gmmgen.tracking.runinfo start --exp >/dev/null; \
+	if $(BIN)/dvc exp run $(ARGS); then rm -rf $$keep outputs/run_start.json; else rc=$$?; rm -f outputs/run_start.json; \
 		cp $$keep/params.yaml $$keep/dvc.lock .; cp $$keep/metrics.json results/ 2>/dev/null; rm -rf $$keep; \
 		$(BIN)/dvc checkout --quiet; echo "exp failed (exit $$rc): params.yaml, dvc.lock, results/ and outputs/ are as they were"; exit $$rc; fi
 

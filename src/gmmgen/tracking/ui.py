@@ -83,8 +83,10 @@ and sample quality of the chosen model: `frechet_distance` (lower is better; `fr
 data-copying test of Meehan et al. 2020: `copying` when C_T is below the threshold). The tag `verdict` names \
 the best choice by likelihood and by sample quality, never a copying or degenerate one.
 - BIC, AIC and `train_ll` live in each run's PCA space: compare them only within a run.
-- Each run's figures are under Artifacts (`select/sweep.png`: the three criteria against K, each panel \
-marking its own choice); the sweep by K is also a chart (`sweep/bic_full` etc., step = K).
+- A run's charts open on the headline numbers, BIC and validation bits/pixel against K (`bic_vs_K_full`, \
+`val_bpp_vs_K_full`, step = K), the generated digits (`generated_digits`) and the sweep figure \
+(`sweep_criteria_vs_K`); every figure is under Artifacts. Sizes, counts and timings (epochs, n_train, \
+seconds) are params, not metrics.
 """
 
 MODEL_DESCRIPTION = """\
@@ -154,16 +156,22 @@ def runs_table_url(base_url: str, experiment_id: str) -> str:
     return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs?viewStateShareKey={VIEW_KEY}"
 
 
-def log_sweep_figure(client: Any, run_id: str, run_dir: str | Path) -> bool:
-    """Log ``select/sweep.png`` as the run's image ``sweep_criteria_vs_K`` (shown among its charts).
+#: Figures logged as images among the run's charts (one click from the run page): (stage, figure, image key).
+CHART_FIGURES = (
+    (F.GENERATE, "generated", "generated_digits"),
+    (F.SELECT, "sweep", "sweep_criteria_vs_K"),
+)
 
-    Returns False when the figure is not there.
-    """
-    path = F.SELECT.figure(F.SELECT.folder(run_dir), "sweep")
-    if not path.exists():
-        return False
+
+def log_chart_figures(client: Any, run_id: str, run_dir: str | Path) -> list[str]:
+    """Log each of :data:`CHART_FIGURES` that is there as an image of the run; the keys logged."""
     from PIL import Image
 
-    with Image.open(path) as image:
-        client.log_image(run_id, image.convert("RGB"), key="sweep_criteria_vs_K", step=0, timestamp=0)
-    return True
+    logged = []
+    for stage, figure, key in CHART_FIGURES:
+        path = stage.figure(stage.folder(run_dir), figure)
+        if path.exists():
+            with Image.open(path) as image:
+                client.log_image(run_id, image.convert("RGB"), key=key, step=0, timestamp=0)
+            logged.append(key)
+    return logged
