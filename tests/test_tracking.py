@@ -65,7 +65,8 @@ def test_parent_run_has_config_tags_and_metrics(tracked, tmp_path):
     # Sizes, counts and timings are params, not charts.
     assert run.data.params["data/n_train"] == "600", sorted(k for k in run.data.params if "/" in k)
     assert run.data.params["generate/n_samples"] == "20"
-    assert not any(k.rsplit("/", 1)[-1] in ("n_train", "n_test", "n_samples", "sweep_seconds") for k in run.data.metrics)
+    sizes = ("n_train", "n_test", "n_samples", "sweep_seconds")
+    assert not any(k.rsplit("/", 1)[-1] in sizes for k in run.data.metrics)
     images = {a.path for a in client.list_artifacts(run_id, "images")}
     assert any("generated_digits" in p for p in images) and any("sweep_criteria_vs_K" in p for p in images), images
     exp = client.get_experiment(run.info.experiment_id)
