@@ -332,7 +332,7 @@ def run_segmentation(cfg: TutorialConfig | DictConfig) -> Path:
         )
     log.info(
         "tutorial segmentation: BIC picks %s; digits IoU %.3f (%s covariance)",
-        {n: m["bic_chooses"] for n, m in metrics["images"].items()},
+        ", ".join(f"K={m['bic_chooses']} for {n}" for n, m in metrics["images"].items()),
         digits["iou_mean"],
         c.digit_covariance,
     )
