@@ -145,7 +145,7 @@ tutorial: $(STAMP) ## The tutorial's sections into outputs/tutorial/ (ARGS='em.n
 # LAUNCHER=slurm with a running `make cluster` (and no SLURM_CONF of your own) submits to that cluster.
 CLUSTER_CONF = $(if $(and $(filter slurm,$(LAUNCHER)),$(if $(SLURM_CONF),,$(wildcard $(CLUSTER_DIR)/state.json))),SLURM_CONF=$(abspath $(CLUSTER_DIR))/slurm.conf)
 sweep: $(STAMP) ## Hydra multirun of the whole pipeline over the SWEEP grid, jobs in parallel
-	$(call echo_args,$(CLUSTER_CONF) $(BIN)/python pipelines/run_all.py -m hydra/launcher=$(LAUNCHER) $(SWEEP))
+	$(call echo_args,$(strip $(CLUSTER_CONF) $(BIN)/python pipelines/run_all.py -m hydra/launcher=$(LAUNCHER) $(SWEEP)))
 	@$(CLUSTER_CONF) $(BIN)/python pipelines/run_all.py -m hydra/launcher=$(LAUNCHER) $(SWEEP) $(ARGS)
 
 ui: $(STAMP) ## MLflow UI for outputs/mlflow.db on http://127.0.0.1:PORT (default 5000)

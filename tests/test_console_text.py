@@ -3,9 +3,11 @@ in any line (make's own echo included), no warning a default run cannot act on."
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
+from types import SimpleNamespace
 
 import pytest
 
@@ -22,8 +24,10 @@ def test_stage_banners_carry_no_doc_markup():
         """Draw digits (computed in ``cfg.compute``'s namespace) with :func:`gmmgen.core.sampling.sample`."""
 
     assert describe(run_fake) == "draw digits (computed in cfg.compute's namespace) with gmmgen.core.sampling.sample"
-    for stage in registry.STAGES:
-        text = describe(stage.load())
+    for stage in registry.STAGES:  # the docstrings read from the source: importing the stages takes seconds
+        tree = ast.parse((REPO / "src" / (stage.module.replace(".", "/") + ".py")).read_text())
+        fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == stage.function)
+        text = describe(SimpleNamespace(__doc__=ast.get_docstring(fn)))
         assert text and "``" not in text and ":func:" not in text, f"{stage.name}: {text}"
 
 
@@ -36,18 +40,32 @@ def test_make_help_fits_100_columns_with_every_description_in_one_column():
     assert {len(re.match(r"  make \S+\s+", line)[0]) for line in targets} == {21}, "uneven spacing"
 
 
-def test_make_params_never_echoes_a_password(tmp_path):
-    """The config check refuses the URI; neither its line nor make's echo of the command shows the password."""
-    project = copy_project(tmp_path / "project")
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return copy_project(tmp_path_factory.mktemp("project"))
+
+
+@pytest.mark.parametrize(
+    ("target", "echo"),
+    [
+        ("params", "pipelines/configure.py"),
+        ("run", "pipelines/configure.py"),
+        # The same two echoes (make's, the run lock's) as above: slow-marked to keep the fast suite fast.
+        pytest.param("tutorial", "pipelines/tutorial/configure.py", marks=pytest.mark.slow),
+        pytest.param("sweep", "pipelines/run_all.py -m hydra/launcher=parallel seed=1,2", marks=pytest.mark.slow),
+    ],
+)
+def test_no_make_target_echoes_a_password(project, target, echo):
+    """The config check refuses the URI; neither its line nor make's (or the run lock's) echo shows the password."""
     secret = "s3cr3t-pw"
     made = subprocess.run(
-        [*MAKE, "params", f"ARGS=tracking.uri=http://alice:{secret}@host:5000 seed=1"],
+        [*MAKE, target, f"ARGS=tracking.uri=http://alice:{secret}@host:5000", "SWEEP=seed=1,2"],
         cwd=project, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     out = made.stdout + made.stderr
     assert made.returncode != 0 and "credentials do not belong in the config" in out, out
     assert secret not in out, out
-    assert "pipelines/configure.py tracking.uri=http://alice:***@host:5000 seed=1" in out  # the redacted echo
+    assert f"{echo} tracking.uri=http://alice:***@host:5000\n" in out, out  # the redacted echo
 
 
 def test_every_recipe_line_taking_args_is_silent():
