@@ -329,16 +329,20 @@ def training_curve(history: dict[str, list[float]], path: str | Path, title: str
     return _save(fig, path)
 
 
-def _bars(ax: plt.Axes, values: Sequence[float], colors: Sequence[str], fmt, x=None, width: float = 0.7):
-    """Bars with their values written on them; a zero bar is drawn as a visible line with its label, a NaN as "n/a"."""
+def _bars(ax: plt.Axes, values: Sequence[float], colors: Sequence[str], fmt, x=None, width: float = 0.7, above=None):
+    """Bars with their values written on them; a zero bar is drawn as a visible line with its label, a NaN as "n/a".
+
+    ``above`` (per bar, optional): how far above the bar's top its label goes (an error bar's half-length).
+    """
     x = np.arange(len(values)) if x is None else np.asarray(x, float)
     shown = [float(v) if np.isfinite(v) else 0.0 for v in values]
+    lift = [float(a) if a is not None and np.isfinite(a) else 0.0 for a in (above or [None] * len(values))]
     bars = ax.bar(x, shown, width=width, color=colors, edgecolor="black", linewidth=0.8)
-    for xi, v, h in zip(x, values, shown, strict=True):
+    for xi, v, h, up in zip(x, values, shown, lift, strict=True):
         ax.plot([xi - width / 2, xi + width / 2], [h, h], color="black", lw=2.0, solid_capstyle="butt")
         ax.annotate(
-            fmt(v) if np.isfinite(v) else "n/a", (xi, h), xytext=(0, 3 if h >= 0 else -3), textcoords="offset points",
-            ha="center", va="bottom" if h >= 0 else "top", fontsize=8,
+            fmt(v) if np.isfinite(v) else "n/a", (xi, h + up), xytext=(0, 3 if h >= 0 else -3),
+            textcoords="offset points", ha="center", va="bottom" if h >= 0 else "top", fontsize=8,
         )  # fmt: skip
     return bars
 
@@ -407,13 +411,14 @@ def criteria_comparison(
     for ax, (key, panel_title, ylabel, ref_value, ref_label, fmt) in zip(axes.flat, panels, strict=True):
         values = [float(r.get(key, np.nan)) for r in rows]
         finite = [v for v in values if np.isfinite(v)]
+        std = None
         if key == "test_bpp" and finite:  # differences in the second decimal: an axis around the values
             _zoomed_bars(ax, values, colors, fmt)
             panel_title += "\n(axis around the values, not from 0)"
         else:
-            bars = _bars(ax, values, colors, fmt)
-        if key == "inception_score":
-            std = [float(r.get("inception_score_std", np.nan)) for r in rows]
+            std = [float(r.get("inception_score_std", np.nan)) for r in rows] if key == "inception_score" else None
+            bars = _bars(ax, values, colors, fmt, above=std)
+        if std is not None:
             ax.errorbar(range(len(rows)), values, yerr=std, fmt="none", ecolor="black", capsize=4, lw=1)
             finite = finite + [v + e for v, e in zip(values, std, strict=True) if np.isfinite(v + e)]
             panel_title += " ± std over splits"

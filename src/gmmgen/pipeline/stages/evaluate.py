@@ -522,7 +522,7 @@ def write_evaluation(cfg: Config, inputs: Inputs, result: Evaluation) -> Path:
         means = reduce.to_images(pca.inverse_transform(selected_gmm.means_[heaviest]), shape)
         plots.labelled_grid(
             means,
-            [f"digit {result.majority[k]}" for k in heaviest],
+            [f"majority {result.majority[k]}" for k in heaviest],
             F.EVALUATE.figure(tmp, "cluster_means"),
             title=f"component means of {selected_name}, heaviest first, with their majority digit",
             subtitle=selected_context,
