@@ -59,7 +59,8 @@ def test_parent_run_has_config_tags_and_metrics(tracked, tmp_path):
     assert run.data.metrics["bic"] == pytest.approx(best["bic"])
     assert run.data.metrics["val_bpp"] == pytest.approx(best["val_bpp"]) and run.data.metrics["test_bpp"] > 0
     assert run.data.metrics["reduce/variance_explained"] >= 0.85
-    history = client.get_metric_history(run_id, "bic_vs_K_full")  # top level: the first chart section
+    history = client.get_metric_history(run_id, "_headline/bic_vs_K_full")  # the run page's first chart section
+    assert run.data.metrics["_headline/val_bpp"] == run.data.metrics["val_bpp"]
     assert sorted(m.step for m in history) == [2, 4, 8]
     assert sorted(m.step for m in client.get_metric_history(run_id, "sweep/aic_full")) == [2, 4, 8]
     # Sizes, counts and timings are params, not charts.
@@ -68,7 +69,8 @@ def test_parent_run_has_config_tags_and_metrics(tracked, tmp_path):
     sizes = ("n_train", "n_test", "n_samples", "sweep_seconds")
     assert not any(k.rsplit("/", 1)[-1] in sizes for k in run.data.metrics)
     images = {a.path for a in client.list_artifacts(run_id, "images")}
-    assert any("generated_digits" in p for p in images) and any("sweep_criteria_vs_K" in p for p in images), images
+    assert any("_headline~generated_digits" in p for p in images), images
+    assert any("_headline~sweep_criteria_vs_K" in p for p in images), images
     exp = client.get_experiment(run.info.experiment_id)
     assert exp.name == "gmmgen" and exp.artifact_location.startswith((tmp_path / "outputs").as_uri())
 

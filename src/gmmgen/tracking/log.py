@@ -592,6 +592,7 @@ def log_pipeline(
     from mlflow.entities import Metric, Param, RunTag
 
     from gmmgen.core.sweep_table import read_sweep_csv
+    from gmmgen.tracking import ui as mlflow_ui
 
     select = _read_json(F.SELECT.folder(run_dir) / F.SELECT.metrics)
     sweep_csv = F.SELECT.folder(run_dir) / F.SELECT.sweep
@@ -610,6 +611,7 @@ def log_pipeline(
         with signals_deferred():  # store writes: a signal waits for the transaction to end
             client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
         metrics, sizes = split_sizes(run_metrics(run_dir, select, timings))
+        metrics.update(mlflow_ui.headline_charts(metrics))  # the run page's first chart section
         batch = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v == v]
         for row in rows:
             if row["status"] == "failed":
@@ -707,10 +709,13 @@ def _fmt_size(value: float) -> str:
 
 
 def sweep_metric(key: str, covariance_type: str) -> str:
-    """The per-K metric (step = K) of ``key``: BIC and validation bits/pixel at the top level, so MLflow's first
-    chart section holds them beside the headline (``bic_vs_K_full``); AIC and train_ll under ``sweep/``."""
+    """The per-K metric (step = K) of ``key``: BIC and validation bits/pixel in the run page's first chart
+    section beside the headline (``_headline/bic_vs_K_full``, :data:`gmmgen.tracking.ui.SECTION`); AIC and
+    train_ll under ``sweep/``."""
+    from gmmgen.tracking import ui as mlflow_ui
+
     if key in ("bic", "val_bpp"):
-        return f"{key}_vs_K_{covariance_type}"
+        return f"{mlflow_ui.SECTION}/{key}_vs_K_{covariance_type}"
     return f"sweep/{key}_{covariance_type}"
 
 

@@ -83,10 +83,9 @@ and sample quality of the chosen model: `frechet_distance` (lower is better; `fr
 data-copying test of Meehan et al. 2020: `copying` when C_T is below the threshold). The tag `verdict` names \
 the best choice by likelihood and by sample quality, never a copying or degenerate one.
 - BIC, AIC and `train_ll` live in each run's PCA space: compare them only within a run.
-- A run's charts open on the headline numbers, BIC and validation bits/pixel against K (`bic_vs_K_full`, \
-`val_bpp_vs_K_full`, step = K), the generated digits (`generated_digits`) and the sweep figure \
-(`sweep_criteria_vs_K`); every figure is under Artifacts. Sizes, counts and timings (epochs, n_train, \
-seconds) are params, not metrics.
+- A run's Model metrics tab opens on the `_headline` section: the headline numbers, BIC and validation \
+bits/pixel against K (`_headline/bic_vs_K_full`, step = K), the generated digits and the sweep figure; \
+every figure is under Artifacts. Sizes, counts and timings (epochs, n_train, seconds) are params.
 """
 
 MODEL_DESCRIPTION = """\
@@ -156,11 +155,28 @@ def runs_table_url(base_url: str, experiment_id: str) -> str:
     return f"{base_url.rstrip('/')}/#/experiments/{experiment_id}/runs?viewStateShareKey={VIEW_KEY}"
 
 
+SECTION = "_headline"
+"""The run page's first chart section. MLflow 3 orders a run's chart sections by the metric names' prefixes
+(by their sort: "_" before digits and letters, whichever collation) and puts the unprefixed "Model metrics" section last; a
+saved layout lives in the browser only. So the headline, BIC and bits/pixel against K and the digit grid
+are logged (again) under ``_headline/``, which sorts before the stages' ``classifier/``, ``data/``, ..."""
+
+HEADLINE_CHARTS = (
+    "val_bpp", "test_bpp", "n_components", "pca_dims", "frechet_distance", "inception_score", "precision",
+    "recall", "ndb_share", "copying_c_t", "judge_accuracy",
+)  # fmt: skip
+"""The top-level metrics also charted in :data:`SECTION` (the runs table keeps the short names)."""
+
 #: Figures logged as images among the run's charts (one click from the run page): (stage, figure, image key).
 CHART_FIGURES = (
-    (F.GENERATE, "generated", "generated_digits"),
-    (F.SELECT, "sweep", "sweep_criteria_vs_K"),
+    (F.GENERATE, "generated", f"{SECTION}/generated_digits"),
+    (F.SELECT, "sweep", f"{SECTION}/sweep_criteria_vs_K"),
 )
+
+
+def headline_charts(metrics: dict[str, float]) -> dict[str, float]:
+    """The :data:`HEADLINE_CHARTS` found in ``metrics``, under ``_headline/<name>``."""
+    return {f"{SECTION}/{k}": metrics[k] for k in HEADLINE_CHARTS if k in metrics}
 
 
 def log_chart_figures(client: Any, run_id: str, run_dir: str | Path) -> list[str]:
