@@ -157,9 +157,9 @@ def runs_table_url(base_url: str, experiment_id: str) -> str:
 
 SECTION = "_headline"
 """The run page's first chart section. MLflow 3 orders a run's chart sections by the metric names' prefixes
-(by their sort: "_" before digits and letters, whichever collation) and puts the unprefixed "Model metrics" section last; a
-saved layout lives in the browser only. So the headline, BIC and bits/pixel against K and the digit grid
-are logged (again) under ``_headline/``, which sorts before the stages' ``classifier/``, ``data/``, ..."""
+("_" sorts before digits and letters) and puts the unprefixed "Model metrics" section last; a saved layout
+lives in the browser only. So the headline, BIC and bits/pixel against K and the digit grid are logged
+(again) under ``_headline/``, which comes before the stages' ``classifier/``, ``data/``, ..."""
 
 HEADLINE_CHARTS = (
     "val_bpp", "test_bpp", "n_components", "pca_dims", "frechet_distance", "inception_score", "precision",
