@@ -28,9 +28,11 @@ def test_make_exp_runs_the_venvs_dvc_and_stages_find_the_venv():
 def test_make_exps_fits_120_columns_with_the_headline_and_the_changed_param(tmp_path):
     """Two revisions that differ in pca.variance: the table shows it beside the headline, no line past 120."""
     project = copy_project(tmp_path / "project")
-    params = project / "params.yaml"
-    params.write_text(params.read_text().replace("variance: 0.85", "variance: 0.9"))
-    subprocess.run([*GIT, "commit", "-qam", "pca 0.9"], cwd=project, check=True)
+    from dvc.utils.hydra import apply_overrides
+
+    for variance in ("0.85", "0.9"):  # two commits that differ in one param, whatever the checkout held
+        apply_overrides(project / "params.yaml", [f"pca.variance={variance}"])
+        subprocess.run([*GIT, "commit", "-qam", f"pca {variance}", "--allow-empty"], cwd=project, check=True)
     made = subprocess.run(
         ["make", "--no-print-directory", "-o", ".venv/.installed", "exps", "ARGS=-n 2"],
         cwd=project, capture_output=True, text=True, env={**PLAIN, "COLUMNS": "120"}, timeout=120,
