@@ -213,6 +213,10 @@ def test_a_dvc_experiment_names_its_run_and_never_competes(tiny_cfg, tmp_path, m
     run = MlflowClient(tracking.tracking_uri(tiny_cfg)).get_run(run_id)
     assert run.data.tags["dvc.exp_name"] == "pca90" and run.info.run_name.startswith("pca90-digits-")
     assert run.info.start_time == start["start_ms"]
+    # Its git state is read when it is logged (DVC applies -S after make exp's record), not taken from the record.
+    recorded = {**start, "commit": "0" * 40, "dirty": False}
+    assert tracking.git_state(tmp_path, recorded)["mlflow.source.git.commit"] != "0" * 40
+    assert tracking.git_state(tmp_path, {**recorded, "kind": "run"})["mlflow.source.git.commit"] == "0" * 40
     assert tracking.why_not_compete(start) == "a DVC experiment (make exp or dvc exp run)"
     monkeypatch.delenv("DVC_EXP_NAME")
     assert tracking.why_not_compete({**start, "kind": "run", "dirty": False}) is None

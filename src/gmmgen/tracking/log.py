@@ -254,7 +254,8 @@ def git_state(root: Path, state: dict[str, Any] | None = None) -> dict[str, str]
     ``mlflow.source.git.commit`` fills the UI's commit field; ``git.dirty`` says
     whether tracked files differed from that commit ('unknown' outside git).
     """
-    state = state or runinfo.git_state(root)
+    if not state or state.get("kind") == "exp":  # an experiment's params are applied after make exp's record
+        state = runinfo.git_state(root)
     dirty = state.get("dirty")
     return {
         "mlflow.source.git.commit": str(state.get("commit", "unknown")),
