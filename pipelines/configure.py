@@ -39,7 +39,7 @@ def configure(cfg) -> Path:
     check_reachable(cfg)
     root = Path(cfg.paths.root)
     target = root / "params.yaml"
-    params_file.write(target, config.params_document(cfg), root)
+    params_file.write(target, params_file.params_document(cfg, config.PARAMS_HEADER, "config_schema"), root)
     return target
 
 

@@ -6,7 +6,8 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from gmmgen.pipeline.config import ConfigError, params_document, seed_for
+from gmmgen.pipeline.config import PARAMS_HEADER, ConfigError, seed_for
+from gmmgen.runtime.params_file import params_document
 from gmmgen.runtime.validation import validate
 
 from .conftest import REPO, compose_cfg, run_py
@@ -142,13 +143,15 @@ def test_wrong_type_on_cli_exits_nonzero_naming_key(tmp_path):
 def test_committed_params_yaml_matches_conf(tmp_path):
     """params.yaml is generated from conf/: the committed copy must not drift from it."""
     cfg = compose_cfg(tmp_path)
-    assert (REPO / "params.yaml").read_text() == params_document(cfg)
+    assert (REPO / "params.yaml").read_text() == params_document(cfg, PARAMS_HEADER, "config_schema")
 
 
 def test_params_yaml_round_trips_through_hydra(tmp_path):
     """A stage composing params.yaml (as DVC runs it) sees the config that produced params.yaml."""
     overrides = ["pca.variance=0.9", "sweep.n_components=[3,5]", "experiment=classic", "seed=4"]
-    (tmp_path / "params.yaml").write_text(params_document(compose_cfg(tmp_path, overrides)))
+    (tmp_path / "params.yaml").write_text(
+        params_document(compose_cfg(tmp_path, overrides), PARAMS_HEADER, "config_schema")
+    )
     script = [str(REPO / "pipelines" / "stage.py"), "reduce"]
     direct = run_py([*script, f"paths.root={tmp_path}", *overrides, "--cfg", "job", "--resolve"], cwd=tmp_path)
     via_params = run_py(

@@ -12,7 +12,8 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
 
 from gmmgen.pipeline import config as gconfig
-from gmmgen.pipeline.config import PARAMS_HEADER, PathsConfig, params_document, seed_for
+from gmmgen.pipeline.config import PARAMS_HEADER, PathsConfig, seed_for
+from gmmgen.runtime.params_file import params_document
 from gmmgen.runtime.validation import iter_problems
 from gmmgen.tracking import checks
 
@@ -88,7 +89,7 @@ def test_seed_for_on_every_kind_of_config(tmp_path):
 
 
 def test_params_document_holds_experiment_values_only(tmp_path):
-    doc = params_document(compose_cfg(tmp_path, ["seed=5"]))
+    doc = params_document(compose_cfg(tmp_path, ["seed=5"]), PARAMS_HEADER, "config_schema")
     assert doc.startswith(PARAMS_HEADER)
     body = yaml.safe_load(doc[len(PARAMS_HEADER) :])
     assert body["defaults"] == ["config_schema", "runtime", "_self_"]

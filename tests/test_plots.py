@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import numpy as np
+import yaml
 from PIL import Image
 
 from gmmgen.core import mixture
@@ -90,3 +95,49 @@ def test_small_grids_are_large_enough_to_read(tmp_path):
     assert width >= plots.MIN_WIDTH * style.DPI and height >= 0.5 * style.DPI
     plots.labelled_grid(digits, ["k0: 1", "k1: 7", "k2: 0"], tmp_path / "clusters.png", title="t")
     assert Image.open(tmp_path / "clusters.png").size[0] >= plots.MIN_WIDTH * style.DPI
+
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_sweep_plots_draw_the_sound_and_thin_fits_only():
+    """Collapsed fits (bits/pixel in the thousands, BIC at -1e6) would flatten the curve: the template drops them."""
+    entries = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["plots"]
+    plots = dict(next(iter(p.items())) if isinstance(p, dict) else (p, None) for p in entries)
+    sweep = {name: spec for name, spec in plots.items() if isinstance(spec, dict) and "sweep.csv" in str(spec["y"])}
+    assert len(sweep) == 2 and all(spec["template"] == "sound_fits" for spec in sweep.values())
+    template = json.loads((REPO_ROOT / ".dvc" / "plots" / "sound_fits.json").read_text())
+    assert template["transform"][0] == {"filter": "datum.status === 'sound' || datum.status === 'thin'"}
+    assert all("'" not in name and '"' not in name for name in plots), "a title is the page's element id"
+
+
+def test_criteria_figure_marks_the_used_criterion_the_is_spread_and_zooms_bits_per_pixel(tmp_path):
+    """criteria.png: bits/pixel 7.022, 7.011, 7.004 on an axis around them, IS ± std, the criterion in use named."""
+    rows = [
+        {"criterion": c, "covariance_type": "full", "n_components": k, "frechet_distance": 60.0,
+         "inception_score": 4.5, "inception_score_std": 0.3, "precision": 0.9, "recall": 0.2, "ndb_share": 0.8,
+         "copying_c_t": 3.0, "copying_status": "not copying", "nn_distance_ratio": 1.1, "test_bpp": bpp}
+        for c, k, bpp in (("aic", 12, 7.022), ("bic", 3, 7.011), ("heldout", 6, 7.004))
+    ]  # fmt: skip
+    plots.criteria_comparison(rows, {"frechet_floor": 3.0}, tmp_path / "criteria.png", used="bic")
+    svg = (tmp_path / "criteria.svg").read_text()
+    assert ">BIC (used)<" in svg and ">AIC (used)<" not in svg
+    assert "Inception Score ± std over splits" in svg and "not from 0" in svg
+    assert ">7.022<" in svg and ">7.004<" in svg
+    ticks = [
+        float(t)
+        for t in re.findall(r">(\d\.\d+)<", svg)
+        if 6.5 < float(t) < 7.5 and t not in ("7.022", "7.011", "7.004")
+    ]
+    assert ticks and min(ticks) > 6.95, "the bits/pixel axis does not sit around the values"
+    plots.anomaly_bars(
+        {"percentile": 1.0, "flagged_clean_test": 0.01, "corruptions": {"noise": {"flagged": 1.0, "roc_auc": 1.0}}},
+        tmp_path / "anomaly.png",
+    )
+    assert "of validation digits" in (tmp_path / "anomaly.svg").read_text()
+
+
+def test_titles_wrap_between_phrases():
+    text = "MNIST, N=2,000 training digits, PCA 85% of variance → 56 dims, whitened, full covariance"
+    lines = plots._wrap_phrases(text, 60).splitlines()
+    assert lines == ["MNIST, N=2,000 training digits,", "PCA 85% of variance → 56 dims, whitened, full covariance"]

@@ -59,8 +59,18 @@ def test_parent_run_has_config_tags_and_metrics(tracked, tmp_path):
     assert run.data.metrics["bic"] == pytest.approx(best["bic"])
     assert run.data.metrics["val_bpp"] == pytest.approx(best["val_bpp"]) and run.data.metrics["test_bpp"] > 0
     assert run.data.metrics["reduce/variance_explained"] >= 0.85
-    history = client.get_metric_history(run_id, "sweep/bic_full")
+    history = client.get_metric_history(run_id, "_headline/bic_vs_K_full")  # the run page's first chart section
+    assert run.data.metrics["_headline/val_bpp"] == run.data.metrics["val_bpp"]
     assert sorted(m.step for m in history) == [2, 4, 8]
+    assert sorted(m.step for m in client.get_metric_history(run_id, "sweep/aic_full")) == [2, 4, 8]
+    # Sizes, counts and timings are params, not charts.
+    assert run.data.params["data/n_train"] == "600", sorted(k for k in run.data.params if "/" in k)
+    assert run.data.params["generate/n_samples"] == "20"
+    sizes = ("n_train", "n_test", "n_samples", "sweep_seconds")
+    assert not any(k.rsplit("/", 1)[-1] in sizes for k in run.data.metrics)
+    images = {a.path for a in client.list_artifacts(run_id, "images")}
+    assert any("_headline~generated_digits" in p for p in images), images
+    assert any("_headline~sweep_criteria_vs_K" in p for p in images), images
     exp = client.get_experiment(run.info.experiment_id)
     assert exp.name == "gmmgen" and exp.artifact_location.startswith((tmp_path / "outputs").as_uri())
 
@@ -187,3 +197,34 @@ def test_sigterm_ends_the_run_killed_and_leaves_no_partial_folder(tmp_path):
     assert [r.info.status for r in runs] == ["KILLED"], out
     assert not (tmp_path / "outputs" / "select").exists()
     assert not [p for p in (tmp_path / "outputs").iterdir() if p.name.startswith(".select")]
+
+
+def test_a_dvc_experiment_names_its_run_and_never_competes(tiny_cfg, tmp_path, monkeypatch):
+    """Under `dvc exp run` (DVC_EXP_NAME set) the run is named after the experiment and tagged with it;
+    `make exp`'s start record (kind exp) spans the pipeline but keeps the version out of the champion race."""
+    from mlflow import MlflowClient
+
+    from gmmgen.tracking import runinfo
+
+    monkeypatch.setenv("DVC_EXP_NAME", "pca90")
+    start = runinfo.write_start(tmp_path, tmp_path / "outputs", kind="exp")
+    with tracking.pipeline_run(tiny_cfg, start=start) as run_id:
+        pass
+    run = MlflowClient(tracking.tracking_uri(tiny_cfg)).get_run(run_id)
+    assert run.data.tags["dvc.exp_name"] == "pca90" and run.info.run_name.startswith("pca90-digits-")
+    assert run.info.start_time == start["start_ms"]
+    # Its git state is read when it is logged (DVC applies -S after make exp's record), not taken from the record.
+    recorded = {**start, "commit": "0" * 40, "dirty": False}
+    assert tracking.git_state(tmp_path, recorded)["mlflow.source.git.commit"] != "0" * 40
+    assert tracking.git_state(tmp_path, {**recorded, "kind": "run"})["mlflow.source.git.commit"] == "0" * 40
+    assert tracking.why_not_compete(start) == "a DVC experiment (make exp or dvc exp run)"
+    monkeypatch.delenv("DVC_EXP_NAME")
+    assert tracking.why_not_compete({**start, "kind": "run", "dirty": False}) is None
+
+
+def test_sizes_are_split_from_results():
+    metrics = {"bic": 1.0, "data/n_train": 600.0, "classifier/epochs": 3.0, "classifier/seconds": 2.5,
+               "select/n_degenerate_fits": 2.0, "classifier/identical_images_in/test": 0.0}  # fmt: skip
+    results, sizes = tracking.split_sizes(metrics)
+    assert sizes == {"data/n_train": 600.0, "classifier/epochs": 3.0, "classifier/seconds": 2.5}
+    assert set(results) == {"bic", "select/n_degenerate_fits", "classifier/identical_images_in/test"}

@@ -18,7 +18,6 @@ import os
 from pathlib import Path
 
 import hydra
-from omegaconf import OmegaConf
 
 from gmmgen.runtime import cli, params_file
 from gmmgen_tutorial import config
@@ -42,11 +41,7 @@ def params_document(cfg) -> str:
 
     Sections' seeds left null follow the tutorial's ``seed`` at run time (:func:`gmmgen_tutorial.config.settle`).
     """
-    container = OmegaConf.to_container(cfg, resolve=False)
-    assert isinstance(container, dict)
-    container.pop("paths", None)
-    container.pop("hydra", None)
-    return HEADER + params_file.dvc_yaml({"defaults": [config.ROOT.name, "runtime", "_self_"], **container})
+    return params_file.params_document(cfg, HEADER, config.ROOT.name)
 
 
 def _check_path_overrides(argv: list[str]) -> None:

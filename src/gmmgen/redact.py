@@ -45,3 +45,10 @@ def redact(text: str) -> str:
 def credentials_in(value: str) -> bool:
     """Whether ``value`` carries a credential that :func:`redact` would mask."""
     return redact(value) != value
+
+
+if __name__ == "__main__":  # python -m gmmgen.redact <command>: make's echo of a recipe line, ARGS masked
+    import os
+    import sys
+
+    print(redact(" ".join([*sys.argv[1:], os.environ.get("GMMGEN_ARGS", "")]).rstrip()), flush=True)

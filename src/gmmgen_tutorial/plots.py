@@ -196,6 +196,7 @@ def digit_segmentation(
     top.set_xticks([2 + (images.shape[2] + 2) * i + images.shape[2] / 2 for i in range(n)])
     top.set_xticklabels([f"IoU {v:.2f}" for v in ious], fontsize=7)
     top.set_title("foreground/background of real MNIST test digits by a two-component mixture", fontsize=10)
+    top.grid(False)  # the style's grid lines would cross the digits
     bottom = fig.add_axes([0.12, 0.07, 0.86, 0.26])
     bottom.hist(pixels, bins=np.arange(0, 257, 4), density=True, color="0.75", label="training pixels")
     for k in range(components.shape[1]):

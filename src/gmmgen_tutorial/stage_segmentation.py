@@ -145,7 +145,7 @@ def run_segmentation(cfg: TutorialConfig | DictConfig) -> Path:
     out = write_segmentation(cfg, s)
     log.info(
         "tutorial segmentation: BIC picks %s; digits IoU %.3f (%s covariance)",
-        {n: m["bic_chooses"] for n, m in s.metrics["images"].items()},
+        ", ".join(f"K={m['bic_chooses']} for {n}" for n, m in s.metrics["images"].items()),
         s.metrics["digits"]["iou_mean"],
         cfg.segmentation.digit_covariance,
     )

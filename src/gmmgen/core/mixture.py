@@ -339,7 +339,12 @@ def sweep(
         by_status: dict[str, list[str]] = {}
         for cov, k in flagged:
             by_status.setdefault(rows[(cov, k)]["status"], []).append(f"{cov} K={k}")
-        log.warning(
+        # A failed fit is a setting to fix (a warning); degenerate or thin fits at large K are what the default
+        # grid is there to show (sweep.allow_degenerate decides whether they may be chosen): information, not a
+        # warning on every default run.
+        failed = any(rows[g]["status"] == "failed" for g in flagged)
+        log.log(
+            logging.WARNING if failed else logging.INFO,
             "%d of %d fits flagged: %s (reasons in sweep.csv and the log file)",
             len(flagged),
             len(grid),

@@ -137,9 +137,13 @@ def banner(stage: str, what: str = "") -> None:
 
 
 def describe(fn: Any) -> str:
-    """The first line of ``fn``'s docstring, lower-cased at the start and without the final period."""
+    """The first line of ``fn``'s docstring, lower-cased at the start, without the final period or doc markup
+    (````x```` and ``:func:`x``` read as ``x``)."""
+    import re
+
     doc = (getattr(fn, "__doc__", None) or "").strip().splitlines()
     line = doc[0].rstrip(".") if doc else ""
+    line = re.sub(r":[a-z]+:`~?([^`]*)`", r"\1", line).replace("``", "")
     return line[:1].lower() + line[1:]
 
 

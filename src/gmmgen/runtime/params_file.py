@@ -66,7 +66,9 @@ def check_paths(cfg: Any, make: str = "make run", elsewhere: str = "") -> None:
 def write(target: Path, text: str, root: Path) -> bool:
     """Write ``text`` to ``target`` when it differs (atomically, DVC idle in ``root``); True when it was written.
 
-    Prints ``<name> updated (<path>)`` or ``<name> unchanged``, ``<name>`` relative to ``root``.
+    Prints ``<name> updated (<path>)`` or ``<name> unchanged``, ``<name>`` relative to ``root``; an update of
+    an existing file names the values it changed (``pca.variance: 0.9 -> 0.85``), so replacing an experiment
+    applied with ``dvc exp run -S`` never goes unnoticed.
     """
     from gmmgen.core.io import atomic_write_bytes
 
@@ -76,9 +78,33 @@ def write(target: Path, text: str, root: Path) -> bool:
         if target.exists() and target.read_bytes() == data:
             print(f"{name} unchanged")
             return False
+        old = target.read_text() if target.exists() else None
         atomic_write_bytes(target, data)
-        print(f"{name} updated ({target})")
+        changes = changed_values(old, text) if old is not None else []
+        print(f"{name} updated ({target})" + (": " + "; ".join(changes) if changes else ""))
         return True
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: tree}
+
+
+def changed_values(old: str, new: str, most: int = 4) -> list[str]:
+    """``key: old -> new`` for each value that differs between two params files (at most ``most``, then a count)."""
+    import yaml
+
+    try:
+        before, after = _flat(yaml.safe_load(old) or {}), _flat(yaml.safe_load(new) or {})
+    except yaml.YAMLError:
+        return []
+    keys = [k for k in dict.fromkeys([*before, *after]) if k != "defaults" and before.get(k) != after.get(k)]
+    shown = [f"{k}: {before.get(k)} -> {after.get(k)}" for k in keys[:most]]
+    return shown + ([f"and {len(keys) - most} more"] if len(keys) > most else [])
 
 
 # YAML 1.1 words (PyYAML, and so OmegaConf and Hydra, read them as booleans) that YAML 1.2 writers such as
@@ -96,6 +122,24 @@ def _quoted_where_needed(tree: Any) -> Any:
     if isinstance(tree, str) and tree.lower() in _YAML11_BOOLS:
         return SingleQuotedScalarString(tree)
     return tree
+
+
+def params_document(cfg: Any, header: str, schema: str) -> str:
+    """The composed config ``cfg`` as a params file: ``header``, then its values in DVC's format (:func:`dvc_yaml`).
+
+    ``paths`` and ``hydra`` are left out (machine-specific; the schema's defaults
+    rebuild them); ``defaults`` names the schema (``schema``) and the Hydra
+    settings, so a stage composing the file sees the config that wrote it. Per-part
+    seeds left null follow the global ``seed`` at run time, so ``dvc exp run -S
+    seed=1`` reaches all of them.
+    """
+    from omegaconf import OmegaConf
+
+    container = OmegaConf.to_container(cfg, resolve=False)
+    assert isinstance(container, dict)
+    container.pop("paths", None)
+    container.pop("hydra", None)
+    return header + dvc_yaml({"defaults": [schema, "runtime", "_self_"], **container})
 
 
 def dvc_yaml(doc: dict[str, Any]) -> str:

@@ -254,7 +254,8 @@ def git_state(root: Path, state: dict[str, Any] | None = None) -> dict[str, str]
     ``mlflow.source.git.commit`` fills the UI's commit field; ``git.dirty`` says
     whether tracked files differed from that commit ('unknown' outside git).
     """
-    state = state or runinfo.git_state(root)
+    if not state or state.get("kind") == "exp":  # an experiment's params are applied after make exp's record
+        state = runinfo.git_state(root)
     dirty = state.get("dirty")
     return {
         "mlflow.source.git.commit": str(state.get("commit", "unknown")),
@@ -291,10 +292,17 @@ def _numeric(d: dict[str, Any], prefix: str) -> dict[str, float]:
     return out
 
 
+DVC_EXP_ENV = "DVC_EXP_NAME"
+"""Set by ``dvc exp run`` for its stages: the experiment's name (given by ``-n`` or made up by DVC)."""
+
+
 def default_run_name(cfg: Config | DictConfig) -> str:
+    """``<data>-pca<variance>-<covariance types>-<criterion>-<time>``, led by the DVC experiment's name in one."""
     covs = "+".join(cfg.sweep.covariance_types)
     kind = f"pca{cfg.pca.variance}" if cfg.pca.variance is not None else f"pca{cfg.pca.n_components}d"
-    return f"{cfg.data.name}-{kind}-{covs}-{cfg.sweep.criterion}-{time.strftime('%Y%m%d-%H%M%S')}"
+    exp = os.environ.get(DVC_EXP_ENV)
+    lead = f"{exp}-" if exp else ""
+    return f"{lead}{cfg.data.name}-{kind}-{covs}-{cfg.sweep.criterion}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
 # --------------------------------------------------------------------------- run lifecycle
@@ -447,6 +455,7 @@ def pipeline_run(
         **process_tags(cfg),
         "mlflow.source.name": source,
         "mlflow.source.type": "LOCAL",
+        **({"dvc.exp_name": os.environ[DVC_EXP_ENV]} if os.environ.get(DVC_EXP_ENV) else {}),
         **(extra_tags or {}),
     }
     sweep_run = os.environ.get(SWEEP_RUN_ENV)
@@ -581,9 +590,10 @@ def log_pipeline(
     run has ended (:func:`track`). Store writes run with Ctrl-C and SIGTERM
     held back (:func:`signals_deferred`).
     """
-    from mlflow.entities import Metric, RunTag
+    from mlflow.entities import Metric, Param, RunTag
 
     from gmmgen.core.sweep_table import read_sweep_csv
+    from gmmgen.tracking import ui as mlflow_ui
 
     select = _read_json(F.SELECT.folder(run_dir) / F.SELECT.metrics)
     sweep_csv = F.SELECT.folder(run_dir) / F.SELECT.sweep
@@ -601,16 +611,18 @@ def log_pipeline(
         tags = run_tags(cfg, run_dir, select)
         with signals_deferred():  # store writes: a signal waits for the transaction to end
             client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
-        metrics = run_metrics(run_dir, select, timings)
+        metrics, sizes = split_sizes(run_metrics(run_dir, select, timings))
+        metrics.update(mlflow_ui.headline_charts(metrics))  # the run page's first chart section
         batch = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v == v]
         for row in rows:
             if row["status"] == "failed":
                 continue
             for key in ("bic", "aic", "val_bpp", "train_ll"):
-                batch.append(Metric(f"sweep/{key}_{row['covariance_type']}", row[key], now, row["n_components"]))
+                batch.append(Metric(sweep_metric(key, row["covariance_type"]), row[key], now, row["n_components"]))
         with signals_deferred():
             for i in range(0, len(batch), 500):
                 client.log_batch(run_id, metrics=batch[i : i + 500])
+            client.log_batch(run_id, params=[Param(k, _fmt_size(v)) for k, v in sizes.items()])
             digest = log_data(cfg, client, run_id, run_dir)
         if cfg.tracking.child_runs:
             _log_fit_runs(cfg, client, experiment_id, run_id, rows, now)
@@ -674,6 +686,38 @@ def verdict_tags(evaluation: dict[str, Any]) -> dict[str, str]:
         tags["sample_best"] = ",".join(v.get("sample_best_criteria", [])) or "none"
         tags["verdict"] = str(v.get("sentence", ""))[:5000]
     return tags
+
+
+#: Last parts of metric names that are sizes, counts of the config or timings, not results: logged as params.
+SIZE_KEYS = frozenset(
+    {"epochs", "seconds", "sweep_seconds", "n_train", "n_val", "n_test", "n_classifier", "n_samples", "n_fits",
+     "n_dims_in", "frechet_n", "frechet_reference_n", "copying_floor_n", "copying_heldout_n", "copying_cells",
+     "copying_min_generated", "min_generated", "n_cells", "n_bins", "ndb_bins", "ndb_alpha", "alpha", "prdc_k",
+     "inception_score_splits", "percentile", "copying_threshold"}
+)  # fmt: skip
+#: Exceptions to SIZE_KEYS: results that happen to share a last name part with a size.
+KEEP_AS_METRIC: frozenset[str] = frozenset()
+
+
+def split_sizes(metrics: dict[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """``metrics`` split into (results, sizes): a size's last name part is in :data:`SIZE_KEYS` (params in MLflow)."""
+    sizes = {k: v for k, v in metrics.items() if k.rsplit("/", 1)[-1] in SIZE_KEYS and k not in KEEP_AS_METRIC}
+    return {k: v for k, v in metrics.items() if k not in sizes}, sizes
+
+
+def _fmt_size(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+
+
+def sweep_metric(key: str, covariance_type: str) -> str:
+    """The per-K metric (step = K) of ``key``: BIC and validation bits/pixel in the run page's first chart
+    section beside the headline (``_headline/bic_vs_K_full``, :data:`gmmgen.tracking.ui.SECTION`); AIC and
+    train_ll under ``sweep/``."""
+    from gmmgen.tracking import ui as mlflow_ui
+
+    if key in ("bic", "val_bpp"):
+        return f"{mlflow_ui.SECTION}/{key}_vs_K_{covariance_type}"
+    return f"sweep/{key}_{covariance_type}"
 
 
 def run_metrics(run_dir: Path, select: dict[str, Any], timings: dict[str, Any]) -> dict[str, float]:
@@ -767,7 +811,7 @@ def log_stage_files(client: Any, run_id: str, run_dir: Path, overrides: list[str
     if table:
         client.log_table(run_id, data=table, artifact_file="evaluate/per_class.json")
     with signals_deferred():
-        mlflow_ui.log_sweep_figure(client, run_id, run_dir)  # the sweep against K, among the run's charts
+        mlflow_ui.log_chart_figures(client, run_id, run_dir)  # the digits and the sweep, among the run's charts
     client.log_text(run_id, OmegaConf.to_yaml(OmegaConf.create(list(overrides or []))), "config/overrides.yaml")
     params_file = root / "params.yaml"
     if params_file.exists():
@@ -872,7 +916,7 @@ def track(
     """
     start = runinfo.read_start(Path(cfg.paths.outputs))
     if start is not None:
-        source = "make run"
+        source = "make exp" if start.get("kind") == "exp" else "make run"
     with pipeline_run(cfg, source=source, start=start) as run_id:
         version = log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_model))
     if version is not None:
@@ -884,6 +928,8 @@ def why_not_compete(start: dict[str, Any] | None) -> str | None:
     """Why a ``make run`` version may not compete for the champion alias (None: it may), from the start record."""
     if start is None:
         return "not made by `make run` (dvc repro or dvc exp run on their own)"
+    if start.get("kind") == "exp" or os.environ.get(DVC_EXP_ENV):
+        return "a DVC experiment (make exp or dvc exp run)"
     if start.get("dirty") is None:
         return "the git state was unknown when make run started"
     if start["dirty"]:

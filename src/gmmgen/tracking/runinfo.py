@@ -39,9 +39,13 @@ def git_state(root: Path) -> dict[str, Any]:
     return {"commit": commit, "dirty": dirty}
 
 
-def write_start(root: Path, outputs: Path) -> dict[str, Any]:
-    """Record the git state of ``root`` and the time now (ms) in ``outputs/run_start.json``."""
-    record = {"start_ms": int(time.time() * 1000), **git_state(root)}
+def write_start(root: Path, outputs: Path, kind: str = "run") -> dict[str, Any]:
+    """Record the git state of ``root``, the time now (ms) and ``kind`` (run or exp) in ``outputs/run_start.json``.
+
+    ``make exp`` writes ``kind: exp``: its run spans the pipeline too, but a DVC
+    experiment's model version never competes for the champion alias.
+    """
+    record = {"start_ms": int(time.time() * 1000), "kind": kind, **git_state(root)}
     outputs.mkdir(parents=True, exist_ok=True)
     (outputs / START_FILE).write_text(json.dumps(record) + "\n")
     return record
@@ -56,9 +60,12 @@ def read_start(outputs: Path) -> dict[str, Any] | None:
     return record if isinstance(record, dict) and "start_ms" in record else None
 
 
-if __name__ == "__main__":  # python -m gmmgen.tracking.runinfo start [root]
-    if sys.argv[1:2] != ["start"]:
-        sys.exit("usage: python -m gmmgen.tracking.runinfo start [root]")
-    root = Path(sys.argv[2] if len(sys.argv) > 2 else ".").resolve()
-    rec = write_start(root, root / "outputs")
+if __name__ == "__main__":  # python -m gmmgen.tracking.runinfo start [--exp] [root]
+    args = sys.argv[1:]
+    if args[:1] != ["start"]:
+        sys.exit("usage: python -m gmmgen.tracking.runinfo start [--exp] [root]")
+    kind = "exp" if "--exp" in args else "run"
+    rest = [a for a in args[1:] if a != "--exp"]
+    root = Path(rest[0] if rest else ".").resolve()
+    rec = write_start(root, root / "outputs", kind)
     print(f"run start recorded: commit {rec['commit'][:12]}, {'dirty' if rec['dirty'] else 'clean'} tree")

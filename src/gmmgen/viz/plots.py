@@ -9,6 +9,7 @@ naming the data, N, the PCA setting and the covariance type.
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -46,8 +47,19 @@ def _title_lines(title: str, subtitle: str = "", width: float | None = None) -> 
     lines = [t for t in (title, subtitle) if t]
     if width is not None:
         chars = max(20, int(width * 14))
-        lines = [textwrap.fill(t, chars) for t in lines]
+        lines = [_wrap_phrases(t, chars) for t in lines]
     return "\n".join(lines)
+
+
+def _wrap_phrases(text: str, chars: int) -> str:
+    """``text`` in lines of at most ``chars``, broken after a comma or semicolon (whole phrases), else at spaces."""
+    out: list[str] = []
+    for phrase in re.split(r"(?<=[;,])\s+", text):
+        if out and len(out[-1]) + 1 + len(phrase) <= chars:
+            out[-1] += " " + phrase
+        else:
+            out += textwrap.wrap(phrase, chars) or [""]
+    return "\n".join(out)
 
 
 def image_grid(
@@ -317,22 +329,42 @@ def training_curve(history: dict[str, list[float]], path: str | Path, title: str
     return _save(fig, path)
 
 
-def _bars(ax: plt.Axes, values: Sequence[float], colors: Sequence[str], fmt, x=None, width: float = 0.7):
-    """Bars with their values written on them; a zero bar is drawn as a visible line with its label, a NaN as "n/a"."""
+def _bars(ax: plt.Axes, values: Sequence[float], colors: Sequence[str], fmt, x=None, width: float = 0.7, above=None):
+    """Bars with their values written on them; a zero bar is drawn as a visible line with its label, a NaN as "n/a".
+
+    ``above`` (per bar, optional): how far above the bar's top its label goes (an error bar's half-length).
+    """
     x = np.arange(len(values)) if x is None else np.asarray(x, float)
     shown = [float(v) if np.isfinite(v) else 0.0 for v in values]
+    lift = [float(a) if a is not None and np.isfinite(a) else 0.0 for a in (above or [None] * len(values))]
     bars = ax.bar(x, shown, width=width, color=colors, edgecolor="black", linewidth=0.8)
-    for xi, v, h in zip(x, values, shown, strict=True):
+    for xi, v, h, up in zip(x, values, shown, lift, strict=True):
         ax.plot([xi - width / 2, xi + width / 2], [h, h], color="black", lw=2.0, solid_capstyle="butt")
         ax.annotate(
-            fmt(v) if np.isfinite(v) else "n/a", (xi, h), xytext=(0, 3 if h >= 0 else -3), textcoords="offset points",
-            ha="center", va="bottom" if h >= 0 else "top", fontsize=8,
+            fmt(v) if np.isfinite(v) else "n/a", (xi, h + up), xytext=(0, 3 if h >= 0 else -3),
+            textcoords="offset points", ha="center", va="bottom" if h >= 0 else "top", fontsize=8,
         )  # fmt: skip
     return bars
 
 
+def _zoomed_bars(ax: plt.Axes, values: Sequence[float], colors: Sequence[str], fmt, width: float = 0.7) -> None:
+    """Bars on an axis around ``values`` (finite ones), rising from its bottom: small differences show."""
+    finite = [v for v in values if np.isfinite(v)]
+    lo, hi = min(finite), max(finite)
+    span = max(hi - lo, 0.001 * max(abs(hi), 1e-3))
+    bottom, top = lo - 1.5 * span, hi + 0.5 * span
+    x = np.arange(len(values))
+    heights = [v - bottom if np.isfinite(v) else 0.0 for v in values]
+    ax.bar(x, heights, width=width, bottom=bottom, color=colors, edgecolor="black", linewidth=0.8)
+    for xi, v in zip(x, values, strict=True):
+        shown = v if np.isfinite(v) else bottom
+        ax.annotate(fmt(v) if np.isfinite(v) else "n/a", (xi, shown), xytext=(0, 3), textcoords="offset points",
+                    ha="center", va="bottom", fontsize=8)  # fmt: skip
+    ax.set_ylim(bottom, top)
+
+
 def criteria_comparison(
-    rows: Sequence[dict[str, Any]], reference: dict[str, Any], path: str | Path, title: str = ""
+    rows: Sequence[dict[str, Any]], reference: dict[str, Any], path: str | Path, title: str = "", used: str = ""
 ) -> Path:
     """Sample quality and copying of the models chosen by each criterion, side by side, with real-digit floors.
 
@@ -340,7 +372,12 @@ def criteria_comparison(
     (share of bins), C_T (with the copying threshold), the nearest-neighbour
     distance ratio and test bits/pixel. A dashed line is each metric's
     real-vs-real floor; C_T also has a red dotted line at the threshold, and a
-    copying choice is hatched. Missing floors draw no line.
+    copying choice is hatched. Missing floors draw no line. The Inception Score
+    carries its ± std over the splits (``inception_score_std``) as an error bar;
+    bits/pixel, whose values differ in the second decimal, is drawn on an axis
+    around them (bars from the axis' bottom, not from 0). The criterion ``used``
+    by the pipeline is named "(used)" under its bar and drawn with a thick edge,
+    as ``sweep.png`` marks its panel.
     """
     n_real = reference.get("frechet_n", "?")
     pct = lambda v: f"{100 * v:.0f}%"  # noqa: E731
@@ -364,14 +401,31 @@ def criteria_comparison(
          lambda v: f"{v:.3f}"),
     ]  # fmt: skip
     label = style.CRITERION_LABEL
-    names = [f"{label.get(r['criterion'], r['criterion'])}\n{r['covariance_type']} K={r['n_components']}" for r in rows]
+    names = [
+        f"{label.get(r['criterion'], r['criterion'])}{' (used)' if r['criterion'] == used else ''}\n"
+        f"{r['covariance_type']} K={r['n_components']}"
+        for r in rows
+    ]
     colors = [style.CRITERION_COLOR.get(r["criterion"], "tab:gray") for r in rows]
     fig, axes = plt.subplots(2, 4, figsize=(17, 8.4))
     for ax, (key, panel_title, ylabel, ref_value, ref_label, fmt) in zip(axes.flat, panels, strict=True):
         values = [float(r.get(key, np.nan)) for r in rows]
         finite = [v for v in values if np.isfinite(v)]
-        bars = _bars(ax, values, colors, fmt)
+        std = None
+        if key == "test_bpp" and finite:  # differences in the second decimal: an axis around the values
+            _zoomed_bars(ax, values, colors, fmt)
+            panel_title += "\n(axis around the values, not from 0)"
+        else:
+            std = [float(r.get("inception_score_std", np.nan)) for r in rows] if key == "inception_score" else None
+            bars = _bars(ax, values, colors, fmt, above=std)
+        if std is not None:
+            ax.errorbar(range(len(rows)), values, yerr=std, fmt="none", ecolor="black", capsize=4, lw=1)
+            finite = finite + [v + e for v, e in zip(values, std, strict=True) if np.isfinite(v + e)]
+            panel_title += " ± std over splits"
         ax.set_xticks(range(len(rows)), names, fontsize=8)
+        for tick, r in zip(ax.get_xticklabels(), rows, strict=True):
+            if r["criterion"] == used:
+                tick.set_fontweight("bold")
         extra = [ref_value] if ref_value is not None and np.isfinite(ref_value) else []
         if key == "copying_c_t":
             threshold = reference.get("copying_threshold")
@@ -382,15 +436,19 @@ def criteria_comparison(
             for bar, r in zip(bars, rows, strict=True):
                 if r.get("copying_status") == "copying":
                     bar.set_hatch("///")
-        top = max([*finite, *extra, 0.0])
-        bottom = min([*finite, *extra, 0.0])
-        span = max(top - bottom, 1e-3)
-        ax.set_ylim(bottom - (0.12 * span if bottom < 0 else 0), top + 0.15 * span)
+        if key != "test_bpp" or not finite:
+            top = max([*finite, *extra, 0.0])
+            bottom = min([*finite, *extra, 0.0])
+            span = max(top - bottom, 1e-3)
+            ax.set_ylim(bottom - (0.12 * span if bottom < 0 else 0), top + 0.15 * span)
         if ref_value is not None and np.isfinite(ref_value):  # named in the title, so no label sits on the bars
             ax.axhline(ref_value, color="black", ls="--", lw=1)
             panel_title += f"\n(dashed: {ref_label}, {fmt(ref_value)})"
         if fmt is pct:
             ax.yaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
+        for patch, r in zip(ax.patches, rows, strict=False):
+            if r["criterion"] == used:
+                patch.set_linewidth(2.5)
         ax.set_title(panel_title, fontsize=9)
         ax.set_ylabel(ylabel, fontsize=8)
         ax.grid(False, axis="x")
@@ -414,7 +472,7 @@ def anomaly_bars(report: dict[str, Any], path: str | Path, title: str = "") -> P
     axes[0].set_ylim(0, 1.12)
     axes[0].yaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
     axes[0].set_ylabel("share of digits flagged")
-    axes[0].set_title("flagged: less likely than the training threshold")
+    axes[0].set_title(f"flagged: less likely than {report.get('percentile', 1):g}% of validation digits", fontsize=10)
     x = np.arange(len(kinds))
     auc = [report["corruptions"][k]["roc_auc"] for k in kinds]
     if pca_only:

@@ -313,6 +313,7 @@ def _figures(cfg: Config, inputs: Inputs, result: Evaluation, tmp: Path) -> None
         comparison.reference,
         F.EVALUATE.figure(tmp, "criteria"),
         title=f"{context}; {int(cfg.evaluate.n_samples):,} samples each",
+        used=str(cfg.sweep.criterion),
     )
     gen, near = comparison.neighbours
     plots.image_grid(
@@ -326,7 +327,7 @@ def _figures(cfg: Config, inputs: Inputs, result: Evaluation, tmp: Path) -> None
     means = reduce.to_images(pca.inverse_transform(selected_gmm.means_[heaviest]), tuple(ds["x_train"].shape[1:]))
     plots.labelled_grid(
         means,
-        [f"k{k}: {result.majority[k]}" for k in heaviest],
+        [f"majority {result.majority[k]}" for k in heaviest],
         F.EVALUATE.figure(tmp, "cluster_means"),
         title=f"component means of {selected_name}, heaviest first, with their majority digit",
         subtitle=selected_context,
