@@ -31,7 +31,6 @@ FUNCTIONS_OVER: dict[str, int] = {
     "src/gmmgen/report/findings.py:findings_markdown": 99,
     "src/gmmgen/report/summary.py:pipeline_summary": 120,
     "src/gmmgen/report/summary.py:sweep_summary": 79,
-    "src/gmmgen/runtime/hydra_callbacks.py:SweepTracking._finish": 100,
     "src/gmmgen/viz/plots.py:sweep_criteria": 77,
 }
 

@@ -217,8 +217,6 @@ class SweepTracking(Callback):
         """
         if self.run_id is None:
             return
-        import pandas as pd
-
         from gmmgen.tracking import log as tracking
 
         run_id, self.run_id = self.run_id, None
@@ -230,73 +228,9 @@ class SweepTracking(Callback):
                 max_results=10_000,
             )
             scheduler = _scheduler_states(jobs)
-            # The multirun is over, so no job is still running here: a job run left RUNNING
-            # (its worker was stopped before it could close it) ends KILLED, with its fits.
-            # Under SLURM the job itself may still run (the sweep was stopped): the error says so.
-            errors = {r.info.run_id: r.data.tags.get("error", "") for r in jobs}
-            killed = set()
-            for job in jobs:
-                run, slurm = job.info.run_id, job.data.tags.get("slurm.job_id", "")
-                state = scheduler.get(run, "")
-                if job.info.status == "RUNNING":
-                    if not state:
-                        errors[run] = "the multirun stopped before this job closed its run (interrupted)"
-                    elif _still_running(state):
-                        errors[run] = (
-                            f"the multirun stopped before this job closed its run; SLURM job {slurm} is still "
-                            f"{state} (scancel {slurm} stops it)"
-                        )
-                    else:
-                        errors[run] = f"SLURM job {slurm} ended {state} before it closed its run"
-                    _end_killed(client, job.info.experiment_id, run, errors[run])
-                    killed.add(run)
-                elif state:
-                    errors[run] = f"{errors[run] or 'no error recorded'}; SLURM job {slurm} ended {state}"
-                if state:
-                    client.set_tag(run, "slurm.state", state)
-            rows = [
-                {
-                    "run_id": r.info.run_id,
-                    "run_name": r.info.run_name,
-                    "status": "KILLED" if r.info.run_id in killed else r.info.status,
-                    "job_num": r.data.tags.get("hydra.job_num", ""),
-                    "overrides": r.data.tags.get("hydra.overrides", ""),
-                    "selected_model": r.data.tags.get("selected_model", ""),
-                    "selected_status": r.data.tags.get("selected_status", ""),
-                    "copying_status": r.data.tags.get("copying_status", ""),
-                    "data_sha256": r.data.tags.get("data.sha256", ""),
-                    "slurm_job_id": r.data.tags.get("slurm.job_id", ""),
-                    "error": errors[r.info.run_id],
-                    **{k: r.data.metrics.get(k) for k in JOB_METRICS},
-                    # In the job's own PCA coordinates: compare within a job, never across jobs.
-                    "bic_within_job": r.data.metrics.get("bic"),
-                }
-                for r in jobs
-            ]
-            rows, note = rank_jobs(rows)
-            columns = ["rank", *(k for k in (rows[0] if rows else {}) if k != "rank")]
-            table = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=["rank"])
-            client.log_text(run_id, table.to_csv(index=False), "sweep_jobs.csv")
-            statuses = [row["status"] for row in rows]
-            client.log_metric(run_id, "jobs_finished", statuses.count("FINISHED"))
-            client.log_metric(run_id, "jobs_failed", len(statuses) - statuses.count("FINISHED"))
-            client.set_tag(run_id, "ranked_by", "val_bpp: pixel-space validation bits/pixel, lower is better")
-            client.set_tag(run_id, "comparable", f"{note}. {COMPARABLE}")
-            named = name_jobs(rows)
-            by_name = {job_name(r): r for r in rows}
-            if named["likelihood_best"]:
-                client.log_metric(run_id, "best_val_bpp", by_name[named["likelihood_best"]]["val_bpp"])
-                client.set_tag(run_id, "best_job", named["likelihood_best"])
-            if named["sample_best"]:
-                client.log_metric(run_id, "best_frechet_distance", by_name[named["sample_best"]]["frechet_distance"])
-                client.set_tag(run_id, "best_job_samples", named["sample_best"])
-            client.set_tag(run_id, "verdict", named["sentence"][:5000])
-            if "KILLED" in statuses or (not completed and "FAILED" not in statuses):
-                status = "KILLED"
-            elif "FAILED" in statuses or not rows:
-                status = "FAILED"
-            else:
-                status = "FINISHED"
+            errors, killed = _close_left_running(client, jobs, scheduler)
+            rows, note = rank_jobs(_job_rows(jobs, errors, killed))
+            status = _log_job_table(client, run_id, rows, note, completed)
             client.set_terminated(run_id, status)
         os.environ.pop(tracking.SWEEP_RUN_ENV, None)
         log.info("MLflow sweep run %s ended %s", run_id, status)
@@ -315,6 +249,90 @@ class SweepTracking(Callback):
             from gmmgen.report.summary import sweep_summary
 
             print("\n" + sweep_summary(self.sweep_dir, self.outcomes), flush=True)
+
+
+def _close_left_running(client: Any, jobs: list, scheduler: dict[str, str]) -> tuple[dict[str, str], set[str]]:
+    """End KILLED every job run left RUNNING; return each job's error text (run id -> text) and the killed ids.
+
+    The multirun is over, so no job is still running here: a job run left
+    RUNNING (its worker was stopped before it could close it) ends KILLED,
+    with its fits. Under SLURM the job itself may still run (the sweep was
+    stopped): the error says so, and every job's ``slurm.state`` tag records
+    the scheduler's word.
+    """
+    errors = {r.info.run_id: r.data.tags.get("error", "") for r in jobs}
+    killed: set[str] = set()
+    for job in jobs:
+        run, slurm = job.info.run_id, job.data.tags.get("slurm.job_id", "")
+        state = scheduler.get(run, "")
+        if job.info.status == "RUNNING":
+            if not state:
+                errors[run] = "the multirun stopped before this job closed its run (interrupted)"
+            elif _still_running(state):
+                errors[run] = (
+                    f"the multirun stopped before this job closed its run; SLURM job {slurm} is still "
+                    f"{state} (scancel {slurm} stops it)"
+                )
+            else:
+                errors[run] = f"SLURM job {slurm} ended {state} before it closed its run"
+            _end_killed(client, job.info.experiment_id, run, errors[run])
+            killed.add(run)
+        elif state:
+            errors[run] = f"{errors[run] or 'no error recorded'}; SLURM job {slurm} ended {state}"
+        if state:
+            client.set_tag(run, "slurm.state", state)
+    return errors, killed
+
+
+def _job_rows(jobs: list, errors: dict[str, str], killed: set[str]) -> list[dict[str, Any]]:
+    """One row of the sweep's job table per job run (status, overrides, choice, verdicts, metrics, error)."""
+    return [
+        {
+            "run_id": r.info.run_id,
+            "run_name": r.info.run_name,
+            "status": "KILLED" if r.info.run_id in killed else r.info.status,
+            "job_num": r.data.tags.get("hydra.job_num", ""),
+            "overrides": r.data.tags.get("hydra.overrides", ""),
+            "selected_model": r.data.tags.get("selected_model", ""),
+            "selected_status": r.data.tags.get("selected_status", ""),
+            "copying_status": r.data.tags.get("copying_status", ""),
+            "data_sha256": r.data.tags.get("data.sha256", ""),
+            "slurm_job_id": r.data.tags.get("slurm.job_id", ""),
+            "error": errors[r.info.run_id],
+            **{k: r.data.metrics.get(k) for k in JOB_METRICS},
+            # In the job's own PCA coordinates: compare within a job, never across jobs.
+            "bic_within_job": r.data.metrics.get("bic"),
+        }
+        for r in jobs
+    ]
+
+
+def _log_job_table(client: Any, run_id: str, rows: list[dict[str, Any]], note: str, completed: bool) -> str:
+    """Log the ranked job table, counts, best jobs and verdict to the sweep run; return the status it ends with."""
+    import pandas as pd
+
+    columns = ["rank", *(k for k in (rows[0] if rows else {}) if k != "rank")]
+    table = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=["rank"])
+    client.log_text(run_id, table.to_csv(index=False), "sweep_jobs.csv")
+    statuses = [row["status"] for row in rows]
+    client.log_metric(run_id, "jobs_finished", statuses.count("FINISHED"))
+    client.log_metric(run_id, "jobs_failed", len(statuses) - statuses.count("FINISHED"))
+    client.set_tag(run_id, "ranked_by", "val_bpp: pixel-space validation bits/pixel, lower is better")
+    client.set_tag(run_id, "comparable", f"{note}. {COMPARABLE}")
+    named = name_jobs(rows)
+    by_name = {job_name(r): r for r in rows}
+    if named["likelihood_best"]:
+        client.log_metric(run_id, "best_val_bpp", by_name[named["likelihood_best"]]["val_bpp"])
+        client.set_tag(run_id, "best_job", named["likelihood_best"])
+    if named["sample_best"]:
+        client.log_metric(run_id, "best_frechet_distance", by_name[named["sample_best"]]["frechet_distance"])
+        client.set_tag(run_id, "best_job_samples", named["sample_best"])
+    client.set_tag(run_id, "verdict", named["sentence"][:5000])
+    if "KILLED" in statuses or (not completed and "FAILED" not in statuses):
+        return "KILLED"
+    if "FAILED" in statuses or not rows:
+        return "FAILED"
+    return "FINISHED"
 
 
 #: Seconds the sweep waits at most for SLURM to see the end of a job whose run is closed (its process exits).
