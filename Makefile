@@ -46,7 +46,7 @@ REMOTE ?=
 DROP_PUSH_HINT = | { grep --line-buffered -vxF 'Use `dvc push` to send your updates to remote storage.' || true; }
 
 .PHONY: tutorial
-.PHONY: help install install-gpu postgresql slurm cluster cluster-stop params run exp exps compare findings sweep ui serve promote gate server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
+.PHONY: help install install-gpu postgresql slurm chromium cluster cluster-stop params run exp exps compare findings sweep ui serve promote gate server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
@@ -84,6 +84,13 @@ postgresql: ## Install PostgreSQL (Debian's package, as root) when it is missing
 	    echo "Installing PostgreSQL: apt-get install postgresql"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo "error: PostgreSQL is missing: install it (sudo apt-get install postgresql)"; exit 1; fi; }
+
+chromium: ## Install Chromium (Debian's package, as root) for the browser tests of the UI and make plots' page
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Chromium: apt-get install chromium"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "error: Chromium is missing: install it (sudo apt-get install chromium)"; exit 1; fi; }
 
 # The one-node SLURM cluster of `make cluster` (gmmgen.tracking.cluster) and its accounting database. For `make test`
 # (SLURM_OPTIONAL) a machine where they cannot be installed is one line, and the SLURM tests skip (fail in CI).
@@ -190,7 +197,7 @@ test test-slow: SLURM_OPTIONAL = 1
 test: $(STAMP) postgresql slurm ## Run the test suite (fast tests; a few minutes on 2 cores; TEST_WORKERS=0: one process)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
-test-slow: $(STAMP) postgresql slurm ## Run the slow tests too (end-to-end multiruns, browser check of the UI)
+test-slow: $(STAMP) postgresql slurm chromium ## Run the slow tests too (end-to-end multiruns, browser check of the UI)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "slow or not slow"
 
 mutate: $(STAMP) ## Mutation testing of the library modules (slow; ARGS='--modules core/data')
