@@ -148,7 +148,11 @@ def reconstructions(
 SWEEP_PANELS = (
     ("bic", "bic", "BIC = -2 log L + p log N\n(lower is better; within this run only)"),
     ("aic", "aic", "AIC = -2 log L + 2p\n(lower is better; within this run only)"),
-    ("heldout", "val_bpp", "validation bits/pixel, pixel space\n(lower is better)"),
+    (
+        "heldout",
+        "val_bpp",
+        "validation bits/pixel, pixel space (lower is better;\nmostly PCA residual: ranks K, not PCA settings)",
+    ),
 )
 GOOD_STATUSES = ("sound", "thin")
 """Fits whose values set a panel's range (thin fits are the rule at small n)."""
