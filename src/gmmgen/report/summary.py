@@ -207,7 +207,7 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
     notes = []
     clf = _json(F.CLASSIFIER.folder(run_dir) / F.CLASSIFIER.metrics)
     if clf:
-        notes.append(f"judge CNN {fmt(clf.get('test_accuracy'), '%')} on test digits")
+        notes.append(clf.get("skipped") or f"judge CNN {fmt(clf.get('test_accuracy'), '%')} on test digits")
     anomaly = evaluation.get("anomaly", {}).get("corruptions", {})
     if anomaly:
         aucs = ", ".join(f"{k} {v.get('roc_auc', math.nan):.2f}" for k, v in anomaly.items())

@@ -42,8 +42,8 @@ def summary_lines(select: dict[str, Any]) -> list[str]:
             f"{_f(parts[0], ',.1f')} + whitening Jacobian {_f(parts[1], ',.1f')} + residual {_f(parts[2], ',.1f')} "
             f"({100 * parts[2] / total:.0f}% residual; K and the covariance type change only the mixture term)"
         )
-    if base:
-        hist, gauss = base.get("histogram", {}), base.get("gaussian", {})
+    hist, gauss = base.get("histogram", {}), base.get("gaussian", {})
+    if _f(hist.get("val_bpp"), ".3f") != "n/a":
         lines.append(
             f"  baselines on the same validation digits: independent-pixel histogram {_f(hist.get('val_bpp'), '.3f')}"
             f" bits/pixel, single Gaussian (K=1, same PCA) {_f(gauss.get('val_bpp'), '.3f')}, "
@@ -51,6 +51,8 @@ def summary_lines(select: dict[str, Any]) -> list[str]:
         )
     if lines:
         lines.append("  " + COMPARES)
+    elif select.get("yardstick", {}).get("n_val") == 0:
+        lines.append("  no validation digits (data.n_val=0): no validation NLL, no baselines on them")
     return lines
 
 

@@ -173,6 +173,8 @@ def _fmt_value(v: float) -> str:
 def _sound_range(values: list[float], sound: list[float]) -> tuple[float, float] | None:
     """A y range that shows the sound fits well, or None when every value already fits in it."""
     base = sound or values
+    if not base:  # nothing to show (no validation digits: no validation bits/pixel)
+        return None
     lo, hi = min(base), max(base)
     span = max(hi - lo, 1e-9 * max(abs(lo), abs(hi), 1.0))
     lo_lim, hi_lim = lo - 0.6 * span, hi + 0.6 * span

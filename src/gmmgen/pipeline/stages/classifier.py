@@ -23,6 +23,7 @@ from omegaconf import DictConfig
 from gmmgen.core import classifier
 from gmmgen.core.io import atomic_dir, write_json
 from gmmgen.pipeline import files as F
+from gmmgen.pipeline import skipped
 from gmmgen.pipeline.config import Config, settle
 from gmmgen.pipeline.stages.common import DATA_NAMES, load_dataset, require, stage_dir
 from gmmgen.viz import plots
@@ -47,6 +48,9 @@ def _cache_key(ds: dict[str, np.ndarray], cfg: Config) -> str:
 def run_classifier(cfg: Config | DictConfig) -> Path:
     """Train (or reuse from the cache) the judge CNN; write it with its test accuracy and curve."""
     cfg = settle(cfg)  # typed (a no-op when given the typed config)
+    if not cfg.evaluate.enabled:
+        reason = "evaluate.enabled=false: no judge CNN is trained (nothing evaluates samples)"
+        return skipped.write_skipped(stage_dir(cfg, F.CLASSIFIER.name), F.CLASSIFIER, reason)
     ds = load_dataset(cfg)
     key = _cache_key(ds, cfg)
     cached = Path(cfg.paths.cache) / "classifier" / key

@@ -36,6 +36,7 @@ from gmmgen.core.io import atomic_dir, write_json
 from gmmgen.core.sampling import generate_images
 from gmmgen.errors import DataError, UpstreamError
 from gmmgen.pipeline import files as F
+from gmmgen.pipeline import skipped
 from gmmgen.pipeline.config import Config, model_params, settle
 from gmmgen.pipeline.stages.common import figure_context, load_dataset, load_joblib, load_json, load_upstream, stage_dir
 from gmmgen.viz import plots, style
@@ -245,6 +246,9 @@ class Inputs:
 def run_evaluate(cfg: Config | DictConfig) -> Path:
     """Measure every use of the fitted mixtures; write metrics, the criteria table and figures."""
     cfg = settle(cfg)  # typed (a no-op when given the typed config)
+    if not cfg.evaluate.enabled:
+        reason = "evaluate.enabled=false: no sample quality, copying test, verdict or anomaly detection"
+        return skipped.write_skipped(stage_dir(cfg, F.EVALUATE.name), F.EVALUATE, reason)
     n_criteria = len(load_json(stage_dir(cfg, F.SELECT.name) / F.SELECT.metrics, F.SELECT.name)["by_criterion"])
     bar = progress.progress(total=n_criteria + 2, desc="evaluate", unit="step", disable=not cfg.sweep.progress)
     with progress.bar_safe_logging():

@@ -36,8 +36,10 @@ def run_generate(cfg: Config | DictConfig) -> Path:
     heaviest = np.argsort(-gmm.weights_, kind="stable")[:100]
     with cmp.context():
         means = reduce.to_images(pca_x.inverse_transform(cmp.asarray(gmm.means_[heaviest])), shape)
-    shown = "test" if len(ds["x_test"]) else "validation"  # for the eye only: nothing is chosen here
-    real = ds["x_test" if len(ds["x_test"]) else "x_val"][: int(cfg.sample.n_real)]
+    # for the eye only: nothing is chosen here (training digits when there are no others, as in experiment=pdsh)
+    shown = next((name for name in ("test", "val", "train") if len(ds[f"x_{name}"])), "train")
+    real = ds[f"x_{shown}"][: int(cfg.sample.n_real)]
+    shown = {"val": "validation", "train": "training"}.get(shown, shown)
     cols, k = int(cfg.sample.grid_cols), gmm.n_components
     context = figure_context(cfg, len(ds["x_train"]), pca.n_components_, gmm.covariance_type)
     out = stage_dir(cfg, F.GENERATE.name)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
-from gmmgen.core import baselines, likelihood, mixture, sweep_table
+from gmmgen.core import baselines, likelihood, mixture, reduce, sweep_table
 from gmmgen.core.compute import Compute, estimator_to_numpy, to_float, xp_of
 from gmmgen.core.io import atomic_dir, write_json
 from gmmgen.pipeline import files as F
@@ -67,7 +67,7 @@ def run_select(cfg: Config | DictConfig) -> Path:
     seed = dequantization_seed(cfg)
     x_train = ds["x_train"].reshape(len(ds["x_train"]), d).astype(np.float64) / likelihood.PIXEL_SCALE
     x_val = likelihood.dequantize(ds["x_val"], seed)
-    z_train, z_val = pca.transform(x_train), pca.transform(x_val)
+    z_train, z_val = pca.transform(x_train), reduce.project(pca, x_val)
     rows, fitted = mixture.sweep(
         cmp.asarray(z_train),
         cmp.asarray(z_val),
@@ -103,6 +103,8 @@ def run_select(cfg: Config | DictConfig) -> Path:
     for note in notes:
         log.warning("select: %s", note)
     by_criterion = mixture.choices(rows, bool(cfg.sweep.allow_degenerate))
+    if not len(x_val):  # no validation digits (data.n_val=0): held-out likelihood chooses nothing
+        by_criterion.pop("heldout", None)
 
     # Reporting only, after every choice is made: the chosen models on the test digits.
     report = {}
