@@ -24,6 +24,7 @@ ALIAS ?= champion
 VERSION ?=
 REASON ?=
 REF ?=
+N ?= 10
 SWEEP ?= pca.variance=0.8,0.85,0.9 sweep.covariance_types=[full],[diag]
 SERVER_DIR ?= outputs/server
 SERVER_PORT ?= 5050
@@ -39,7 +40,7 @@ REMOTE ?=
 DROP_PUSH_HINT = | { grep --line-buffered -vxF 'Use `dvc push` to send your updates to remote storage.' || true; }
 
 .PHONY: tutorial
-.PHONY: help install install-gpu postgresql slurm cluster cluster-stop params run exp compare findings sweep ui serve promote gate server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
+.PHONY: help install install-gpu postgresql slurm cluster cluster-stop params run exp compare findings sweep stability ui serve promote gate server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
@@ -47,6 +48,7 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "  Variables: ARGS='<hydra overrides>' and WAIT=1 (run), SWEEP='<multirun overrides>' (sweep), PORT=5000 (ui),"
+	@echo "             N=10 (stability: seeds)"
 	@echo "             SERVE_PORT=5001 MODEL=gmmgen-digit-generator ALIAS=champion, or VERSION=<n> (serve)"
 	@echo "             SERVER_PORT=5050 SERVER_DIR=outputs/server (server), REMOTE=<dvc remote> (push, pull)"
 	@echo "             LAUNCHER=parallel|slurm (sweep), CLUSTER_DIR=outputs/cluster CLUSTER_PORT=0 (free ports)"
@@ -125,6 +127,9 @@ tutorial: $(STAMP) ## The tutorial's sections (own config: conf/tutorial.yaml, A
 CLUSTER_CONF = $(if $(and $(filter slurm,$(LAUNCHER)),$(if $(SLURM_CONF),,$(wildcard $(CLUSTER_DIR)/state.json))),SLURM_CONF=$(abspath $(CLUSTER_DIR))/slurm.conf)
 sweep: $(STAMP) ## Hydra multirun of the whole pipeline, jobs in parallel (SWEEP='...' grid; LAUNCHER=slurm: on SLURM)
 	$(CLUSTER_CONF) $(BIN)/python pipelines/run_all.py -m hydra/launcher=$(LAUNCHER) $(SWEEP) $(ARGS)
+
+stability: $(STAMP) ## The selection sweep under N seeds (N=10; ARGS='<overrides>'): how each criterion's K varies
+	$(BIN)/python pipelines/stability.py --seeds $(N) $(ARGS)
 
 ui: $(STAMP) ## MLflow UI for outputs/mlflow.db on http://127.0.0.1:PORT (default 5000)
 	@$(BIN)/python -m gmmgen.report.summary --ui $(PORT) outputs
