@@ -122,3 +122,23 @@ def test_select_writes_the_split_and_the_baselines(tmp_path):
         gauss["val_nll_nats"], abs=1e-9
     )
     assert set(SPLIT_FIELDS) <= set(metrics["chosen"])
+
+
+def test_residual_draws_come_from_the_scored_density(digits):
+    """sample.residual: the noise lives in the discarded directions with variance sigma^2; the latent draws stay."""
+    from gmmgen.core.sampling import generate_images, residual_noise
+
+    x = digits.reshape(len(digits), -1) / 255.0
+    pca = PCA(n_components=6, whiten=True, svd_solver="full").fit(x)
+    gmm = GaussianMixture(2, covariance_type="full", random_state=0).fit(pca.transform(x))
+    sigma2 = likelihood.from_sklearn(pca, gmm).sigma2
+    noise = residual_noise(pca, 4000, 7, sigma2)
+    assert np.abs(noise @ pca.components_.T).max() < 1e-10  # nothing in the kept directions
+    per_direction = np.sum(noise**2, axis=1).mean() / (64 - 6)
+    assert per_direction == pytest.approx(sigma2, rel=0.02)
+    plain, labels = generate_images(pca, gmm, 50, 7, (8, 8))
+    noisy, labels_r = generate_images(pca, gmm, 50, 7, (8, 8), residual=True)
+    assert np.array_equal(labels, labels_r) and not np.array_equal(plain, noisy)
+    # the noisy digits' residual energy is what the density expects; the mean images have none
+    resid = lambda im: likelihood.project(likelihood.from_sklearn(pca, gmm), im.reshape(50, -1) / 255.0)[1]  # noqa: E731
+    assert resid(noisy).mean() > 10 * resid(plain).mean()

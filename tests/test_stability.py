@@ -46,3 +46,27 @@ def test_bootstrap_interval_of_a_known_gap():
     zero = st.bootstrap_gap([rng.normal(0.0, 1.0, 500)], seed=4)
     assert zero["low"] < 0 < zero["high"]
     assert np.isnan(st.bootstrap_gap([])["gap"])
+
+
+def test_pinned_seeds_choose_the_same_model_every_time(tmp_path):
+    """A real tiny run: with the split and the EM starts pinned every seed repeats one sweep: share 1.0, gap exact."""
+    from gmmgen.core import data as data_mod
+    from gmmgen.pipeline import stability
+
+    from .conftest import compose_cfg
+
+    overrides = ["data=digits", "sweep.n_components=[2,4,8]", "sweep.n_jobs=1", "data.seed=5", "model.random_state=5"]
+    cfg = compose_cfg(tmp_path, overrides)
+    results = stability.run_seeds(cfg, 3, data_mod.load_digits_8x8())
+    assert [r["seed"] for r in results] == [0, 1, 2]
+    summary = stability.summarize(results, n_boot=200)
+    for s in summary.values():
+        assert s["share_mode"] == 1.0 and s["k_min"] == s["k_max"] == s["mode_k"]
+        g = s["gap"]
+        assert g["n_images"] == 3 * 200 and g["low"] <= g["gap"] <= g["high"]
+    free = stability.run_seeds(compose_cfg(tmp_path, overrides[:3]), 2, data_mod.load_digits_8x8())
+    assert free[0]["ll"][("full", 2)].shape != () and not np.array_equal(
+        free[0]["ll"][("full", 2)], free[1]["ll"][("full", 2)]
+    )
+    path = stability.write(summary, results, tmp_path / "stability.json")
+    assert "criteria" in path.read_text()

@@ -188,6 +188,11 @@ class SampleConfig:
     n_real: int = 100
     """Real digits (test digits, or validation digits when there are none) shown beside the drawn ones in
     ``generate/generated_vs_real.png``."""
+    residual: bool = False
+    """false: each drawn digit is the mean image given its latent draw (PCA inverse of the mixture's draw: smooth,
+    not a draw from the density the likelihood scores); true: the isotropic residual noise of the discarded PCA
+    directions is added, a draw from the scored density (PCA + mixture + residual). ``generate`` only: the evaluate
+    stage scores mean images."""
 
 
 @dataclass

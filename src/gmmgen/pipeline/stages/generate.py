@@ -32,7 +32,8 @@ def run_generate(cfg: Config | DictConfig) -> Path:
     pca_x, gmm_x = cmp.estimator(pca), cmp.estimator(gmm)
     ds = load_dataset(cfg)
     shape = tuple(ds["x_train"].shape[1:])
-    images, labels = generate_images(pca_x, gmm_x, int(cfg.sample.n), cfg.sample.seed, shape)
+    residual = bool(cfg.sample.residual)
+    images, labels = generate_images(pca_x, gmm_x, int(cfg.sample.n), cfg.sample.seed, shape, residual=residual)
     heaviest = np.argsort(-gmm.weights_, kind="stable")[:100]
     with cmp.context():
         means = reduce.to_images(pca_x.inverse_transform(cmp.asarray(gmm.means_[heaviest])), shape)
@@ -50,7 +51,8 @@ def run_generate(cfg: Config | DictConfig) -> Path:
             images,
             F.GENERATE.figure(tmp, "generated"),
             cols=cols,
-            title=f"{len(images)} digits drawn from the GMM (K={k})",
+            title=f"{len(images)} digits drawn from the GMM (K={k}): "
+            + ("draws from the scored density (residual noise added)" if residual else "mean image given each draw"),
             subtitle=context,
         )
         plots.image_grid(
@@ -73,6 +75,10 @@ def run_generate(cfg: Config | DictConfig) -> Path:
             tmp / F.GENERATE.metrics,
             {
                 "n_samples": len(images),
+                "residual": residual,
+                "what": "draws from the scored density: PCA + mixture + isotropic residual noise (sample.residual)"
+                if residual
+                else "the mean image given each latent draw: PCA inverse of the mixture's draw, no residual noise",
                 "components_used": int(np.sum(used > 0)),
                 "mean_pixel_generated": float(images.mean()),
                 "mean_pixel_real": float(real.mean()),
