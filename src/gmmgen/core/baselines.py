@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from gmmgen.core import likelihood
+from gmmgen.core.compute import like, to_float, to_numpy, xp_of
 
 #: Laplace smoothing of the histogram: one pseudo-count per level and pixel.
 HISTOGRAM_ALPHA = 1.0
@@ -99,21 +100,27 @@ def yardstick(
     """Both baselines on each split (``{"val": uint8 images, "test": ...}``; an empty split gives NaN).
 
     The histogram is fitted on the uint8 ``train`` digits, the single Gaussian on their PCA coordinates
-    ``z_train``; the Gaussian's digits are dequantized with ``seed``, as the mixtures' are. Returns per model
+    ``z_train``; the Gaussian's digits are dequantized with ``seed``, as the mixtures' are, and scored in the
+    namespace of ``pca``'s arrays (numpy, or where :meth:`gmmgen.core.compute.Compute.estimator` put them). Returns per model
     ``{"<split>_nll_nats", "<split>_bpp", ...}`` and per split the Gaussian's NLL split (mixture, Jacobian,
     residual: :func:`gmmgen.core.likelihood.nll_split`).
     """
     d = int(pca.n_features_in_)
     log_probs = histogram_fit(train)
-    density = likelihood.from_sklearn(pca, single_gaussian(z_train, reg_covar))
+    gauss_fit = single_gaussian(to_numpy(z_train), reg_covar)
+    ref = pca.components_
+    if xp_of(ref) is not np:  # the PCA lives in another namespace (a GPU): score the Gaussian there too
+        for name in ("weights_", "means_", "precisions_cholesky_"):
+            setattr(gauss_fit, name, like(getattr(gauss_fit, name), ref))
+    density = likelihood.from_sklearn(pca, gauss_fit)
     hist: dict[str, Any] = {"alpha": HISTOGRAM_ALPHA}
     gauss: dict[str, Any] = {"n_components": 1, "covariance_type": "full"}
     for name, images in splits.items():
         h = report(-histogram_log_likelihood(log_probs, images) if len(images) else np.empty(0), d)
         hist.update({f"{name}_nll_nats": h["nats_per_image"], f"{name}_bpp": h["bits_per_pixel"]})
         if len(images):
-            split = likelihood.nll_split(density, likelihood.dequantize(images, seed))
-            terms = {k: float(np.mean(v)) for k, v in split.items()}
+            split = likelihood.nll_split(density, like(likelihood.dequantize(images, seed), density.mean))
+            terms = {k: to_float(xp_of(v).mean(v)) for k, v in split.items()}
         else:
             terms = dict.fromkeys(("mixture", "jacobian", "residual", "total"), math.nan)
         gauss.update(

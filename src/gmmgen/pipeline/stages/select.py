@@ -148,7 +148,7 @@ def run_select(cfg: Config | DictConfig) -> Path:
                 "dequantization_seed": seed,
                 "residual_variance": density.sigma2 if density is not None else math.nan,
                 "baselines": baselines.yardstick(
-                    pca,
+                    pca_x,
                     z_train,
                     float(cfg.model.reg_covar),
                     ds["x_train"],
