@@ -101,9 +101,9 @@ def yardstick(
 
     The histogram is fitted on the uint8 ``train`` digits, the single Gaussian on their PCA coordinates
     ``z_train``; the Gaussian's digits are dequantized with ``seed``, as the mixtures' are, and scored in the
-    namespace of ``pca``'s arrays (numpy, or where :meth:`gmmgen.core.compute.Compute.estimator` put them). Returns per model
-    ``{"<split>_nll_nats", "<split>_bpp", ...}`` and per split the Gaussian's NLL split (mixture, Jacobian,
-    residual: :func:`gmmgen.core.likelihood.nll_split`).
+    namespace of ``pca``'s arrays (numpy, or where :meth:`gmmgen.core.compute.Compute.estimator` put them).
+    Returns per model ``{"<split>_nll_nats", "<split>_bpp", ...}`` and per split the Gaussian's NLL split
+    (mixture, Jacobian, residual: :func:`gmmgen.core.likelihood.nll_split`).
     """
     d = int(pca.n_features_in_)
     log_probs = histogram_fit(train)
