@@ -148,7 +148,7 @@ def test_make_run_needs_test_digits(tmp_path):
         n_test = "0" if overrides == ["data.n_test=0"] else "None"
         assert str(info.value) == (
             f"data.n_test={n_test}: the evaluate stage reports on test digits; "
-            "give data.n_test > 0, or set evaluate.enabled=false (the classifier and evaluate stages are skipped)"
+            "give data.n_test > 0, or set evaluate.enabled=false (the evaluate stage then records that it skipped)"
         )
     # without an evaluation no test digits are needed (experiment=pdsh): the two stages record that they skipped
     gconfig.check_full_pipeline(compose_cfg(tmp_path, ["data.n_test=0", "evaluate.enabled=false"]))

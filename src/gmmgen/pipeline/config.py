@@ -212,8 +212,9 @@ class EvaluateConfig:
     """Sample quality, memorisation, clustering, anomaly detection, class-conditional generation."""
 
     enabled: bool = True
-    """false: no judge CNN and no evaluation: ``pipelines/run_all.py`` (multiruns) leaves the classifier and evaluate
-    stages out, ``make run`` runs them as a record that they were skipped (then no test or judge digits are needed)."""
+    """false: no judge CNN and no evaluation needed: ``pipelines/run_all.py`` (multiruns) leaves the classifier and
+    evaluate stages out; ``make run`` still runs them when the digits are there, and otherwise (no test, validation
+    or judge digits, as in ``experiment=pdsh``) they write a record that they were skipped."""
     n_samples: int = 1000
     """Digits drawn from each criterion's model and scored (at most the mixture's training + validation digits, the real
     floor they are compared with)."""
@@ -533,7 +534,7 @@ def check_full_pipeline(cfg: DictConfig | Config) -> None:
     if n_test == 0 or (n_test is None and known_pool(cfg) is not None):
         raise ConfigError(
             f"data.n_test={n_test!r}: the evaluate stage reports on test digits; "
-            "give data.n_test > 0, or set evaluate.enabled=false (the classifier and evaluate stages are skipped)"
+            "give data.n_test > 0, or set evaluate.enabled=false (the evaluate stage then records that it skipped)"
         )
 
 

@@ -1,8 +1,9 @@
 """A stage that has nothing to do still writes its folder: a record that it was skipped, and why.
 
 ``dvc repro`` runs every stage of ``dvc.yaml`` and expects each stage's outs.
-With ``evaluate.enabled=false`` (``experiment=pdsh``: every digit trains, none
-is left to test or to train the judge) the classifier and evaluate stages
+With ``evaluate.enabled=false`` and no digits left for them (``experiment=pdsh``:
+every digit trains, none is left to test, validate or train the judge; with
+digits left ``make run`` still evaluates) the classifier and evaluate stages
 write, instead of their results, ``metrics.json`` = ``{"skipped": reason}``,
 each figure as a picture of that sentence, and each other named file as the
 sentence in plain text. The summary, the track stage and the end summary read

@@ -48,10 +48,10 @@ def _cache_key(ds: dict[str, np.ndarray], cfg: Config) -> str:
 def run_classifier(cfg: Config | DictConfig) -> Path:
     """Train (or reuse from the cache) the judge CNN; write it with its test accuracy and curve."""
     cfg = settle(cfg)  # typed (a no-op when given the typed config)
-    if not cfg.evaluate.enabled:
-        reason = "evaluate.enabled=false: no judge CNN is trained (nothing evaluates samples)"
-        return skipped.write_skipped(stage_dir(cfg, F.CLASSIFIER.name), F.CLASSIFIER, reason)
     ds = load_dataset(cfg)
+    if not cfg.evaluate.enabled and not len(ds.get("x_clf", ())):
+        reason = "evaluate.enabled=false and no judge digits (the splits use the whole pool): no judge CNN"
+        return skipped.write_skipped(stage_dir(cfg, F.CLASSIFIER.name), F.CLASSIFIER, reason)
     key = _cache_key(ds, cfg)
     cached = Path(cfg.paths.cache) / "classifier" / key
     start = time.perf_counter()

@@ -246,8 +246,11 @@ class Inputs:
 def run_evaluate(cfg: Config | DictConfig) -> Path:
     """Measure every use of the fitted mixtures; write metrics, the criteria table and figures."""
     cfg = settle(cfg)  # typed (a no-op when given the typed config)
-    if not cfg.evaluate.enabled:
-        reason = "evaluate.enabled=false: no sample quality, copying test, verdict or anomaly detection"
+    if not cfg.evaluate.enabled and not _has_digits_to_evaluate(cfg):
+        reason = (
+            "evaluate.enabled=false and no test, validation or judge digits: no sample quality, copying test, "
+            "verdict or anomaly detection"
+        )
         return skipped.write_skipped(stage_dir(cfg, F.EVALUATE.name), F.EVALUATE, reason)
     n_criteria = len(load_json(stage_dir(cfg, F.SELECT.name) / F.SELECT.metrics, F.SELECT.name)["by_criterion"])
     bar = progress.progress(total=n_criteria + 2, desc="evaluate", unit="step", disable=not cfg.sweep.progress)
@@ -261,6 +264,12 @@ def run_evaluate(cfg: Config | DictConfig) -> Path:
             bar.close()
     _log_headline(evaluation)
     return out
+
+
+def _has_digits_to_evaluate(cfg: Config) -> bool:
+    """Test, validation and judge digits all present (``make run`` evaluates even with evaluate.enabled=false)."""
+    ds = load_dataset(cfg)
+    return all(len(ds.get(k, ())) for k in ("x_test", "x_val", "x_clf"))
 
 
 def load_inputs(cfg: Config) -> Inputs:
