@@ -28,6 +28,7 @@ ALIAS ?= champion
 VERSION ?=
 REASON ?=
 REF ?=
+N ?= 10
 SWEEP ?= pca.variance=0.8,0.85,0.9 sweep.covariance_types=[full],[diag]
 SERVER_DIR ?= outputs/server
 SERVER_PORT ?= 5050
@@ -46,7 +47,7 @@ REMOTE ?=
 DROP_PUSH_HINT = | { grep --line-buffered -vxF 'Use `dvc push` to send your updates to remote storage.' || true; }
 
 .PHONY: tutorial
-.PHONY: help install install-gpu postgresql slurm chromium cluster cluster-stop params run exp exps compare findings sweep ui serve promote gate server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
+.PHONY: help install install-gpu postgresql slurm chromium cluster cluster-stop params run exp exps compare findings sweep stability ui serve promote gate server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
@@ -67,7 +68,7 @@ help: ## List the targets
 	@echo "    VERSION=<n> REASON='<why>' ALIAS=champion (promote), REF=main|champion (gate)"
 	@echo "    SERVER_PORT=5050 SERVER_DIR=outputs/server (server), REMOTE=<dvc remote> (push, pull)"
 	@echo "    CLUSTER_DIR=outputs/cluster CLUSTER_PORT=0 (free ports) CLUSTER_CPUS=0 (all cores) (cluster)"
-	@echo "    DOCS_PORT=8000 (docs-serve)"
+	@echo "    DOCS_PORT=8000 (docs-serve), N=10 (stability: seeds)"
 
 $(STAMP): requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (Python 3.11 is required; set PYTHON=...)"; exit 1; }
@@ -157,6 +158,10 @@ CLUSTER_CONF = $(if $(and $(filter slurm,$(LAUNCHER)),$(if $(SLURM_CONF),,$(wild
 sweep: $(STAMP) ## Hydra multirun of the whole pipeline over the SWEEP grid, jobs in parallel
 	$(call echo_args,$(strip $(CLUSTER_CONF) $(BIN)/python pipelines/run_all.py -m hydra/launcher=$(LAUNCHER) $(SWEEP)))
 	@$(CLUSTER_CONF) $(BIN)/python pipelines/run_all.py -m hydra/launcher=$(LAUNCHER) $(SWEEP) $(ARGS)
+
+stability: $(STAMP) ## The selection sweep under N seeds (N=10; ARGS='<overrides>'): how each criterion's K varies
+	$(call echo_args,$(BIN)/python pipelines/stability.py --seeds $(N))
+	@$(BIN)/python pipelines/stability.py --seeds $(N) $(ARGS)
 
 ui: $(STAMP) ## MLflow UI for outputs/mlflow.db on http://127.0.0.1:PORT (default 5000)
 	@$(BIN)/python -m gmmgen.report.summary --ui $(PORT) outputs

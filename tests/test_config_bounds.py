@@ -31,7 +31,7 @@ BOUNDS: dict[str, tuple[list, list]] = {
     "data.timeout": ([1e-9, 30.0], [0.0, -1.0, float("inf"), float("nan")]),
     "data.seed": SEEDS,
     "data.n_train": ([None, 1], [0, -1]),
-    "data.n_val": POSITIVE,
+    "data.n_val": ([0, 1, 7], [-1, -7]),  # 0: only when nothing needs them (a cross-check, not the rule)
     "data.n_test": ([None, 0, 1], [-1, -7]),
     "data.n_classifier": ([None, 1], [0, -1]),
     "data.npz_sha256": ([None, "0" * 64, "0123456789abcdef" * 4], ["A" * 64, "0" * 63, "0" * 65, "g" * 64]),

@@ -148,9 +148,11 @@ def test_make_run_needs_test_digits(tmp_path):
             gconfig.check_full_pipeline(compose_cfg(tmp_path, overrides))
         n_test = "0" if overrides == ["data.n_test=0"] else "None"
         assert str(info.value) == (
-            f"data.n_test={n_test}: `make run` always runs the evaluate stage, which reports on test digits; "
-            "give data.n_test > 0, or run pipelines/run_all.py with evaluate.enabled=false"
+            f"data.n_test={n_test}: the evaluate stage reports on test digits; "
+            "give data.n_test > 0, or set evaluate.enabled=false (the evaluate stage then records that it skipped)"
         )
+    # without an evaluation no test digits are needed (experiment=pdsh): the two stages record that they skipped
+    gconfig.check_full_pipeline(compose_cfg(tmp_path, ["data.n_test=0", "evaluate.enabled=false"]))
 
 
 # ----------------------------------------------------------------------------- tracking.uri, branch by branch

@@ -95,7 +95,7 @@ def test_8x8_digits_are_rescaled_affinely():
         (["data=digits", "data.n_test=0"], "data.n_test=0, evaluate.enabled=true: the evaluation reports on test"),
         (["data=digits", "data.n_train=null"], "leaves no digits to train the judge CNN"),
         (["data.source=bundled", "data.n_train=4000", "data.n_test=600"], "needs 5100 digits"),
-        (["data.n_val=0"], "data.n_val=0: must be a positive integer"),
+        (["data.n_val=0"], "data.n_val=0: the evaluation chooses on validation digits"),
         (["data.n_test=-1"], "data.n_test=-1: must be an integer >= 0"),
     ],
 )
@@ -121,7 +121,9 @@ def test_training_on_all_digits_without_a_test_set(tmp_path):
     assert prov["n_test"] == 0 and prov["n_val"] == 200 and prov["test_origin"] == ""
     metrics = json.loads((out["select"] / "metrics.json").read_text())
     assert np.isnan(metrics["chosen"]["test_bpp"]) and metrics["chosen"]["val_bpp"] > 0
-    with pytest.raises(ConfigError, match="make run` always runs the evaluate stage"):
+    check_full_pipeline(cfg)  # evaluate.enabled=false: make run records the classifier and evaluate as skipped
+    cfg.evaluate.enabled = True
+    with pytest.raises(ConfigError, match="the evaluate stage reports on test digits"):
         check_full_pipeline(cfg)
 
 

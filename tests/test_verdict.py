@@ -238,3 +238,14 @@ def test_the_sweep_runs_tags_never_name_a_copying_or_degenerate_job():
     got = name_jobs(rows)
     assert got["likelihood_best"] == "2: seed=2" and got["sample_best"] == "3: seed=3"
     assert set(got["excluded"]) == {"0: seed=0", "1: seed=1"}
+
+
+def test_the_sweep_says_its_likelihood_ranks_the_residual_when_the_pca_differs(tmp_path):
+    sweep = sweep_dir(tmp_path)
+    assert "PCA dimensions" not in summary.sweep_summary(sweep)  # no reduce metrics: nothing claimed
+    for job, dims in (("0", 42), ("1", 81)):
+        F.REDUCE.folder(sweep / job).mkdir(parents=True, exist_ok=True)
+        (F.REDUCE.folder(sweep / job) / F.REDUCE.metrics).write_text(json.dumps({"n_dims_kept": dims}))
+    text = summary.sweep_summary(sweep)
+    assert "the jobs kept 42, 81 PCA dimensions: their bits/pixel differ mostly by the residual term" in text
+    assert "they differ" in text  # the likelihood's best and the sample-quality best are both still named

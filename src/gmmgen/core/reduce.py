@@ -56,6 +56,14 @@ def fit_pca(
         return PCA(n_components=keep, whiten=whiten, svd_solver=svd_solver, random_state=seed).fit(x)
 
 
+def project(pca: PCA, x: Any) -> Any:
+    """``pca.transform(x)``, also of no rows: (0, q) zeros in ``x``'s namespace (scikit-learn refuses 0 rows)."""
+    if int(x.shape[0]):
+        return pca.transform(x)
+    xp = xp_of(x)
+    return xp.zeros((0, int(to_numpy(pca.n_components_))), dtype=x.dtype)
+
+
 def summary(pca: PCA, x_train: Any, x_val: Any, x_test: Any) -> dict[str, Any]:
     """Dimensions kept, variance explained, and reconstruction error (mean squared, pixels in [0, 1])
     on train, validation and test, in the arrays' namespace.

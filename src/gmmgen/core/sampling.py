@@ -65,15 +65,39 @@ def draw(gmm: GaussianMixture, n: int, seed: int) -> tuple[Any, np.ndarray]:
     return xp.take(gmm.means_, idx, axis=0) + offsets, labels
 
 
-def generate_images(pca: Any, gmm: Any, n: int, seed: int, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def residual_noise(pca: Any, n: int, seed: int, sigma2: float) -> np.ndarray:
+    """Isotropic Gaussian noise N(0, sigma2) in the D - q directions the PCA discards: (n, D) numpy rows.
+
+    ``e - (e W^T) W`` with ``e ~ N(0, sigma2 I_D)``, drawn from numpy's generator seeded with ``(seed, 1)`` (apart
+    from the mixture's draws, so the same latent digits come out with and without it).
+    """
+    w = to_numpy(pca.components_).astype(np.float64)
+    e = np.random.default_rng([int(seed), 1]).standard_normal((n, w.shape[1])) * np.sqrt(sigma2)
+    return e - (e @ w.T) @ w
+
+
+def generate_images(
+    pca: Any, gmm: Any, n: int, seed: int, shape: tuple[int, int], residual: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` digits from the mixture and map them to uint8 images (n, *shape) with the PCA inverse.
 
     ``seed`` seeds numpy's generator (the same digits on every namespace);
-    ``shape`` is an image's (height, width) in pixels.
+    ``shape`` is an image's (height, width) in pixels. Without ``residual`` a
+    digit is the mean image given its latent draw (``mu + W^T S z``): smooth,
+    on the PCA's subspace, not a draw from the density the likelihood scores.
+    With ``residual`` the isotropic noise of the discarded directions is added
+    (:func:`residual_noise`, ``sigma^2`` of :func:`gmmgen.core.likelihood.from_sklearn`):
+    a draw from that scored density (PCA + mixture + residual), then clipped
+    to [0, 1] and rounded to 8-bit levels.
 
     ``pca`` and ``gmm`` may hold arrays of any one Array API namespace: the
     arithmetic runs there; the images and component labels (n,) come back as numpy.
     """
     z, labels = draw(gmm, n, seed)
     with dispatch_for(z):
-        return reduce.to_images(pca.inverse_transform(z), shape), labels
+        x = pca.inverse_transform(z)
+        if residual:
+            from gmmgen.core.likelihood import from_sklearn
+
+            x = x + like(residual_noise(pca, n, seed, from_sklearn(pca, gmm).sigma2), x)
+        return reduce.to_images(x, shape), labels

@@ -103,7 +103,8 @@ class DataConfig:
     5,000; 8x8 digits: 1,797), leaving digits for the judge CNN."""
     n_val: int = 500
     """Validation digits, drawn first from the training pool: every choice of model (``sweep.criterion=heldout``, each
-    digit's own K, the anomaly threshold) uses them."""
+    digit's own K, the anomaly threshold) uses them. 0: none, allowed only when nothing needs them
+    (``sweep.criterion`` bic or aic, ``evaluate.enabled=false``): the validation NLL is then not computed."""
     n_test: int | None = 1000
     """Test digits, only ever used to report: from the source's test pool when it has one (null: all of it), else carved
     from the pool first; 0 (or null without a test pool): none, which ``make run`` refuses (its evaluate stage
@@ -187,6 +188,11 @@ class SampleConfig:
     n_real: int = 100
     """Real digits (test digits, or validation digits when there are none) shown beside the drawn ones in
     ``generate/generated_vs_real.png``."""
+    residual: bool = False
+    """false: each drawn digit is the mean image given its latent draw (PCA inverse of the mixture's draw: smooth,
+    not a draw from the density the likelihood scores); true: the isotropic residual noise of the discarded PCA
+    directions is added, a draw from the scored density (PCA + mixture + residual). ``generate`` only: the evaluate
+    stage scores mean images."""
 
 
 @dataclass
@@ -206,8 +212,9 @@ class EvaluateConfig:
     """Sample quality, memorisation, clustering, anomaly detection, class-conditional generation."""
 
     enabled: bool = True
-    """false: ``pipelines/run_all.py`` (multiruns) skips the classifier and evaluate stages; ``make run`` always
-    evaluates."""
+    """false: no judge CNN and no evaluation needed: ``pipelines/run_all.py`` (multiruns) leaves the classifier and
+    evaluate stages out; ``make run`` still runs them when the digits are there, and otherwise (no test, validation
+    or judge digits, as in ``experiment=pdsh``) they write a record that they were skipped."""
     n_samples: int = 1000
     """Digits drawn from each criterion's model and scored (at most the mixture's training + validation digits, the real
     floor they are compared with)."""
@@ -368,7 +375,11 @@ RULES: list[Rule] = [
     ("data.timeout", _positive_num, "a positive number of seconds"),
     ("data.seed", _optional_seed, "an integer in [0, 2**32), or null for the global seed"),
     ("data.n_train", _optional_positive_int, "a positive integer, or null for all"),
-    ("data.n_val", _positive_int, "a positive integer (validation digits: every choice of model uses them)"),
+    (
+        "data.n_val",
+        lambda v: _is_int(v) and v >= 0,
+        "an integer >= 0 (validation digits; 0 only with sweep.criterion bic or aic and evaluate.enabled=false)",
+    ),
     (
         "data.n_test",
         lambda v: v is None or (_is_int(v) and v >= 0),
@@ -518,10 +529,12 @@ def known_pool(cfg: DictConfig | Config) -> int | None:
 def check_full_pipeline(cfg: DictConfig | Config) -> None:
     """What ``make run`` (``dvc repro``, every stage) needs beyond :func:`validate`: test digits to report on."""
     n_test = _lookup(cfg, "data.n_test")
+    if not _lookup(cfg, "evaluate.enabled"):
+        return  # the classifier and evaluate stages write a record that they were skipped
     if n_test == 0 or (n_test is None and known_pool(cfg) is not None):
         raise ConfigError(
-            f"data.n_test={n_test!r}: `make run` always runs the evaluate stage, which reports on test digits; "
-            "give data.n_test > 0, or run pipelines/run_all.py with evaluate.enabled=false"
+            f"data.n_test={n_test!r}: the evaluate stage reports on test digits; "
+            "give data.n_test > 0, or set evaluate.enabled=false (the evaluate stage then records that it skipped)"
         )
 
 
@@ -542,6 +555,12 @@ def _split_problems(cfg: DictConfig | Config) -> Iterator[str]:
         return  # already reported by the rules
     pool = known_pool(cfg)
     n_test_taken = (n_test or 0) if pool is not None else n_test  # downloads carry their own test set
+    if n_val == 0 and (evaluate or _lookup(cfg, "sweep.criterion") == "heldout"):
+        needs = "sweep.criterion=heldout" if _lookup(cfg, "sweep.criterion") == "heldout" else "the evaluation"
+        yield (
+            f"data.n_val=0: {needs} chooses on validation digits; give data.n_val > 0, or use sweep.criterion bic "
+            "or aic with evaluate.enabled=false"
+        )
     if evaluate and n_test_taken == 0:
         yield (
             f"data.n_test={n_test!r}, evaluate.enabled=true: the evaluation reports on test digits and this "

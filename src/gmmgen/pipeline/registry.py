@@ -43,7 +43,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("reduce", f"{_STAGES}.reduce", ("seed", "pca", "compute")),
     Stage("select", f"{_STAGES}.select", ("seed", "data.seed", "model", "sweep", "compute")),
     Stage("generate", f"{_STAGES}.generate", ("seed", "sample", "compute")),
-    Stage("classifier", f"{_STAGES}.classifier", ("seed", "classifier")),
+    Stage("classifier", f"{_STAGES}.classifier", ("seed", "classifier", "evaluate.enabled")),
     Stage(
         "evaluate",
         f"{_STAGES}.evaluate",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gmmgen.pipeline import files as F
+from gmmgen.report import yardstick
 
 CRITERION_LABEL = {"bic": "BIC", "aic": "AIC", "heldout": "held-out likelihood"}
 FIGURES = tuple(
@@ -178,6 +179,7 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
         f"{select.get('n_failed', 0)} failed)",
         "",
         table(header, rows),
+        *yardstick.summary_lines(select),
         "",
     ]
     if sample_rows:
@@ -205,7 +207,7 @@ def pipeline_summary(run_dir: str | Path, root: str | Path | None = None) -> str
     notes = []
     clf = _json(F.CLASSIFIER.folder(run_dir) / F.CLASSIFIER.metrics)
     if clf:
-        notes.append(f"judge CNN {fmt(clf.get('test_accuracy'), '%')} on test digits")
+        notes.append(clf.get("skipped") or f"judge CNN {fmt(clf.get('test_accuracy'), '%')} on test digits")
     anomaly = evaluation.get("anomaly", {}).get("corruptions", {})
     if anomaly:
         aucs = ", ".join(f"{k} {v.get('roc_auc', math.nan):.2f}" for k, v in anomaly.items())
@@ -364,6 +366,7 @@ def sweep_summary(sweep_dir: str | Path, outcomes: dict[str, tuple[str, str]] | 
         "",
         f"  verdict: {named['sentence']}",
     ]
+    lines += yardstick.sweep_caveat({_json(F.REDUCE.folder(j) / F.REDUCE.metrics).get("n_dims_kept") for j in jobs})
     if len(datasets) > 1:
         lines.append(
             f"  the jobs scored {len(datasets)} different datasets (data settings or seeds differ): their "
@@ -372,9 +375,8 @@ def sweep_summary(sweep_dir: str | Path, outcomes: dict[str, tuple[str, str]] | 
     return "\n".join(
         [
             *lines,
-            "  bits/pixel are pixel-space likelihoods: comparable across jobs on the same digits (lower is better); "
-            "Fréchet, precision, recall and NDB: judge features against the test digits; C_T: the data-copying test "
-            "(copying below the threshold).",
+            f"  {yardstick.COMPARES} Jobs compare only on the same digits. Fréchet, precision, recall and NDB: "
+            "judge features against the test digits; C_T: the data-copying test (copying below the threshold).",
             f"  files: {sweep_dir}/<job>/ (stage folders, figures; the job's log in <job>/run_all.log)",
         ]
     )

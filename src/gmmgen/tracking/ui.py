@@ -42,6 +42,12 @@ HEADLINE_METRICS = {
     "nn_distance_ratio": ("evaluate/metrics.json", ("selected", "nn_distance_ratio")),
     "judge_accuracy": ("classifier/metrics.json", ("test_accuracy",)),
     "pca_dims": ("reduce/metrics.json", ("n_dims_kept",)),
+    # the yardstick placed: the chosen model's validation NLL split, and two baselines in the same units
+    "val_nll_mixture": ("select/metrics.json", ("chosen", "val_nll_mixture")),
+    "val_nll_jacobian": ("select/metrics.json", ("chosen", "val_nll_jacobian")),
+    "val_nll_residual": ("select/metrics.json", ("chosen", "val_nll_residual")),
+    "histogram_val_bpp": ("select/metrics.json", ("yardstick", "baselines", "histogram", "val_bpp")),
+    "gaussian_val_bpp": ("select/metrics.json", ("yardstick", "baselines", "gaussian", "val_bpp")),
 }
 """Headline numbers logged under short top-level names, beside ``bic``, ``val_bpp``, ``test_bpp``, ``n_components``."""
 

@@ -160,7 +160,11 @@ def reconstructions(
 SWEEP_PANELS = (
     ("bic", "bic", "BIC = -2 log L + p log N\n(lower is better; within this run only)"),
     ("aic", "aic", "AIC = -2 log L + 2p\n(lower is better; within this run only)"),
-    ("heldout", "val_bpp", "validation bits/pixel, pixel space\n(lower is better)"),
+    (
+        "heldout",
+        "val_bpp",
+        "validation bits/pixel, pixel space (lower is better;\nmostly PCA residual: ranks K, not PCA settings)",
+    ),
 )
 GOOD_STATUSES = ("sound", "thin")
 """Fits whose values set a panel's range (thin fits are the rule at small n)."""
@@ -181,6 +185,8 @@ def _fmt_value(v: float) -> str:
 def _sound_range(values: list[float], sound: list[float]) -> tuple[float, float] | None:
     """A y range that shows the sound fits well, or None when every value already fits in it."""
     base = sound or values
+    if not base:  # nothing to show (no validation digits: no validation bits/pixel)
+        return None
     lo, hi = min(base), max(base)
     span = max(hi - lo, 1e-9 * max(abs(lo), abs(hi), 1.0))
     lo_lim, hi_lim = lo - 0.6 * span, hi + 0.6 * span

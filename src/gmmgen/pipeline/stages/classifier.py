@@ -25,6 +25,7 @@ from omegaconf import DictConfig
 from gmmgen.core import classifier
 from gmmgen.core.io import atomic_dir, write_json
 from gmmgen.pipeline import files as F
+from gmmgen.pipeline import skipped
 from gmmgen.pipeline.config import Config, settle
 from gmmgen.pipeline.stages.common import DATA_NAMES, load_dataset, require, stage_dir
 from gmmgen.viz import plots
@@ -155,6 +156,9 @@ def write_classifier(cfg: Config, judge: Judge) -> Path:
 def run_classifier(cfg: Config | DictConfig) -> Path:
     """Train (or reuse from the cache) the judge CNN; write it with its test accuracy and curve."""
     cfg = settle(cfg)  # typed (a no-op when given the typed config)
+    if not cfg.evaluate.enabled and not len(load_dataset(cfg).get("x_clf", ())):
+        reason = "evaluate.enabled=false and no judge digits (the splits use the whole pool): no judge CNN"
+        return skipped.write_skipped(stage_dir(cfg, F.CLASSIFIER.name), F.CLASSIFIER, reason)
     judge, ds = compute_classifier(cfg)
     out = write_classifier(cfg, judge)
     accuracy = judge.accuracy

@@ -39,6 +39,7 @@ from gmmgen.core.sampling import generate_images
 from gmmgen.core.verdict import criteria_verdict
 from gmmgen.errors import DataError, UpstreamError
 from gmmgen.pipeline import files as F
+from gmmgen.pipeline import skipped
 from gmmgen.pipeline.config import Config, model_params, settle
 from gmmgen.pipeline.stages.common import figure_context, load_dataset, load_joblib, load_json, load_upstream, stage_dir
 from gmmgen.viz import plots, style
@@ -119,6 +120,12 @@ class Inputs:
 def run_evaluate(cfg: Config | DictConfig) -> Path:
     """Measure every use of the fitted mixtures; write metrics, the criteria table and figures."""
     cfg = settle(cfg)  # typed (a no-op when given the typed config)
+    if not cfg.evaluate.enabled and not _has_digits_to_evaluate(cfg):
+        reason = (
+            "evaluate.enabled=false and no test, validation or judge digits: no sample quality, copying test, "
+            "verdict or anomaly detection"
+        )
+        return skipped.write_skipped(stage_dir(cfg, F.EVALUATE.name), F.EVALUATE, reason)
     n_criteria = len(load_json(stage_dir(cfg, F.SELECT.name) / F.SELECT.metrics, F.SELECT.name)["by_criterion"])
     bar = progress.progress(total=n_criteria + 2, desc="evaluate", unit="step", disable=not cfg.sweep.progress)
     with progress.bar_safe_logging():
@@ -131,6 +138,12 @@ def run_evaluate(cfg: Config | DictConfig) -> Path:
             bar.close()
     _log_headline(evaluation)
     return out
+
+
+def _has_digits_to_evaluate(cfg: Config) -> bool:
+    """Test, validation and judge digits all present (``make run`` evaluates even with evaluate.enabled=false)."""
+    ds = load_dataset(cfg)
+    return all(len(ds.get(k, ())) for k in ("x_test", "x_val", "x_clf"))
 
 
 def load_inputs(cfg: Config) -> Inputs:

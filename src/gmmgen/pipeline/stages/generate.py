@@ -29,7 +29,8 @@ class Drawn:
     ``images`` (n, h, w) uint8 and ``labels`` (n,): the digits drawn and the
     component of each; ``means``: the heaviest components' means as images;
     ``real``, ``shown``: real digits for the eye and which split they are;
-    ``k``, ``covariance_type``: the mixture's; ``context``: the figures' subtitle.
+    ``k``, ``covariance_type``: the mixture's; ``context``: the figures' subtitle;
+    ``residual``: whether the digits are draws from the scored density (``sample.residual``).
     """
 
     images: np.ndarray
@@ -40,6 +41,7 @@ class Drawn:
     k: int
     covariance_type: str
     context: str
+    residual: bool = False
 
 
 def compute_generate(cfg: Config | DictConfig) -> Drawn:
@@ -54,14 +56,17 @@ def compute_generate(cfg: Config | DictConfig) -> Drawn:
     pca_x, gmm_x = cmp.estimator(pca), cmp.estimator(gmm)
     ds = load_dataset(cfg)
     shape = tuple(ds["x_train"].shape[1:])
-    images, labels = generate_images(pca_x, gmm_x, int(cfg.sample.n), cfg.sample.seed, shape)
+    residual = bool(cfg.sample.residual)
+    images, labels = generate_images(pca_x, gmm_x, int(cfg.sample.n), cfg.sample.seed, shape, residual=residual)
     heaviest = np.argsort(-gmm.weights_, kind="stable")[:100]
     with cmp.context():
         means = reduce.to_images(pca_x.inverse_transform(cmp.asarray(gmm.means_[heaviest])), shape)
-    shown = "test" if len(ds["x_test"]) else "validation"  # for the eye only: nothing is chosen here
-    real = ds["x_test" if len(ds["x_test"]) else "x_val"][: int(cfg.sample.n_real)]
+    # for the eye only: nothing is chosen here (training digits when there are no others, as in experiment=pdsh)
+    shown = next((name for name in ("test", "val", "train") if len(ds[f"x_{name}"])), "train")
+    real = ds[f"x_{shown}"][: int(cfg.sample.n_real)]
+    shown = {"val": "validation", "train": "training"}.get(shown, shown)
     context = figure_context(cfg, len(ds["x_train"]), pca.n_components_, gmm.covariance_type)
-    return Drawn(images, labels, means, real, shown, int(gmm.n_components), str(gmm.covariance_type), context)
+    return Drawn(images, labels, means, real, shown, int(gmm.n_components), str(gmm.covariance_type), context, residual)
 
 
 def write_generate(cfg: Config, drawn: Drawn) -> Path:
@@ -83,7 +88,8 @@ def write_generate(cfg: Config, drawn: Drawn) -> Path:
             images,
             F.GENERATE.figure(tmp, "generated"),
             cols=cols,
-            title=f"{len(images)} digits drawn from the GMM (K={k})",
+            title=f"{len(images)} digits drawn from the GMM (K={k}): "
+            + ("draws from the scored density (residual noise added)" if drawn.residual else "mean image of each draw"),
             subtitle=context,
         )
         plots.image_grid(
@@ -110,6 +116,10 @@ def _metrics(drawn: Drawn) -> dict[str, Any]:
     used = np.bincount(drawn.labels, minlength=drawn.k)
     return {
         "n_samples": len(images),
+        "residual": drawn.residual,
+        "what": "draws from the scored density: PCA + mixture + isotropic residual noise (sample.residual)"
+        if drawn.residual
+        else "the mean image given each latent draw: PCA inverse of the mixture's draw, no residual noise",
         "components_used": int(np.sum(used > 0)),
         "mean_pixel_generated": float(images.mean()),
         "mean_pixel_real": float(real.mean()),

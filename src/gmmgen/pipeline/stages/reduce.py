@@ -66,9 +66,10 @@ def compute_reduce(cfg: Config | DictConfig) -> tuple[Reduced, dict[str, np.ndar
     metrics = reduce.summary(pca, x_tr, x_va, x_te)
     shape = tuple(ds["x_train"].shape[1:])
     # The first validation digit of each class (the splits keep the pool's order, which may be sorted by class).
-    originals = ds["x_val"][[int(np.flatnonzero(ds["y_val"] == c)[0]) for c in np.unique(ds["y_val"])][:10]]
+    shown, labels = (ds["x_val"], ds["y_val"]) if len(ds["x_val"]) else (ds["x_train"], ds["y_train"])
+    originals = shown[[int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)][:10]]
     with cmp.context():
-        z_train, z_val = to_numpy(pca.transform(x_tr)), to_numpy(pca.transform(x_va))
+        z_train, z_val = to_numpy(pca.transform(x_tr)), to_numpy(reduce.project(pca, x_va))
         n_kept = int(to_numpy(pca.n_components_))
         z_test = to_numpy(pca.transform(x_te)) if int(x_te.shape[0]) else np.zeros((0, n_kept))
         x_orig = cmp.asarray(reduce.to_features(originals))

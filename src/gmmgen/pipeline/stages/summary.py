@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from gmmgen.core.io import atomic_write_bytes, read_json
 from gmmgen.pipeline import files as F
+from gmmgen.pipeline import skipped
 from gmmgen.pipeline.config import Config, settle
 from gmmgen.pipeline.stages.common import require, stage_dir
 
@@ -34,6 +35,13 @@ HEADLINE: dict[str, tuple[str, str]] = {
     "select.val_bpp": ("select", "chosen.val_bpp"),
     "select.test_bpp": ("select", "chosen.test_bpp"),
     "select.n_degenerate_fits": ("select", "n_degenerate_fits"),
+    # The yardstick placed: the chosen model's validation NLL split (nats/image; they sum to its val_nll_nats),
+    # and two baselines on the same validation digits in the same units (bits/pixel; uniform: 8).
+    "select.val_nll_mixture": ("select", "chosen.val_nll_mixture"),
+    "select.val_nll_jacobian": ("select", "chosen.val_nll_jacobian"),
+    "select.val_nll_residual": ("select", "chosen.val_nll_residual"),
+    "select.histogram_val_bpp": ("select", "yardstick.baselines.histogram.val_bpp"),
+    "select.gaussian_val_bpp": ("select", "yardstick.baselines.gaussian.val_bpp"),
     "classifier.test_accuracy": ("classifier", "test_accuracy"),
     "evaluate.frechet_distance": ("evaluate", "selected.frechet_distance"),
     "evaluate.frechet_floor": ("evaluate", "reference.frechet_floor"),
@@ -74,7 +82,9 @@ def _lookup(tree: dict[str, Any], dotted: str) -> Any:
 
 
 def _round(value: Any) -> Any:
-    if not isinstance(value, float) or not math.isfinite(value) or value == 0:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # not computed (no validation or test digits): JSON's null, not NaN
+    if not isinstance(value, float) or value == 0:
         return value
     return float(f"{value:.{SIGNIFICANT}g}")
 
@@ -104,19 +114,19 @@ def verdict(evaluation: dict[str, Any]) -> dict[str, Any]:
 
 def headline(metrics: dict[str, dict[str, Any]]) -> dict[str, dict[str, float | int | None]]:
     """The HEADLINE numbers from each stage's metrics, nested by stage (``{"select": {"bic": ...}}``), and the
-    per-choice :func:`verdict` under ``"verdict"``.
+    per-choice :func:`verdict` under ``"verdict"``; a skipped stage's numbers are None (its verdict empty).
 
     Raises KeyError naming the number when a stage's metrics lack it.
     """
     out: dict[str, dict[str, float | int | None]] = {}
     for name, (stage, key) in HEADLINE.items():
         try:
-            value = _lookup(metrics[stage], key)
+            value = None if skipped.is_skipped(metrics[stage]) else _lookup(metrics[stage], key)
         except KeyError as exc:
             raise KeyError(f"{name}: {stage}/metrics.json has no {key!r}") from exc
         group, field = name.split(".", 1)
         out.setdefault(group, {})[field] = _round(value)
-    out["verdict"] = verdict(metrics["evaluate"])
+    out["verdict"] = {} if skipped.is_skipped(metrics["evaluate"]) else verdict(metrics["evaluate"])
     return out
 
 
