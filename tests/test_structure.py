@@ -24,14 +24,12 @@ MAX_FUNCTION_LINES = 60
 MODULES_OVER: dict[str, int] = {
     "src/gmmgen/pipeline/config.py": 753,
     "src/gmmgen/tracking/log.py": 908,
-    "src/gmmgen/viz/plots.py": 445,
 }
 #: Function bodies still over MAX_FUNCTION_LINES: "path:qualified name" -> body lines today (may only go down).
 FUNCTIONS_OVER: dict[str, int] = {
     "src/gmmgen/report/findings.py:findings_markdown": 99,
     "src/gmmgen/report/summary.py:pipeline_summary": 120,
     "src/gmmgen/report/summary.py:sweep_summary": 79,
-    "src/gmmgen/viz/plots.py:sweep_criteria": 77,
 }
 
 
