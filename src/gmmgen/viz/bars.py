@@ -66,27 +66,6 @@ def criteria_comparison(
     by the pipeline is named "(used)" under its bar and drawn with a thick edge,
     as ``sweep.png`` marks its panel.
     """
-    n_real = reference.get("frechet_n", "?")
-    pct = lambda v: f"{100 * v:.0f}%"  # noqa: E731
-    panels = [
-        ("frechet_distance", "Fréchet distance to test digits", "judge-CNN features; lower is better",
-         reference.get("frechet_floor"), f"real vs real, {n_real} digits",
-         lambda v: f"{v:.1f}" if v >= 10 else f"{v:.2f}"),
-        ("inception_score", "Inception Score", "1 to 10; higher is better",
-         reference.get("inception_score_real"), "real digits", lambda v: f"{v:.2f}"),
-        ("precision", "precision (fidelity)", "share of samples on the real manifold",
-         reference.get("precision_floor"), "real vs real", pct),
-        ("recall", "recall (coverage of real digits)", "share of real digits on the samples' manifold",
-         reference.get("recall_floor"), "real vs real", pct),
-        ("ndb_share", f"NDB: bins that differ (K={reference.get('ndb_bins', '?')})", "share of bins; lower is better",
-         reference.get("ndb_share_floor"), "real vs real", pct),
-        ("copying_c_t", "data-copying test C_T", "below 0: closer to training digits than unseen ones",
-         reference.get("copying_c_t_floor"), "unseen real digits", lambda v: f"{v:.2f}"),
-        ("nn_distance_ratio", "nearest-training-digit distance", "median, generated / real test digits",
-         None, "", lambda v: f"{v:.2f}"),
-        ("test_bpp", "test bits/pixel (pixel space)", "bits per pixel (lower is better)", None, "",
-         lambda v: f"{v:.3f}"),
-    ]  # fmt: skip
     label = style.CRITERION_LABEL
     names = [
         f"{label.get(r['criterion'], r['criterion'])}{' (used)' if r['criterion'] == used else ''}\n"
@@ -95,53 +74,97 @@ def criteria_comparison(
     ]
     colors = [style.CRITERION_COLOR.get(r["criterion"], "tab:gray") for r in rows]
     fig, axes = plt.subplots(2, 4, figsize=(17, 8.4))
-    for ax, (key, panel_title, ylabel, ref_value, ref_label, fmt) in zip(axes.flat, panels, strict=True):
-        values = [float(r.get(key, np.nan)) for r in rows]
-        finite = [v for v in values if np.isfinite(v)]
-        std = None
-        if key == "test_bpp" and finite:  # differences in the second decimal: an axis around the values
-            _zoomed_bars(ax, values, colors, fmt)
-            panel_title += "\n(axis around the values, not from 0)"
-        else:
-            std = [float(r.get("inception_score_std", np.nan)) for r in rows] if key == "inception_score" else None
-            bars = _bars(ax, values, colors, fmt, above=std)
-        if std is not None:
-            ax.errorbar(range(len(rows)), values, yerr=std, fmt="none", ecolor="black", capsize=4, lw=1)
-            finite = finite + [v + e for v, e in zip(values, std, strict=True) if np.isfinite(v + e)]
-            panel_title += " ± std over splits"
-        ax.set_xticks(range(len(rows)), names, fontsize=8)
-        for tick, r in zip(ax.get_xticklabels(), rows, strict=True):
-            if r["criterion"] == used:
-                tick.set_fontweight("bold")
-        extra = [ref_value] if ref_value is not None and np.isfinite(ref_value) else []
-        if key == "copying_c_t":
-            threshold = reference.get("copying_threshold")
-            if threshold is not None:
-                extra.append(float(threshold))
-                ax.axhline(threshold, color="tab:red", ls=":", lw=1.2)
-                panel_title += f"; red dotted: copying below {threshold:g} (hatched)"
-            for bar, r in zip(bars, rows, strict=True):
-                if r.get("copying_status") == "copying":
-                    bar.set_hatch("///")
-        if key != "test_bpp" or not finite:
-            top = max([*finite, *extra, 0.0])
-            bottom = min([*finite, *extra, 0.0])
-            span = max(top - bottom, 1e-3)
-            ax.set_ylim(bottom - (0.12 * span if bottom < 0 else 0), top + 0.15 * span)
-        if ref_value is not None and np.isfinite(ref_value):  # named in the title, so no label sits on the bars
-            ax.axhline(ref_value, color="black", ls="--", lw=1)
-            panel_title += f"\n(dashed: {ref_label}, {fmt(ref_value)})"
-        if fmt is pct:
-            ax.yaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
-        for patch, r in zip(ax.patches, rows, strict=False):
-            if r["criterion"] == used:
-                patch.set_linewidth(2.5)
-        ax.set_title(panel_title, fontsize=9)
-        ax.set_ylabel(ylabel, fontsize=8)
-        ax.grid(False, axis="x")
+    for ax, panel in zip(axes.flat, _quality_panels(reference), strict=True):
+        _quality_panel(ax, panel, rows, reference, names, colors, used)
     fig.suptitle(title_lines("Sample quality and data-copying of the model each criterion chooses", title))
     fig.tight_layout()
     return style.save(fig, path)
+
+
+def _pct(v: float) -> str:
+    """A share as a whole percentage (0.25 -> 25%)."""
+    return f"{100 * v:.0f}%"
+
+
+def _quality_panels(reference: dict[str, Any]) -> list[tuple]:
+    """Per panel of :func:`criteria_comparison`: key, title, y label, real-digit floor, the floor's name, format."""
+    n_real = reference.get("frechet_n", "?")
+    panels = [
+        ("frechet_distance", "Fréchet distance to test digits", "judge-CNN features; lower is better",
+         reference.get("frechet_floor"), f"real vs real, {n_real} digits",
+         lambda v: f"{v:.1f}" if v >= 10 else f"{v:.2f}"),
+        ("inception_score", "Inception Score", "1 to 10; higher is better",
+         reference.get("inception_score_real"), "real digits", lambda v: f"{v:.2f}"),
+        ("precision", "precision (fidelity)", "share of samples on the real manifold",
+         reference.get("precision_floor"), "real vs real", _pct),
+        ("recall", "recall (coverage of real digits)", "share of real digits on the samples' manifold",
+         reference.get("recall_floor"), "real vs real", _pct),
+        ("ndb_share", f"NDB: bins that differ (K={reference.get('ndb_bins', '?')})", "share of bins; lower is better",
+         reference.get("ndb_share_floor"), "real vs real", _pct),
+        ("copying_c_t", "data-copying test C_T", "below 0: closer to training digits than unseen ones",
+         reference.get("copying_c_t_floor"), "unseen real digits", lambda v: f"{v:.2f}"),
+        ("nn_distance_ratio", "nearest-training-digit distance", "median, generated / real test digits",
+         None, "", lambda v: f"{v:.2f}"),
+        ("test_bpp", "test bits/pixel (pixel space)", "bits per pixel (lower is better)", None, "",
+         lambda v: f"{v:.3f}"),
+    ]  # fmt: skip
+    return panels
+
+
+def _quality_panel(
+    ax: plt.Axes,
+    panel: tuple,
+    rows: Sequence[dict[str, Any]],
+    reference: dict[str, Any],
+    names: list[str],
+    colors: list[str],
+    used: str,
+) -> None:
+    """One panel of :func:`criteria_comparison`: a bar per criterion's choice, its floor, the one ``used`` marked."""
+    key, panel_title, ylabel, ref_value, ref_label, fmt = panel
+    values = [float(r.get(key, np.nan)) for r in rows]
+    finite = [v for v in values if np.isfinite(v)]
+    std = None
+    if key == "test_bpp" and finite:  # differences in the second decimal: an axis around the values
+        _zoomed_bars(ax, values, colors, fmt)
+        panel_title += "\n(axis around the values, not from 0)"
+    else:
+        std = [float(r.get("inception_score_std", np.nan)) for r in rows] if key == "inception_score" else None
+        bars = _bars(ax, values, colors, fmt, above=std)
+    if std is not None:
+        ax.errorbar(range(len(rows)), values, yerr=std, fmt="none", ecolor="black", capsize=4, lw=1)
+        finite = finite + [v + e for v, e in zip(values, std, strict=True) if np.isfinite(v + e)]
+        panel_title += " ± std over splits"
+    ax.set_xticks(range(len(rows)), names, fontsize=8)
+    for tick, r in zip(ax.get_xticklabels(), rows, strict=True):
+        if r["criterion"] == used:
+            tick.set_fontweight("bold")
+    extra = [ref_value] if ref_value is not None and np.isfinite(ref_value) else []
+    if key == "copying_c_t":
+        threshold = reference.get("copying_threshold")
+        if threshold is not None:
+            extra.append(float(threshold))
+            ax.axhline(threshold, color="tab:red", ls=":", lw=1.2)
+            panel_title += f"; red dotted: copying below {threshold:g} (hatched)"
+        for bar, r in zip(bars, rows, strict=True):
+            if r.get("copying_status") == "copying":
+                bar.set_hatch("///")
+    if key != "test_bpp" or not finite:
+        top = max([*finite, *extra, 0.0])
+        bottom = min([*finite, *extra, 0.0])
+        span = max(top - bottom, 1e-3)
+        ax.set_ylim(bottom - (0.12 * span if bottom < 0 else 0), top + 0.15 * span)
+    if ref_value is not None and np.isfinite(ref_value):  # named in the title, so no label sits on the bars
+        ax.axhline(ref_value, color="black", ls="--", lw=1)
+        panel_title += f"\n(dashed: {ref_label}, {fmt(ref_value)})"
+    if fmt is _pct:
+        ax.yaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
+    for patch, r in zip(ax.patches, rows, strict=False):
+        if r["criterion"] == used:
+            patch.set_linewidth(2.5)
+    ax.set_title(panel_title, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=8)
+    ax.grid(False, axis="x")
 
 
 def anomaly_bars(report: dict[str, Any], path: str | Path, title: str = "") -> Path:
