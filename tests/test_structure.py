@@ -27,7 +27,6 @@ MODULES_OVER: dict[str, int] = {
 }
 #: Function bodies still over MAX_FUNCTION_LINES: "path:qualified name" -> body lines today (may only go down).
 FUNCTIONS_OVER: dict[str, int] = {
-    "src/gmmgen/report/findings.py:findings_markdown": 99,
     "src/gmmgen/report/summary.py:pipeline_summary": 120,
     "src/gmmgen/report/summary.py:sweep_summary": 79,
 }

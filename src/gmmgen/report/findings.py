@@ -49,15 +49,30 @@ def findings_markdown(run_dir: Path) -> str:
     rows = read_sweep_csv(F.SELECT.folder(run_dir) / F.SELECT.sweep)
     ref = ev["reference"]
     d = sel["yardstick"]["n_pixels"]
-    out = [
+    out = [_data_paragraph(prov, red, sel, clf), ""]
+    out += _sweep_lines(rows, sel, d)
+    out += baseline_lines(sel)
+    out += _criteria_lines(sel, ev, ref)
+    out += _anomaly_lines(sel, ev)
+    return "\n".join(out) + "\n"
+
+
+def _data_paragraph(prov: dict[str, Any], red: dict[str, Any], sel: dict[str, Any], clf: dict[str, Any]) -> str:
+    """The digits of the run: how many, from where, the judge's, the PCA and the residual variance."""
+    return (
         f"Data: {prov['n_train']} training, {prov['n_val']} validation and {prov['n_test']} test digits "
         f"({prov['source']}; test digits from `{prov.get('test_origin') or prov['origin']}`), "
         f"{clf['n_train']} more digits for the judge CNN (disjoint from all three; "
         f"{100 * clf['test_accuracy']:.1f}% accuracy on the {clf['n_test']} {clf.get('accuracy_measured_on', 'test')} "
         f"digits). PCA keeps {red['n_dims_kept']} of {red['n_dims_in']} dimensions "
         f"({100 * red['variance_explained']:.1f}% of the variance); the residual variance per discarded direction is "
-        f"sigma^2 = {sel['yardstick']['residual_variance']:.3g} (pixels scaled to [0, 1]).",
-        "",
+        f"sigma^2 = {sel['yardstick']['residual_variance']:.3g} (pixels scaled to [0, 1])."
+    )
+
+
+def _sweep_lines(rows: list[dict[str, Any]], sel: dict[str, Any], d: int) -> list[str]:
+    """The sweep's table (``d`` pixels per image): one row per fit, its criteria and NLL terms, the choices marked."""
+    out = [
         "**The sweep** (`outputs/select/sweep.csv`). BIC and AIC compare fits within this run only; the "
         f"validation NLL is the pixel-space yardstick (nats per {d}-pixel image, and bits/pixel; lower is better), "
         "split into its three terms (nats/image; they sum to it): the mixture's NLL of the whitened PCA "
@@ -83,8 +98,12 @@ def findings_markdown(run_dir: Path) -> str:
             f"{_num(r['val_bpp'], '.4f')} | "
             f"{_num(r['min_points_per_parameter'], '.3g')} |"
         )
-    out += baseline_lines(sel)
-    out += [
+    return out
+
+
+def _criteria_lines(sel: dict[str, Any], ev: dict[str, Any], ref: dict[str, Any]) -> list[str]:
+    """The models each criterion chooses: likelihoods and sample quality against the real-digit floors."""
+    out = [
         "",
         "**The models each criterion chooses** (`outputs/select/metrics.json`, `outputs/evaluate/criteria.csv`): "
         "chosen on validation digits, then reported once on the test digits. "
@@ -122,6 +141,12 @@ def findings_markdown(run_dir: Path) -> str:
             f"{q.get('copying_status', 'n/a')} | {_num(q.get('nn_distance_ratio'), '.2f')} | "
             f"{c['ari']:.2f} | {c['nmi']:.2f} |"
         )
+    return out
+
+
+def _anomaly_lines(sel: dict[str, Any], ev: dict[str, Any]) -> list[str]:
+    """The verdict, anomaly detection by corruption, and the class-conditional mixtures."""
+    out: list[str] = []
     if "verdict" in ev:
         out += ["", f"**Verdict.** {ev['verdict']['sentence']}"]
     anomaly, cond = ev["anomaly"], ev["conditional"]
@@ -145,7 +170,7 @@ def findings_markdown(run_dir: Path) -> str:
         f"`{sel['criterion']}` on that digit's validation digits: {per_class}): the judge reads "
         f"{100 * cond['agreement']:.1f}% of their samples as the intended digit.",
     ]
-    return "\n".join(out) + "\n"
+    return out
 
 
 def baseline_lines(sel: dict[str, Any]) -> list[str]:
