@@ -26,10 +26,7 @@ MODULES_OVER: dict[str, int] = {
     "src/gmmgen/tracking/log.py": 908,
 }
 #: Function bodies still over MAX_FUNCTION_LINES: "path:qualified name" -> body lines today (may only go down).
-FUNCTIONS_OVER: dict[str, int] = {
-    "src/gmmgen/report/summary.py:pipeline_summary": 120,
-    "src/gmmgen/report/summary.py:sweep_summary": 79,
-}
+FUNCTIONS_OVER: dict[str, int] = {}
 
 
 def body_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
