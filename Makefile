@@ -35,8 +35,9 @@ REMOTE ?=
 # DVC 3 ends every `dvc repro` that ran a stage with "Use `dvc push` to send your updates to remote
 # storage." and has no setting for it (core.autostage only silences the "git add dvc.lock" hint, and
 # `dvc repro -q` would hide DVC's errors too), so the run targets drop that one line from stdout (stderr,
-# where errors and Ctrl-C's last words go, is not filtered).
-DROP_PUSH_HINT = | { grep --line-buffered -vxF 'Use `dvc push` to send your updates to remote storage.' || true; }
+# where errors and Ctrl-C's last words go, is not filtered). The filter ignores Ctrl-C, SIGTERM and SIGHUP
+# (sent to the whole process group): it reads on until the stages' last line, so their pipe never breaks.
+DROP_PUSH_HINT = | { trap '' INT TERM HUP; grep --line-buffered -vxF 'Use `dvc push` to send your updates to remote storage.' || true; }
 
 .PHONY: tutorial
 .PHONY: help install install-gpu postgresql slurm cluster cluster-stop params run exp compare findings sweep ui serve promote gate server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all

@@ -138,6 +138,10 @@ class Terminated(KeyboardInterrupt):
     """
 
 
+class HungUp(Terminated):
+    """SIGHUP (the terminal closed), raised by the entry points' handler and handled like SIGTERM (exit 129)."""
+
+
 class JobTerminated(GmmgenError, RuntimeError):
     """A multirun job that was sent SIGTERM, as an ordinary error of that job (exit status 143).
 

@@ -19,7 +19,9 @@ and exits with the status of its kind, the same from every entry point:
 7     busy: another run holds this checkout (see :mod:`gmmgen.runtime.runlock`)
 8     gate failed: ``make gate`` found a headline number regressed past its
       tolerance, or other digits than the reference's (:mod:`gmmgen.tracking.gate`)
-130   interrupted by Ctrl-C (SIGINT); 143: terminated by SIGTERM
+130   interrupted by Ctrl-C (SIGINT); 143: terminated by SIGTERM; 129: hung up (SIGHUP).
+      A signal after the work is done (the outputs complete, the interpreter
+      shutting down) prints one line and exits 0 (:mod:`gmmgen.runtime.signals`)
 ====  ==========================================================================
 
 Inside a Hydra multirun a job's error is raised instead, so Hydra reports the
@@ -31,7 +33,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -39,12 +40,13 @@ from typing import Any, NoReturn, TypeVar
 from gmmgen.core.compute import Compute
 from gmmgen.errors import STATUS_FILE_ENV, ConfigError, GmmgenError, JobTerminated, slurm_job
 from gmmgen.pipeline.config import Config, root_of
-from gmmgen.runtime import console
+from gmmgen.runtime import console, signals
 from gmmgen.runtime.exits import (  # noqa: F401  re-exported: entry points and tests name them as cli.EXIT_*
     EXIT_BUG,
     EXIT_BUSY,
     EXIT_CONFIG,
     EXIT_DATA,
+    EXIT_HUNG_UP,
     EXIT_INTERRUPTED,
     EXIT_MODEL,
     EXIT_TERMINATED,
@@ -64,24 +66,21 @@ __all__ = ["STATUS_FILE_ENV", "exit_status", "fail", "main", "run"]
 console.quiet_libraries()  # before any entry point imports TensorFlow or MLflow
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Terminated(f"signal {signum}")
-
-
 def install_signal_handlers() -> None:
-    """SIGTERM raises :class:`Terminated` (a KeyboardInterrupt), so cleanup code runs as for Ctrl-C.
+    """SIGTERM (SIGHUP) raises :class:`Terminated` (:class:`HungUp`), so cleanup code runs as for Ctrl-C.
 
     Ctrl-C raises KeyboardInterrupt again (Python's own handler), in place of
-    the start-up handlers of :mod:`gmmgen.runtime.startup`.
+    the start-up handlers of :mod:`gmmgen.runtime.startup`; an ignored signal
+    (nohup, `&`) stays ignored (:mod:`gmmgen.runtime.signals`).
     """
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # an ignored Ctrl-C (nohup, `&`) stays ignored
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signals.stage_handlers()
 
 
 def _describe(exc: BaseException, status: int) -> str:
     if status == EXIT_INTERRUPTED:
         return "interrupted (Ctrl-C): no partial stage folder was kept; open MLflow runs ended KILLED"
+    if status == EXIT_HUNG_UP:
+        return "hung up (SIGHUP): no partial stage folder was kept; open MLflow runs ended KILLED"
     if isinstance(exc, Terminated):
         return "terminated (SIGTERM): no partial stage folder was kept; open MLflow runs ended KILLED"
     text = str(exc)
@@ -152,7 +151,10 @@ def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True, typed: bool = Tru
             Compute.from_config(settled).check()
         if banner:
             console.banner(fn.__name__.removeprefix("run_"), console.describe(fn))
-        return fn(settled if typed else cfg)
+        result = fn(settled if typed else cfg)
+        if _under_main and not _in_multirun():  # an entry point's work is done: a late signal does not undo it
+            signals.outputs_complete()
+        return result
     except SystemExit:
         raise
     except BaseException as exc:

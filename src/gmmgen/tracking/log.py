@@ -384,7 +384,7 @@ def end_orphans(cfg: Config | DictConfig, client: Any) -> list[str]:
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back while the store is written to; they arrive when the block ends.
+    """Hold Ctrl-C, SIGTERM and SIGHUP back while the store is written to; they arrive when the block ends.
 
     So a signal cannot land inside a store transaction (an interrupted SQLite
     write leaves the database locked) nor cut the closing of a run short and
@@ -403,7 +403,7 @@ def signals_deferred() -> Iterator[None]:
     def note(signum: int, frame: Any) -> None:
         noted.append(signum)
 
-    previous = {signum: signal.signal(signum, note) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {signum: signal.signal(signum, note) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
