@@ -148,18 +148,26 @@ def dvc_idle(root: str | os.PathLike[str]) -> Iterator[None]:
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> int:
-    """Run ``cmd``; Ctrl-C reaches it from the terminal, SIGTERM is passed on. Returns its status."""
+    """Run ``cmd``; Ctrl-C and SIGHUP reach it from the terminal, SIGTERM is passed on. Returns its status.
+
+    Ignoring the terminal's signals here keeps the lock held until ``cmd`` has ended.
+    """
     proc = subprocess.Popen(cmd, env=env)
 
     def forward(signum: int, frame: Any) -> None:
         proc.send_signal(signum)
 
-    previous = signal.signal(signal.SIGTERM, forward), signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = (
+        signal.signal(signal.SIGTERM, forward),
+        signal.signal(signal.SIGINT, signal.SIG_IGN),
+        signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
     try:
         code = proc.wait()
     finally:
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGINT, previous[1])
+        signal.signal(signal.SIGHUP, previous[2])
     return 128 - code if code < 0 else code
 
 
