@@ -40,7 +40,7 @@ REMOTE ?=
 DROP_PUSH_HINT = | { trap '' INT TERM HUP; grep --line-buffered -vxF 'Use `dvc push` to send your updates to remote storage.' || true; }
 
 .PHONY: tutorial
-.PHONY: help install install-gpu postgresql slurm cluster cluster-stop params run exp compare findings sweep ui serve promote gate server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
+.PHONY: help install install-gpu postgresql slurm cluster cluster-stop params run exp compare findings sweep ui serve promote gate server server-stop push pull test test-slow mutate bench bench-gpu bench-load lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
@@ -133,8 +133,11 @@ ui: $(STAMP) ## MLflow UI for outputs/mlflow.db on http://127.0.0.1:PORT (defaul
 		--default-artifact-root $(CURDIR)/outputs/mlartifacts --host 127.0.0.1 --port $(PORT)
 
 serve: $(STAMP) ## Serve the @champion digit generator (ALIAS=<alias> or VERSION=<n> for another) on http://127.0.0.1:SERVE_PORT
-	MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/outputs/mlflow.db $(BIN)/mlflow models serve \
-		-m models:/$(MODEL)$(if $(VERSION),/$(VERSION),@$(ALIAS)) --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
+	MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/outputs/mlflow.db $(BIN)/python -m gmmgen.tracking.serving \
+		--model-uri models:/$(MODEL)$(if $(VERSION),/$(VERSION),@$(ALIAS)) --host 127.0.0.1 --port $(SERVE_PORT) $(ARGS)
+
+bench-load: $(STAMP) ## The served model under a concurrent mix of valid and hostile requests (loopback; ARGS='--requests 600')
+	$(BIN)/python bench/load.py --out outputs/bench/load.md $(ARGS)
 
 promote: $(STAMP) ## Move @champion (ALIAS) to model VERSION=<n> by hand, recording who and why (REASON="...")
 	@$(BIN)/python pipelines/promote.py --version "$(VERSION)" --reason "$$GMMGEN_REASON" --alias "$(ALIAS)" $(ARGS)
