@@ -218,3 +218,15 @@ def test_drawing_the_per_request_cap_takes_tens_of_mb_not_hundreds():
         tracemalloc.stop()
     assert z.shape == (10_000, 87) and labels.shape == (10_000,)
     assert peak < 60 * 2**20, f"peak {peak / 2**20:.0f} MB"  # z and offsets: 7 MB each; blocks of factors: 30 MB
+
+
+def test_a_model_that_is_not_there_is_one_line_and_the_tracking_status(tmp_path):
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}"}
+    cmd = [PYTHON, "-m", "gmmgen.tracking.serving", "--model-uri", "models:/nope@champion", "--port", "1"]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 6, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("gmmgen:")]
+    assert lines == [
+        "gmmgen: tracking error: cannot load models:/nope@champion: Registered Model with name=nope not found"
+    ]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,7 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     limits = Limits(args.max_in_flight, args.max_body, args.max_connections)
-    model = mlflow.pyfunc.load_model(args.model_uri)
+    try:
+        model = mlflow.pyfunc.load_model(args.model_uri)
+    except Exception as exc:  # no such model, version or alias; an unreachable store
+        print(f"gmmgen: tracking error: cannot load {args.model_uri}: {one_line(str(exc))}", file=sys.stderr)
+        return 6
     print(
         f"serving {args.model_uri} on http://{args.host}:{args.port}/invocations "
         f"(at most {limits.max_in_flight} digits in flight, {limits.max_body} bytes a body)",
