@@ -149,3 +149,39 @@ def test_a_signal_while_a_stage_works_is_one_line_and_its_status(tmp_path, signu
     (line,) = [line for line in err.splitlines() if line.startswith("gmmgen:")]
     assert line.startswith(f"gmmgen: {WHAT[signum]}: no partial stage folder was kept")
     assert not (tmp_path / "outputs" / "track" / "run.json").exists()
+
+
+@pytest.mark.parametrize("chain", ["runlock", "dvc-like"])
+def test_a_late_signal_under_make_run_lets_the_finished_stage_be_and_starts_nothing_after_it(tmp_path, chain):
+    """The stage that finished exits 0 (DVC keeps it); the next command (runlock's) or stage (DVC's) does not run."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    mark = tmp_path / "teardown"
+    env = {"GMMGEN_TEST_TEARDOWN": str(mark), "PYTHONPATH": f"{site}:{os.environ.get('PYTHONPATH', '')}"}
+    stage = [PYTHON, str(REPO / "pipelines" / "stage.py"), "track", f"paths.root={tmp_path}", "tracking.enabled=false"]
+    second = [PYTHON, "-c", f"open({str(tmp_path / 'second')!r}, 'w')"]
+    if chain == "runlock":
+        commands = ["--", *stage, "--", *second]
+    else:  # DVC runs stages one after the other and lives through a stage's Ctrl-C; bash stands in for it here
+        import shlex
+
+        script = f"{shlex.join(stage)} && GMMGEN_TEST_TEARDOWN= {shlex.join(stage[:2])} summary && "
+        commands = ["--", "bash", "-c", script + shlex.join(second)]
+    proc = start([PYTHON, "-m", "gmmgen.runtime.runlock", *commands], tmp_path, env)
+    wait_for(mark, proc)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = finish(proc)
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    lines = [line for line in err.splitlines() if line.startswith("gmmgen:")]
+    assert lines[0] == "gmmgen: interrupted (Ctrl-C) after the work was done: its outputs are complete", lines
+    if chain == "runlock":
+        assert lines[1:] == ["gmmgen: interrupted (Ctrl-C): the commands after stage.py did not start"], lines
+    else:
+        assert lines[1:] == [
+            "gmmgen: interrupted (Ctrl-C) after the previous stage finished: this one did not start"
+        ], lines
+    assert (tmp_path / "outputs" / "track" / "run.json").exists()  # the finished stage's outputs stay
+    assert not (tmp_path / "second").exists()
+    assert not list((tmp_path / "outputs").glob(".run.status-*")), "runlock left its status files"

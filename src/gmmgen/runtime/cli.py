@@ -38,7 +38,16 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 from gmmgen.core.compute import Compute
-from gmmgen.errors import STATUS_FILE_ENV, ConfigError, GmmgenError, JobTerminated, slurm_job
+from gmmgen.errors import (
+    SIGNAL_STATUS,
+    SIGNAL_WHAT,
+    STATUS_FILE_ENV,
+    ConfigError,
+    GmmgenError,
+    JobTerminated,
+    late_signal,
+    slurm_job,
+)
 from gmmgen.pipeline.config import Config, root_of
 from gmmgen.runtime import console, signals
 from gmmgen.runtime.exits import (  # noqa: F401  re-exported: entry points and tests name them as cli.EXIT_*
@@ -177,6 +186,17 @@ def _exit_for(error: BaseException) -> NoReturn:
     fail(_describe(error, status), status)
 
 
+def stop_after_late_signal() -> None:
+    """Under ``make run``, exit with one line if an earlier stage noted a signal after its work (nothing starts).
+
+    That stage exited 0 so DVC keeps it; DVC, which ignores Ctrl-C while a
+    stage runs, would start the next one: this one stops at once instead.
+    """
+    signum = late_signal()
+    if signum in SIGNAL_STATUS:
+        fail(f"{SIGNAL_WHAT[signum]} after the previous stage finished: this one did not start", SIGNAL_STATUS[signum])
+
+
 _INFO_FLAGS = ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc")
 
 
@@ -213,6 +233,7 @@ def main(app: Callable[[], Any], lock: bool = True, check_argv: Callable[[list[s
     multirun = "-m" in argv or "--multirun" in argv
     locking = lock and not multirun and not any(a in _INFO_FLAGS for a in argv)
     try:
+        stop_after_late_signal()
         if check_argv is not None:
             check_argv(argv)
         with runlock.hold(_argv_root(argv)) if locking else contextlib.nullcontext():

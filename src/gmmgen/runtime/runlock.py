@@ -171,9 +171,19 @@ def _run(cmd: list[str], env: dict[str, str]) -> int:
     return 128 - code if code < 0 else code
 
 
+def _name(cmd: list[str]) -> str:
+    """A command's short name: its script (``configure.py``), its ``-m`` module, else its program."""
+    for i, arg in enumerate(cmd):
+        if arg.endswith(".py"):
+            return Path(arg).name
+        if arg == "-m" and i + 1 < len(cmd):
+            return cmd[i + 1]
+    return Path(cmd[0]).name
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m gmmgen.runtime.runlock [--wait] -- CMD ... [-- CMD ...]``: run the commands under the lock."""
-    from gmmgen.errors import STATUS_FILE_ENV
+    from gmmgen.errors import SIGNAL_STATUS, SIGNAL_WHAT, STATUS_FILE_ENV, late_signal
     from gmmgen.redact import redact
     from gmmgen.runtime.exits import exit_status, fail
 
@@ -205,8 +215,17 @@ def main(argv: list[str] | None = None) -> int:
                         if status_file.exists():
                             code = int(status_file.read_text().strip() or code)
                         return code
+                    signum = late_signal(str(status_file))
+                    if signum in SIGNAL_STATUS:  # it finished its work, then the signal came: stop here
+                        print(
+                            f"gmmgen: {SIGNAL_WHAT[signum]}: the commands after {_name(cmd)} did not start",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        return SIGNAL_STATUS[signum]
             finally:
                 status_file.unlink(missing_ok=True)
+                Path(f"{status_file}.signal").unlink(missing_ok=True)
     except CheckoutBusy as exc:
         fail(f"busy: {exc}", exit_status(exc) or 7)
     return 0

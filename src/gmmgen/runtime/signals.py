@@ -9,7 +9,8 @@ work           :func:`stage_handlers`: the signal raises    the stage's cleanup 
                                                             one line; 130/143/129
 work done      :func:`outputs_complete`                     ``... after the work was done``;
 (teardown)                                                  exit 0: the outputs are complete, so
-                                                            DVC keeps the stage as done
+                                                            DVC keeps the stage as done; under
+                                                            ``make run`` nothing after it starts
 =============  ==========================================  ======================================
 
 A signal the process inherited as ignored (``nohup`` ignores SIGHUP, a
@@ -25,8 +26,10 @@ import sys
 import threading
 from typing import Any
 
-from gmmgen.errors import HungUp, Terminated, record_status
-from gmmgen.runtime.startup import STATUS, WHAT
+from gmmgen.errors import SIGNAL_STATUS, SIGNAL_WHAT, HungUp, Terminated, record_late_signal, record_status
+
+STATUS = {signal.Signals(k): v for k, v in SIGNAL_STATUS.items()}
+WHAT = {signal.Signals(k): v for k, v in SIGNAL_WHAT.items()}
 
 __all__ = ["STATUS", "WHAT", "outputs_complete", "stage_handlers"]
 
@@ -64,6 +67,7 @@ def _after_done(signum: int, frame: Any) -> None:
     except (OSError, ValueError):
         pass
     record_status(0)
+    record_late_signal(signum)  # under `make run`: the commands after this one do not start
     os._exit(0)
 
 

@@ -16,14 +16,10 @@ import signal
 import sys
 from typing import Any
 
-from gmmgen.errors import record_status
+from gmmgen.errors import SIGNAL_STATUS, SIGNAL_WHAT, record_status
 
-STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
-WHAT = {
-    signal.SIGINT: "interrupted (Ctrl-C)",
-    signal.SIGTERM: "terminated (SIGTERM)",
-    signal.SIGHUP: "hung up (SIGHUP)",
-}
+STATUS = {signal.Signals(k): v for k, v in SIGNAL_STATUS.items()}
+WHAT = {signal.Signals(k): v for k, v in SIGNAL_WHAT.items()}
 
 
 def _while_starting(signum: int, frame: Any) -> None:
