@@ -185,3 +185,39 @@ def test_a_late_signal_under_make_run_lets_the_finished_stage_be_and_starts_noth
     assert (tmp_path / "outputs" / "track" / "run.json").exists()  # the finished stage's outputs stay
     assert not (tmp_path / "second").exists()
     assert not list((tmp_path / "outputs").glob(".run.status-*")), "runlock left its status files"
+
+
+# An object torn down with the modules, after Python stopped handling signals: a slow __del__ holds that window open.
+SLOW_MODULE_TEARDOWN = """
+import os, pathlib, sys, time, types
+
+class _Slow:
+    def __del__(self):
+        pathlib.Path(os.environ["GMMGEN_TEST_FINALIZE"]).touch()
+        time.sleep(3)
+
+if os.environ.get("GMMGEN_TEST_FINALIZE"):
+    module = types.ModuleType("_gmmgen_slow_teardown")
+    module.slow = _Slow()
+    sys.modules["_gmmgen_slow_teardown"] = module
+"""
+
+
+def test_a_finished_stage_skips_the_module_teardown_a_signal_would_kill(tmp_path):
+    """Python stops handling signals before it tears its modules down: a Ctrl-C there killed a finished stage."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SLOW_MODULE_TEARDOWN)
+    mark = tmp_path / "finalizing"
+    env = {"GMMGEN_TEST_FINALIZE": str(mark), "PYTHONPATH": f"{site}:{os.environ.get('PYTHONPATH', '')}"}
+    args = [str(REPO / "pipelines" / "stage.py"), "track", f"paths.root={tmp_path}", "tracking.enabled=false"]
+    proc = start([PYTHON, *args], tmp_path, env)
+    deadline = time.time() + 60
+    while proc.poll() is None and not mark.exists() and time.time() < deadline:
+        time.sleep(0.01)
+    if mark.exists():  # the module teardown runs: a Ctrl-C in it must not undo the finished stage
+        os.killpg(proc.pid, signal.SIGINT)
+    _, err = finish(proc)
+    assert proc.returncode == 0, f"{proc.returncode}: {err[-3000:]}"
+    assert not mark.exists(), "the interpreter tore its modules down after the work was done"
+    assert (tmp_path / "outputs" / "track" / "run.json").exists()

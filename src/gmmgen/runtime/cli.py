@@ -249,3 +249,5 @@ def main(app: Callable[[], Any], lock: bool = True, check_argv: Callable[[list[s
         fail(_describe(error, status), status)
     finally:
         _under_main = False
+    if not multirun:  # the work is done: no interpreter teardown for a late signal to land in
+        signals.finish()

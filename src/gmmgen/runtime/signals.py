@@ -24,14 +24,14 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import Any, NoReturn
 
 from gmmgen.errors import SIGNAL_STATUS, SIGNAL_WHAT, HungUp, Terminated, record_late_signal, record_status
 
 STATUS = {signal.Signals(k): v for k, v in SIGNAL_STATUS.items()}
 WHAT = {signal.Signals(k): v for k, v in SIGNAL_WHAT.items()}
 
-__all__ = ["STATUS", "WHAT", "outputs_complete", "stage_handlers"]
+__all__ = ["STATUS", "WHAT", "finish", "outputs_complete", "stage_handlers"]
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
@@ -68,6 +68,28 @@ def _after_done(signum: int, frame: Any) -> None:
         pass
     record_status(0)
     record_late_signal(signum)  # under `make run`: the commands after this one do not start
+    os._exit(0)
+
+
+def finish() -> NoReturn:
+    """End a process whose work is done, status 0: its exit handlers run, the interpreter's teardown does not.
+
+    Python stops handling signals before it tears its modules down (a second
+    or more with TensorFlow and MLflow loaded), so a Ctrl-C then would kill the
+    process by the signal (DVC: "exited with -2", a finished stage marked
+    failed). The exit handlers (``atexit``: log files, worker pools) run while
+    :func:`outputs_complete`'s handlers still answer a signal.
+    """
+    import atexit
+    import logging
+
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
     os._exit(0)
 
 
