@@ -221,3 +221,36 @@ def test_a_finished_stage_skips_the_module_teardown_a_signal_would_kill(tmp_path
     assert proc.returncode == 0, f"{proc.returncode}: {err[-3000:]}"
     assert not mark.exists(), "the interpreter tore its modules down after the work was done"
     assert (tmp_path / "outputs" / "track" / "run.json").exists()
+
+
+# Holds the stage open in its last lines: its last file is written, the function has not returned yet.
+AFTER_LAST_FILE = """
+import os, pathlib, time
+if os.environ.get("GMMGEN_TEST_LAST_FILE"):
+    import gmmgen.core.io as io
+    _write_json = io.write_json
+    def write_json(path, *args, **kwargs):
+        _write_json(path, *args, **kwargs)
+        if pathlib.Path(path).name == "run.json":
+            pathlib.Path(os.environ["GMMGEN_TEST_LAST_FILE"]).touch()
+            time.sleep(3)
+    io.write_json = write_json
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_after_a_stage_wrote_its_last_file_does_not_fail_it(tmp_path, signum):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(AFTER_LAST_FILE)
+    mark = tmp_path / "written"
+    env = {"GMMGEN_TEST_LAST_FILE": str(mark), "PYTHONPATH": f"{site}:{os.environ.get('PYTHONPATH', '')}"}
+    args = [str(REPO / "pipelines" / "stage.py"), "track", f"paths.root={tmp_path}", "tracking.enabled=false"]
+    proc = start([PYTHON, *args], tmp_path, env)
+    wait_for(mark, proc)
+    os.killpg(proc.pid, signum)
+    _, err = finish(proc)
+    assert proc.returncode == 0, err[-3000:]
+    lines = [line for line in err.splitlines() if line.startswith("gmmgen:")]
+    assert lines == [f"gmmgen: {WHAT[signum]} after the work was done: its outputs are complete"], err[-3000:]
+    assert (tmp_path / "outputs" / "track" / "run.json").exists()

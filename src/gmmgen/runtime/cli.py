@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
@@ -153,6 +154,7 @@ def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True, typed: bool = Tru
     """
     install_signal_handlers()
     console.quiet_libraries()  # again: Hydra's logging setup reset the loggers' levels
+    started, settled = time.time(), None
     try:
         validate(cfg)
         settled = root_of(cfg).settle(cfg)  # the one typed config: dataclasses, seeds resolved
@@ -174,8 +176,27 @@ def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True, typed: bool = Tru
         if not _under_main:  # called on its own (a script, a test): exit here as main() would
             _exit_for(exc)
         if isinstance(exc, KeyboardInterrupt):
+            if isinstance(settled, Config) and _stage_outputs_written(fn, settled, started):
+                signals.after_the_work(exc)  # in the stage's last lines, its files all written: exit 0
             raise
         raise JobFailed(exc) from exc
+
+
+def _stage_outputs_written(fn: Callable[[Any], Any], cfg: Config, since: float) -> bool:
+    """True when every file of ``fn``'s stage (the file map: outs and untracked) was written since ``since``.
+
+    DVC removes a stage's outs before running it, and a stage writes its
+    folder under another name and renames it when complete: all of them
+    written by this process means its work is done.
+    """
+    from gmmgen.pipeline import files as F
+
+    stage = F.BY_NAME.get(fn.__name__.removeprefix("run_"))
+    if stage is None:
+        return False
+    folder = stage.folder(cfg.paths.run_dir)
+    paths = [folder / name for name in (*stage.outs(), *stage.untracked())]
+    return all(p.exists() and p.stat().st_mtime >= since - 1 for p in paths)
 
 
 def _exit_for(error: BaseException) -> NoReturn:

@@ -31,7 +31,7 @@ from gmmgen.errors import SIGNAL_STATUS, SIGNAL_WHAT, HungUp, Terminated, record
 STATUS = {signal.Signals(k): v for k, v in SIGNAL_STATUS.items()}
 WHAT = {signal.Signals(k): v for k, v in SIGNAL_WHAT.items()}
 
-__all__ = ["STATUS", "WHAT", "finish", "outputs_complete", "stage_handlers"]
+__all__ = ["STATUS", "WHAT", "after_the_work", "finish", "outputs_complete", "stage_handlers"]
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
@@ -69,6 +69,15 @@ def _after_done(signum: int, frame: Any) -> None:
     record_status(0)
     record_late_signal(signum)  # under `make run`: the commands after this one do not start
     os._exit(0)
+
+
+def after_the_work(exc: BaseException) -> NoReturn:
+    """A signal that landed in a stage's last lines, its files all written: as :func:`outputs_complete` would."""
+    signum = signal.SIGINT
+    if isinstance(exc, Terminated):
+        signum = signal.SIGHUP if isinstance(exc, HungUp) else signal.SIGTERM
+    _after_done(signum, None)
+    raise AssertionError("unreachable")  # _after_done ends the process
 
 
 def finish() -> NoReturn:
