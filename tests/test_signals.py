@@ -177,7 +177,7 @@ def test_a_late_signal_under_make_run_lets_the_finished_stage_be_and_starts_noth
     lines = [line for line in err.splitlines() if line.startswith("gmmgen:")]
     assert lines[0] == "gmmgen: interrupted (Ctrl-C) after the work was done: its outputs are complete", lines
     if chain == "runlock":
-        assert lines[1:] == ["gmmgen: interrupted (Ctrl-C): the commands after stage.py did not start"], lines
+        assert lines[1:] == ["gmmgen: interrupted (Ctrl-C) once stage.py had done its work: stopping there"], lines
     else:
         assert lines[1:] == [
             "gmmgen: interrupted (Ctrl-C) after the previous stage finished: this one did not start"

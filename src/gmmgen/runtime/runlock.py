@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                     signum = late_signal(str(status_file))
                     if signum in SIGNAL_STATUS:  # it finished its work, then the signal came: stop here
                         print(
-                            f"gmmgen: {SIGNAL_WHAT[signum]}: the commands after {_name(cmd)} did not start",
+                            f"gmmgen: {SIGNAL_WHAT[signum]} once {_name(cmd)} had done its work: stopping there",
                             file=sys.stderr,
                             flush=True,
                         )
