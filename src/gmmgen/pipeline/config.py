@@ -23,6 +23,9 @@ from gmmgen.errors import ConfigError
 
 # Training pools whose size is known before any download (name or source -> digits, no test pool).
 KNOWN_POOLS = {"digits": 1797, "bundled": 5000}
+# The most digits a downloaded MNIST can give, by pool: its files hold 60,000 training and 10,000 test digits
+# (a config asking for more is refused before params.yaml is written, not after the download).
+MNIST_POOLS = {"train": 60000, "test": 10000}
 
 
 def _register_resolvers() -> None:
@@ -100,7 +103,8 @@ class DataConfig:
     n_train: int | None = 2000
     """Training digits of the mixture, drawn from the training pool after the validation digits (null: all that is
     left). Together with ``data.n_val`` and ``data.n_test`` at most the pool's size where it is known (bundled:
-    5,000; 8x8 digits: 1,797), leaving digits for the judge CNN."""
+    5,000; 8x8 digits: 1,797), leaving digits for the judge CNN; downloaded MNIST: ``data.n_val`` + ``data.n_train``
+    at most 60,000, ``data.n_test`` at most 10,000."""
     n_val: int = 500
     """Validation digits, drawn first from the training pool: every choice of model (``sweep.criterion=heldout``, each
     digit's own K, the anomaly threshold) uses them. 0: none, allowed only when nothing needs them
@@ -567,6 +571,8 @@ def _split_problems(cfg: DictConfig | Config) -> Iterator[str]:
             "source has none; give data.n_test > 0 or set evaluate.enabled=false (pipelines/run_all.py)"
         )
     if pool is None:
+        if name == "mnist":
+            yield from _mnist_pool_problems(n_train, n_val, n_test, source)
         return
     used = (n_test_taken or 0) + (n_val or 0) + (n_train or 0)
     label = f"data.n_train={n_train!r} + data.n_val={n_val!r} + data.n_test={n_test!r}"
@@ -578,6 +584,19 @@ def _split_problems(cfg: DictConfig | Config) -> Iterator[str]:
             f"{label}: leaves no digits to train the judge CNN (the pool has {pool}); "
             "lower them or set evaluate.enabled=false"
         )
+
+
+def _mnist_pool_problems(n_train: int | None, n_val: int | None, n_test: int | None, source: str) -> Iterator[str]:
+    """More digits than a downloaded MNIST's training or test pool holds (:data:`MNIST_POOLS`)."""
+    train_pool, test_pool = MNIST_POOLS["train"], MNIST_POOLS["test"]
+    needed = (n_val or 0) + (n_train if n_train is not None else 1)
+    if needed > train_pool:
+        yield (
+            f"data.n_train={n_train!r} + data.n_val={n_val!r}: needs {needed} training digits, "
+            f"MNIST's training pool has {train_pool} (data.source={source})"
+        )
+    if n_test is not None and n_test > test_pool:
+        yield f"data.n_test={n_test}: MNIST's test pool has {test_pool} digits (data.source={source})"
 
 
 def _sample_metric_problems(cfg: DictConfig | Config) -> Iterator[str]:

@@ -12,7 +12,8 @@ Each run also logs its train, validation, test and judge digits as MLflow
 dataset inputs whose digest derives from DVC's md5 of the dataset file
 (:mod:`gmmgen.tracking.datasets`).
 
-The registry: the ``track`` stage registers a version with a description and
+The registry: once its run has ended FINISHED (never for a KILLED or FAILED
+run), the ``track`` stage registers the logged model as a version with a description and
 tags (K, criterion, validation NLL, FD, copying status, data digest, commit).
 When ``make run`` recorded a clean git tree before the stages ran (committed
 code and config), the version competes for the alias ``tracking.alias``
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import io
 import json
 import logging
@@ -390,7 +392,7 @@ def end_orphans(cfg: Config | DictConfig, client: Any) -> list[str]:
 
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back while the store is written to; they arrive when the block ends.
+    """Hold Ctrl-C, SIGTERM and SIGHUP back while the store is written to; they arrive when the block ends.
 
     So a signal cannot land inside a store transaction (an interrupted SQLite
     write leaves the database locked) nor cut the closing of a run short and
@@ -409,7 +411,7 @@ def signals_deferred() -> Iterator[None]:
     def note(signum: int, frame: Any) -> None:
         noted.append(signum)
 
-    previous = {signum: signal.signal(signum, note) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {signum: signal.signal(signum, note) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
@@ -578,17 +580,17 @@ def log_pipeline(
     run_dir: Path,
     overrides: list[str] | None = None,
     register: bool = False,
-) -> str | None:
-    """Log the stage folders under ``run_dir`` into the open run ``run_id``; return the registered version, if any.
+) -> Logged | None:
+    """Log the stage folders under ``run_dir`` into the open run ``run_id``; return the model to register, if any.
 
     Tags and metrics come from the stages' files (:func:`run_tags`,
     :func:`run_metrics`), the digits as dataset inputs (:func:`log_data`), a
     child run per fit when ``tracking.child_runs``, then the files the file
     map lists (:func:`log_stage_files`) and the model. The model is always
-    logged to the run; ``register`` adds it to the registry as a new version
-    with its description and tags. No alias moves here: that waits until the
-    run has ended (:func:`track`). Store writes run with Ctrl-C and SIGTERM
-    held back (:func:`signals_deferred`).
+    logged to the run; with ``register`` the returned :class:`Logged` names it
+    for :func:`register_logged`, which makes it a registry version only once the
+    run has ended FINISHED (a KILLED or FAILED run registers nothing). Store
+    writes run with Ctrl-C and SIGTERM held back (:func:`signals_deferred`).
     """
     from mlflow.entities import Metric, Param, RunTag
 
@@ -818,29 +820,59 @@ def log_stage_files(client: Any, run_id: str, run_dir: Path, overrides: list[str
         client.log_artifact(run_id, str(params_file), artifact_path="config")
 
 
+@dataclasses.dataclass(frozen=True)
+class Logged:
+    """A model logged to run ``run_id`` (``model_uri``), to register once that run has ended FINISHED."""
+
+    run_id: str
+    model_uri: str
+    run_dir: Path
+    data_md5: str
+
+
 def _log_model(
     cfg: Config | DictConfig, client: Any, run_id: str, run_dir: Path, register: bool, data_md5: str
-) -> str | None:
-    """Log (and with ``register``, register, describe and tag) the digit generator of the run; return its version."""
+) -> Logged | None:
+    """Log the digit generator to the run; with ``register``, return what :func:`register_logged` registers."""
+    import mlflow
+
+    # Logging the model writes to the store: a signal waits (seconds) until it is done.
+    with signals_deferred():
+        with mlflow.start_run(run_id=run_id):
+            model_uri = log_generator(cfg, run_dir)
+    return Logged(run_id, model_uri, run_dir, data_md5) if register else None
+
+
+def register_logged(cfg: Config | DictConfig, logged: Logged) -> str | None:
+    """Register ``logged`` as a new version (description, tags) if its run ended FINISHED; return the version.
+
+    Called after the run's block has ended: a run that ended KILLED or FAILED
+    (or is still open) registers nothing and returns None.
+    """
     import mlflow
 
     from gmmgen.tracking import ui as mlflow_ui
 
-    # Logging and registering the model writes to the store: a signal waits (seconds) until it is done.
-    with signals_deferred():
-        with mlflow.start_run(run_id=run_id):
-            version = log_generator(cfg, run_dir, register)
-        if version is not None:
-            name = cfg.tracking.registered_model
-            client.set_tag(run_id, "registered_model", f"{name}/{version}")
-            mlflow_ui.describe_model(client, name)
-            commit = client.get_run(run_id).data.tags.get("mlflow.source.git.commit", "")
-            promotion.record_version(client, name, promotion.run_dir_standing(cfg, run_dir, version, commit, data_md5))
+    name = cfg.tracking.registered_model
+    with store_lock(cfg), signals_deferred():
+        client = _client(cfg)
+        run = client.get_run(logged.run_id)
+        if run.info.status != "FINISHED":
+            log.info("run %s ended %s: no model version registered", logged.run_id, run.info.status)
+            return None
+        chatter = io.StringIO()  # MLflow prints "Registered model ... already exists" etc. to stderr
+        with contextlib.redirect_stderr(chatter):
+            version = str(mlflow.register_model(logged.model_uri, name).version)
+        client.set_tag(logged.run_id, "registered_model", f"{name}/{version}")
+        mlflow_ui.describe_model(client, name)
+        commit = run.data.tags.get("mlflow.source.git.commit", "")
+        standing = promotion.run_dir_standing(cfg, logged.run_dir, version, commit, logged.data_md5)
+        promotion.record_version(client, name, standing)
     return version
 
 
-def log_generator(cfg: Config | DictConfig, run_dir: Path, register: bool = False) -> str | None:
-    """Log PCA + chosen GMM as a pyfunc model in the active run; return its registered version (None if not).
+def log_generator(cfg: Config | DictConfig, run_dir: Path) -> str:
+    """Log PCA + chosen GMM as a pyfunc model in the active run (never registered here); return its model URI.
 
     The model is self-contained: the ``gmmgen`` package's code ships with it
     (``code_paths``), so it loads where the project is not installed.
@@ -898,10 +930,9 @@ def log_generator(cfg: Config | DictConfig, run_dir: Path, register: bool = Fals
                 input_example=example,
                 pip_requirements=reqs,
                 code_paths=[str(code)],
-                registered_model_name=cfg.tracking.registered_model if register else None,
             )
     log.debug("MLflow: %s", chatter.getvalue().strip())
-    return str(info.registered_model_version) if info.registered_model_version else None
+    return str(info.model_uri)
 
 
 def track(
@@ -918,10 +949,21 @@ def track(
     if start is not None:
         source = "make exp" if start.get("kind") == "exp" else "make run"
     with pipeline_run(cfg, source=source, start=start) as run_id:
-        version = log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_model))
-    if version is not None:
-        settle_version(cfg, run_id, version, why_not_compete(start))
+        logged = log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_model))
+    # The run has ended FINISHED (else its error went up): only now a version, and only then an alias.
+    register_and_settle(cfg, logged, why_not_compete(start))
     return run_id
+
+
+def register_and_settle(cfg: Config | DictConfig, logged: Logged | None, why_not: str | None) -> str | None:
+    """Register ``logged`` (:func:`register_logged`) and settle its alias (:func:`settle_version`); one signal block."""
+    if logged is None:
+        return None
+    with signals_deferred():
+        version = register_logged(cfg, logged)
+        if version is not None:
+            settle_version(cfg, logged.run_id, version, why_not)
+    return version
 
 
 def why_not_compete(start: dict[str, Any] | None) -> str | None:
