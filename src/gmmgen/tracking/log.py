@@ -30,7 +30,6 @@ parallel multirun jobs queue for the database instead of failing with
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import io
@@ -38,13 +37,8 @@ import json
 import logging
 import math
 import os
-import signal
 import socket
-import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -57,6 +51,18 @@ from gmmgen.pipeline import files as F
 from gmmgen.pipeline.config import Config, as_dict
 from gmmgen.redact import redact
 from gmmgen.tracking import datasets, promotion, runinfo
+from gmmgen.tracking.store import (  # noqa: F401 (the store's names, read through this module too)
+    _auth_header,
+    _client,
+    _sqlite_path,
+    artifact_location,
+    check_reachable,
+    ensure_experiment,
+    server_lost,
+    signals_deferred,
+    store_lock,
+    tracking_uri,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,159 +86,6 @@ FIT_METRICS = (
     "n_thin",
     "n_parameters",
 )
-
-
-# --------------------------------------------------------------------------- store
-
-
-def tracking_uri(cfg: Config | DictConfig) -> str:
-    """``tracking.uri``, or SQLite at ``<outputs>/mlflow.db`` (absolute) when unset."""
-    if cfg.tracking.uri:
-        return str(cfg.tracking.uri)
-    return f"sqlite:///{Path(cfg.paths.outputs).resolve() / 'mlflow.db'}"
-
-
-def artifact_location(cfg: Config | DictConfig) -> str | None:
-    """Local artifact folder for a SQLite store; a server decides its own."""
-    if tracking_uri(cfg).startswith("sqlite:"):
-        return (Path(cfg.paths.outputs).resolve() / "mlartifacts").as_uri()
-    return None
-
-
-def _sqlite_path(uri: str) -> Path | None:
-    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
-
-
-@contextlib.contextmanager
-def store_lock(cfg: Config | DictConfig, timeout: float = 600) -> Iterator[None]:
-    """Hold an exclusive lock on a SQLite store (no-op for a server)."""
-    db = _sqlite_path(tracking_uri(cfg))
-    if db is None:
-        yield
-        return
-    from filelock import FileLock
-
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(db) + ".lock", timeout=timeout):
-        yield
-
-
-def _auth_header(url: str) -> str | None:
-    """The Authorization header MLflow's client would send to ``url``, if any.
-
-    Same sources as MLflow: MLFLOW_TRACKING_TOKEN (bearer), then
-    MLFLOW_TRACKING_USERNAME/PASSWORD or ~/.mlflow/credentials (basic), then
-    ~/.netrc for the host (basic, as the requests library does).
-    """
-    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-    if token:
-        return f"Bearer {token}"
-    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
-    if not (user and password):
-        import configparser
-
-        creds = configparser.ConfigParser()
-        creds.read(os.path.expanduser("~/.mlflow/credentials"))
-        if creds.has_section("mlflow"):
-            user = user or creds["mlflow"].get("mlflow_tracking_username")
-            password = password or creds["mlflow"].get("mlflow_tracking_password")
-    if not (user and password):
-        import netrc
-
-        try:
-            entry = netrc.netrc(os.environ.get("NETRC")).authenticators(urllib.parse.urlsplit(url).hostname or "")
-        except (OSError, netrc.NetrcParseError):
-            entry = None
-        if entry:
-            user, password = entry[0], entry[2]
-    if user and password:
-        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-    return None
-
-
-def check_reachable(cfg: Config | DictConfig) -> None:
-    """Fail fast, before any compute, when the tracking store cannot be used.
-
-    Credentials come from where MLflow takes them (see :func:`_auth_header`);
-    messages never show them.
-    """
-    if not cfg.tracking.enabled:
-        return
-    uri = tracking_uri(cfg)
-    shown = redact(uri)
-    scheme = urllib.parse.urlsplit(uri).scheme
-    if scheme in ("http", "https"):
-        url = uri.rstrip("/") + "/health"
-        request = urllib.request.Request(url)
-        header = _auth_header(uri)
-        if header:
-            request.add_header("Authorization", header)
-        try:
-            with urllib.request.urlopen(request, timeout=float(cfg.tracking.connect_timeout)) as resp:
-                if resp.status != 200:
-                    raise TrackingError(f"tracking server {shown} answered HTTP {resp.status} on /health")
-        except urllib.error.HTTPError as exc:
-            hint = " (check MLFLOW_TRACKING_USERNAME/PASSWORD or TOKEN)" if exc.code in (401, 403) else ""
-            raise TrackingError(f"tracking server {shown} answered HTTP {exc.code} on /health{hint}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = redact(str(getattr(exc, "reason", exc)))
-            raise TrackingError(
-                f"tracking server {shown} is unreachable ({reason}); start it, fix tracking.uri, "
-                "or set tracking.enabled=false"
-            ) from None
-    elif scheme == "sqlite":
-        db = _sqlite_path(uri)
-        if db is None or not db.is_absolute():
-            raise TrackingError(f"tracking.uri={shown!r}: use an absolute sqlite:/// path")
-        try:
-            db.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TrackingError(f"cannot create the folder of the MLflow database {db}: {exc}") from exc
-        if not os.access(db.parent, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
-            raise TrackingError(f"the MLflow database {db} is not writable")
-
-
-def server_lost(cfg: Config | DictConfig, exc: BaseException) -> bool:
-    """True when ``exc`` came from a tracking server that no longer answers.
-
-    MLflow's client retries every request to a server
-    (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR``:
-    a few minutes by default), so a server restarted meanwhile is waited for;
-    this tells an outage that outlasted the retries from other errors.
-    """
-    if urllib.parse.urlsplit(tracking_uri(cfg)).scheme not in ("http", "https") or not isinstance(exc, Exception):
-        return False
-    try:
-        check_reachable(cfg)
-    except TrackingError:
-        return True
-    return "Max retries exceeded" in str(exc)
-
-
-def _client(cfg: Config | DictConfig):
-    import mlflow
-    from mlflow import MlflowClient
-
-    mlflow.set_tracking_uri(tracking_uri(cfg))
-    mlflow.set_registry_uri(tracking_uri(cfg))
-    return MlflowClient(tracking_uri(cfg), registry_uri=tracking_uri(cfg))
-
-
-def ensure_experiment(cfg: Config | DictConfig) -> str:
-    """Create the store and the experiment if needed; return the experiment id."""
-    check_reachable(cfg)
-    from gmmgen.tracking import ui as mlflow_ui
-
-    with store_lock(cfg):
-        client = _client(cfg)
-        exp = client.get_experiment_by_name(cfg.tracking.experiment)
-        if exp is not None:
-            experiment_id = exp.experiment_id
-        else:
-            location = artifact_location(cfg)
-            experiment_id = client.create_experiment(cfg.tracking.experiment, artifact_location=location)
-        mlflow_ui.describe_experiment(client, experiment_id)  # description and the runs table's columns
-        return experiment_id
 
 
 # --------------------------------------------------------------------------- helpers
@@ -390,37 +243,6 @@ def end_orphans(cfg: Config | DictConfig, client: Any) -> list[str]:
     return ended
 
 
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C, SIGTERM and SIGHUP back while the store is written to; they arrive when the block ends.
-
-    So a signal cannot land inside a store transaction (an interrupted SQLite
-    write leaves the database locked) nor cut the closing of a run short and
-    leave it RUNNING. The Python handlers are swapped for ones that only note
-    the signal (masking the signal would not do: a process-group signal is
-    delivered to whichever thread does not mask it, and Python runs its handler
-    in the main thread all the same); the first noted signal is raised again
-    when the block ends. Nested blocks hand it outwards. Outside the main
-    thread this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    noted: list[int] = []
-
-    def note(signum: int, frame: Any) -> None:
-        noted.append(signum)
-
-    previous = {signum: signal.signal(signum, note) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-        if noted:
-            signal.raise_signal(noted[0])
-
-
 def end_status(exc: BaseException | None) -> str:
     """The MLflow status for a run whose block ended with ``exc``: FINISHED, KILLED (Ctrl-C, SIGTERM) or FAILED."""
     if exc is None:
@@ -429,6 +251,41 @@ def end_status(exc: BaseException | None) -> str:
 
 
 # --------------------------------------------------------------------------- runs
+
+
+def _run_tags_at_start(
+    cfg: Config | DictConfig, extra_tags: dict[str, str] | None, source: str, start: dict[str, Any] | None
+) -> dict[str, str]:
+    """The tags a pipeline run is created with: kind, git state, process, source, DVC experiment, its sweep."""
+    tags = {
+        "gmmgen.kind": "pipeline",
+        **git_state(Path(cfg.paths.root), start),
+        **process_tags(cfg),
+        "mlflow.source.name": source,
+        "mlflow.source.type": "LOCAL",
+        **({"dvc.exp_name": os.environ[DVC_EXP_ENV]} if os.environ.get(DVC_EXP_ENV) else {}),
+        **(extra_tags or {}),
+    }
+    sweep_run = os.environ.get(SWEEP_RUN_ENV)
+    if sweep_run:
+        tags["mlflow.parentRunId"] = sweep_run
+        tags["gmmgen.sweep_run_id"] = sweep_run
+    return tags
+
+
+def _create_run(cfg: Config | DictConfig, tags: dict[str, str], start: dict[str, Any] | None) -> tuple[Any, str]:
+    """End this checkout's orphans, then create the run (started at ``start``'s time if given); (client, run id)."""
+    experiment_id = ensure_experiment(cfg)
+    with store_lock(cfg), signals_deferred():
+        client = _client(cfg)
+        end_orphans(cfg, client)
+        run = client.create_run(
+            experiment_id,
+            run_name=cfg.tracking.run_name or default_run_name(cfg),
+            tags=tags,
+            start_time=start["start_ms"] if start else None,
+        )
+    return client, run.info.run_id
 
 
 @contextlib.contextmanager
@@ -450,30 +307,7 @@ def pipeline_run(
     """
     from mlflow.entities import Param
 
-    experiment_id = ensure_experiment(cfg)
-    tags = {
-        "gmmgen.kind": "pipeline",
-        **git_state(Path(cfg.paths.root), start),
-        **process_tags(cfg),
-        "mlflow.source.name": source,
-        "mlflow.source.type": "LOCAL",
-        **({"dvc.exp_name": os.environ[DVC_EXP_ENV]} if os.environ.get(DVC_EXP_ENV) else {}),
-        **(extra_tags or {}),
-    }
-    sweep_run = os.environ.get(SWEEP_RUN_ENV)
-    if sweep_run:
-        tags["mlflow.parentRunId"] = sweep_run
-        tags["gmmgen.sweep_run_id"] = sweep_run
-    with store_lock(cfg), signals_deferred():
-        client = _client(cfg)
-        end_orphans(cfg, client)
-        run = client.create_run(
-            experiment_id,
-            run_name=cfg.tracking.run_name or default_run_name(cfg),
-            tags=tags,
-            start_time=start["start_ms"] if start else None,
-        )
-        run_id = run.info.run_id
+    client, run_id = _create_run(cfg, _run_tags_at_start(cfg, extra_tags, source, start), start)
     status, error, lost = "FAILED", "", False
     try:
         with store_lock(cfg), signals_deferred():
