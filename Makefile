@@ -43,11 +43,12 @@ REMOTE ?=
 # DVC 3 ends every `dvc repro` that ran a stage with "Use `dvc push` to send your updates to remote
 # storage." and has no setting for it (core.autostage only silences the "git add dvc.lock" hint, and
 # `dvc repro -q` would hide DVC's errors too), so the run targets drop that one line from stdout (stderr,
-# where errors and Ctrl-C's last words go, is not filtered).
-DROP_PUSH_HINT = | { grep --line-buffered -vxF 'Use `dvc push` to send your updates to remote storage.' || true; }
+# where errors and Ctrl-C's last words go, is not filtered). The filter ignores Ctrl-C, SIGTERM and SIGHUP
+# (sent to the whole process group): it reads on until the stages' last line, so their pipe never breaks.
+DROP_PUSH_HINT = | { trap '' INT TERM HUP; grep --line-buffered -vxF 'Use `dvc push` to send your updates to remote storage.' || true; }
 
 .PHONY: tutorial
-.PHONY: help install install-gpu postgresql slurm chromium cluster cluster-stop params run exp exps compare findings sweep stability ui serve promote gate server server-stop push pull test test-slow mutate bench bench-gpu lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
+.PHONY: help install install-gpu postgresql slurm chromium cluster cluster-stop params run exp exps compare findings sweep stability ui serve promote gate server server-stop push pull test test-slow mutate bench bench-gpu bench-load lint format dvc-yaml docs docs-serve dag metrics plots lock clean clean-cache clean-all
 
 help: ## List the targets
 	@echo "gmmgen: Gaussian mixture models on PCA-whitened MNIST (Hydra + DVC + MLflow)"
@@ -168,9 +169,14 @@ ui: $(STAMP) ## MLflow UI for outputs/mlflow.db on http://127.0.0.1:PORT (defaul
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/outputs/mlflow.db \
 		--default-artifact-root $(CURDIR)/outputs/mlartifacts --host 127.0.0.1 --port $(PORT)
 
-serve: $(STAMP) ## Serve the @champion digit generator on http://127.0.0.1:SERVE_PORT
-	MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/outputs/mlflow.db $(BIN)/mlflow models serve \
-		-m models:/$(MODEL)$(if $(VERSION),/$(VERSION),@$(ALIAS)) --env-manager local --host 127.0.0.1 --port $(SERVE_PORT)
+serve: $(STAMP) ## Serve the @champion digit generator on http://127.0.0.1:SERVE_PORT (bounded)
+	$(call echo_args,$(BIN)/python -m gmmgen.tracking.serving --model-uri models:/$(MODEL)$(if $(VERSION),/$(VERSION),@$(ALIAS)) --host 127.0.0.1 --port $(SERVE_PORT))
+	@MLFLOW_TRACKING_URI=sqlite:///$(CURDIR)/outputs/mlflow.db $(BIN)/python -m gmmgen.tracking.serving \
+		--model-uri models:/$(MODEL)$(if $(VERSION),/$(VERSION),@$(ALIAS)) --host 127.0.0.1 --port $(SERVE_PORT) $(ARGS)
+
+bench-load: $(STAMP) ## The served model under a concurrent mix of valid and hostile requests (loopback; ARGS='--requests 600')
+	$(call echo_args,$(BIN)/python bench/load.py --out outputs/bench/load.md)
+	@$(BIN)/python bench/load.py --out outputs/bench/load.md $(ARGS)
 
 promote: $(STAMP) ## Move @champion to model VERSION=<n> by hand, recording who and why (REASON=...)
 	@$(BIN)/python pipelines/promote.py --version "$(VERSION)" --reason "$$GMMGEN_REASON" --alias "$(ALIAS)" $(ARGS)

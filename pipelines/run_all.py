@@ -50,11 +50,9 @@ def run_all(cfg) -> float:
         with tracking.pipeline_run(cfg, tags, source="pipelines/run_all.py") as run_id:
             run_stages(cfg, announce=_banner)
             # A sweep job never moves the served alias; it registers only if the config asks.
-            version = tracking.log_pipeline(
-                cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_sweeps)
-            )
-        if version is not None:
-            tracking.settle_version(cfg, run_id, version, "a run of pipelines/run_all.py (a sweep job)")
+            logged = tracking.log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_sweeps))
+        # Registered only now that the run ended FINISHED.
+        tracking.register_and_settle(cfg, logged, "a run of pipelines/run_all.py (a sweep job)")
     if multirun:
         print(summary.job_line(run_dir, time.perf_counter() - start), flush=True)
     else:

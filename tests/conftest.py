@@ -122,6 +122,18 @@ def tiny_cfg(tmp_path: Path) -> DictConfig:
     return compose_cfg(tmp_path, TINY)
 
 
+def default_signals() -> None:
+    """``preexec_fn`` of a child the tests signal: Ctrl-C, SIGTERM and SIGHUP as a terminal leaves them.
+
+    A test run under ``nohup`` or as a background job inherits SIGINT or SIGHUP
+    ignored, and a child would keep it so; the tests set what they rely on.
+    """
+    import signal
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def run_py(args: list[str], cwd: Path, timeout: float = 300, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``python <args>`` in ``cwd`` and capture its output."""
     full_env = {**os.environ, "PYTHONHASHSEED": "0", **(env or {})}

@@ -23,7 +23,7 @@ from gmmgen.pipeline.stages.select import run_select
 from gmmgen.runtime.cli import EXIT_INTERRUPTED, EXIT_TERMINATED
 from gmmgen.runtime.validation import validate
 
-from .conftest import BUSY_SELECT, PYTHON, REPO, TINY, compose_cfg, run_py
+from .conftest import BUSY_SELECT, PYTHON, REPO, TINY, compose_cfg, default_signals, run_py
 
 RUN_ALL = str(REPO / "pipelines" / "run_all.py")
 # Many fits (one child run each) so that `track` spends a while in its per-fit loop.
@@ -64,6 +64,7 @@ def start(args: list[str], cwd: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=default_signals,  # whatever this test run inherited (nohup, a background job)
     )
 
 
@@ -155,19 +156,25 @@ def test_a_run_killed_by_sigkill_is_ended_killed_by_the_next_run(tmp_path):
     assert orphan.data.tags["error"].startswith(f"orphaned: process {proc.pid} on ")
 
 
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED)])
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGINT, EXIT_INTERRUPTED), (signal.SIGTERM, EXIT_TERMINATED), (signal.SIGHUP, 129)]
+)
 def test_a_signal_while_an_entry_point_imports_is_one_line_and_its_status(tmp_path, signum, status):
     """gmmgen.runtime.startup, imported first by every entry point: no traceback from the middle of an import."""
     code = (
         "import gmmgen.runtime.startup, os, signal, time\nimport json  # more imports\n"
         "os.kill(os.getpid(), %d)\ntime.sleep(30)"
     )
-    proc = subprocess.run([PYTHON, "-c", code % signum], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [PYTHON, "-c", code % signum], capture_output=True, text=True, timeout=60, preexec_fn=default_signals
+    )
     assert proc.returncode == status
-    assert proc.stderr.strip().splitlines() == [
-        f"gmmgen: {'interrupted (Ctrl-C)' if signum == signal.SIGINT else 'terminated (SIGTERM)'} while starting: "
-        "nothing was written"
-    ]
+    what = {
+        signal.SIGINT: "interrupted (Ctrl-C)",
+        signal.SIGTERM: "terminated (SIGTERM)",
+        signal.SIGHUP: "hung up (SIGHUP)",
+    }
+    assert proc.stderr.strip().splitlines() == [f"gmmgen: {what[signum]} while starting: nothing was written"]
 
 
 def test_ctrl_c_early_in_a_stage_entry_point_exits_130_without_a_traceback(tmp_path):
@@ -185,6 +192,7 @@ def test_ctrl_c_early_in_a_stage_entry_point_exits_130_without_a_traceback(tmp_p
 def test_the_entry_point_puts_python_s_ctrl_c_back():
     from gmmgen.runtime import cli, startup
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as a terminal leaves it (not nohup's SIG_IGN)
     try:
         startup.guard()  # what importing it first does in an entry point
         assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler

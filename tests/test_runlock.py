@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BUSY_SELECT, PYTHON, TINY, copy_project
+from .conftest import BUSY_SELECT, PYTHON, TINY, copy_project, default_signals
 
 # The first run: real MNIST digits and a sweep that keeps `select` busy for minutes.
 SLOW = BUSY_SELECT
@@ -33,7 +33,14 @@ def env() -> dict[str, str]:
 
 def start(cmd: list[str], cwd: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        cmd, cwd=cwd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        cmd,
+        cwd=cwd,
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        preexec_fn=default_signals,  # stop() sends Ctrl-C: not ignored, whatever this test run inherited
     )
 
 

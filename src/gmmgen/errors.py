@@ -49,6 +49,44 @@ def record_status(code: int) -> None:
             pass
 
 
+#: The signals every entry point handles: the exit status each ends with, and how its one line names it.
+SIGNAL_STATUS = {2: 130, 15: 143, 1: 129}  # SIGINT, SIGTERM, SIGHUP (their numbers on Linux and macOS)
+SIGNAL_WHAT = {2: "interrupted (Ctrl-C)", 15: "terminated (SIGTERM)", 1: "hung up (SIGHUP)"}
+
+
+def _late_file(status_file: str | None) -> str | None:
+    import os
+
+    status_file = status_file or os.environ.get(STATUS_FILE_ENV)
+    return f"{status_file}.signal" if status_file else None
+
+
+def record_late_signal(signum: int) -> None:
+    """Note beside the status file that ``signum`` came once this process's work was done (best effort).
+
+    The process still exits 0 (its outputs are complete); the commands after it
+    in the same ``make run`` then do not start (:mod:`gmmgen.runtime.runlock`,
+    :func:`gmmgen.runtime.cli.main`).
+    """
+    path = _late_file(None)
+    if path:
+        try:
+            with open(path, "w") as fh:
+                fh.write(f"{signum}\n")
+        except OSError:
+            pass
+
+
+def late_signal(status_file: str | None = None) -> int | None:
+    """The signal an earlier command of this ``make run`` noted after its work (:func:`record_late_signal`), if any."""
+    path = _late_file(status_file)
+    try:
+        with open(path or "", encoding="utf-8") as fh:
+            return int(fh.read().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
 class GmmgenError(Exception):
     """Base of the pipeline's own errors; ``exit_code`` and ``kind`` say how an entry point reports it."""
 
@@ -136,6 +174,10 @@ class Terminated(KeyboardInterrupt):
 
     So cleanup code runs, runs end KILLED and temporary files go.
     """
+
+
+class HungUp(Terminated):
+    """SIGHUP (the terminal closed), raised by the entry points' handler and handled like SIGTERM (exit 129)."""
 
 
 class JobTerminated(GmmgenError, RuntimeError):

@@ -84,9 +84,22 @@ def fetch(url: str, fname: str, cache_dir: Path, sha256: str | None, timeout: fl
     # Keras silently switches to /tmp/.keras when the cache folder is missing.
     subdir = "datasets/" + hashlib.sha256(url.encode()).hexdigest()[:12]
     (cache_dir / subdir).mkdir(parents=True, exist_ok=True)
-    target = cache_dir / subdir / fname
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)
+    try:
+        path = _get_file(get_file, url, fname, cache_dir, subdir, sha256)
+    finally:
+        socket.setdefaulttimeout(previous)
+    if sha256 is not None and sha256_file(path) != sha256:
+        path.unlink(missing_ok=True)
+        prune_empty(path.parent, cache_dir)
+        raise DataError(f"{url}: sha256 mismatch, file deleted")
+    return path
+
+
+def _get_file(get_file: Any, url: str, fname: str, cache_dir: Path, subdir: str, sha256: str | None) -> Path:
+    """Keras's ``get_file`` into ``cache_dir/subdir``; on any failure (Ctrl-C too) no file nor empty folder stays."""
+    target, path = cache_dir / subdir / fname, None
     try:
         path = Path(
             get_file(
@@ -98,18 +111,26 @@ def fetch(url: str, fname: str, cache_dir: Path, sha256: str | None, timeout: fl
                 cache_subdir=subdir,
             )
         )
+        return path
     except ValueError as exc:  # Keras's hash mismatch; it leaves the bad file behind
-        target.unlink(missing_ok=True)
         raise DataError(f"{url}: {exc}") from exc
     except Exception as exc:  # URL errors, timeouts, refused connections (message names the URL)
-        target.unlink(missing_ok=True)
         raise DataError(str(exc) if url in str(exc) else f"{url}: {exc}") from exc
     finally:
-        socket.setdefaulttimeout(previous)
-    if sha256 is not None and sha256_file(path) != sha256:
-        path.unlink(missing_ok=True)
-        raise DataError(f"{url}: sha256 mismatch, file deleted")
-    return path
+        if path is None:
+            target.unlink(missing_ok=True)
+            prune_empty(target.parent, cache_dir)
+
+
+def prune_empty(folder: Path, top: Path) -> None:
+    """Remove ``folder`` and its parents below ``top`` while they are empty: a failed download leaves no folder."""
+    folder, top = Path(folder), Path(top)
+    while folder != top and top in folder.parents:
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            return
+        folder = folder.parent
 
 
 @contextmanager
@@ -125,6 +146,7 @@ def _discard_on_error(*paths: Path):
     except Exception as exc:
         for path in paths:
             path.unlink(missing_ok=True)
+            prune_empty(path.parent, path.parent.parent.parent)  # up to the cache folder (<cache>/datasets/<id>)
         if isinstance(exc, DataError):
             raise DataError(f"{exc}; deleted from the download cache") from exc.__cause__
         raise DataError(f"{', '.join(p.name for p in paths)}: {exc}; deleted from the download cache") from exc

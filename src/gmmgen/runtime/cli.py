@@ -19,7 +19,9 @@ and exits with the status of its kind, the same from every entry point:
 7     busy: another run holds this checkout (see :mod:`gmmgen.runtime.runlock`)
 8     gate failed: ``make gate`` found a headline number regressed past its
       tolerance, or other digits than the reference's (:mod:`gmmgen.tracking.gate`)
-130   interrupted by Ctrl-C (SIGINT); 143: terminated by SIGTERM
+130   interrupted by Ctrl-C (SIGINT); 143: terminated by SIGTERM; 129: hung up (SIGHUP).
+      A signal after the work is done (the outputs complete, the interpreter
+      shutting down) prints one line and exits 0 (:mod:`gmmgen.runtime.signals`)
 ====  ==========================================================================
 
 Inside a Hydra multirun a job's error is raised instead, so Hydra reports the
@@ -31,20 +33,30 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 from gmmgen.core.compute import Compute
-from gmmgen.errors import STATUS_FILE_ENV, ConfigError, GmmgenError, JobTerminated, slurm_job
+from gmmgen.errors import (
+    SIGNAL_STATUS,
+    SIGNAL_WHAT,
+    STATUS_FILE_ENV,
+    ConfigError,
+    GmmgenError,
+    JobTerminated,
+    late_signal,
+    slurm_job,
+)
 from gmmgen.pipeline.config import Config, root_of
-from gmmgen.runtime import console
+from gmmgen.runtime import console, signals
 from gmmgen.runtime.exits import (  # noqa: F401  re-exported: entry points and tests name them as cli.EXIT_*
     EXIT_BUG,
     EXIT_BUSY,
     EXIT_CONFIG,
     EXIT_DATA,
+    EXIT_HUNG_UP,
     EXIT_INTERRUPTED,
     EXIT_MODEL,
     EXIT_TERMINATED,
@@ -64,24 +76,21 @@ __all__ = ["STATUS_FILE_ENV", "exit_status", "fail", "main", "run"]
 console.quiet_libraries()  # before any entry point imports TensorFlow or MLflow
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise Terminated(f"signal {signum}")
-
-
 def install_signal_handlers() -> None:
-    """SIGTERM raises :class:`Terminated` (a KeyboardInterrupt), so cleanup code runs as for Ctrl-C.
+    """SIGTERM (SIGHUP) raises :class:`Terminated` (:class:`HungUp`), so cleanup code runs as for Ctrl-C.
 
     Ctrl-C raises KeyboardInterrupt again (Python's own handler), in place of
-    the start-up handlers of :mod:`gmmgen.runtime.startup`.
+    the start-up handlers of :mod:`gmmgen.runtime.startup`; an ignored signal
+    (nohup, `&`) stays ignored (:mod:`gmmgen.runtime.signals`).
     """
-    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # an ignored Ctrl-C (nohup, `&`) stays ignored
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signals.stage_handlers()
 
 
 def _describe(exc: BaseException, status: int) -> str:
     if status == EXIT_INTERRUPTED:
         return "interrupted (Ctrl-C): no partial stage folder was kept; open MLflow runs ended KILLED"
+    if status == EXIT_HUNG_UP:
+        return "hung up (SIGHUP): no partial stage folder was kept; open MLflow runs ended KILLED"
     if isinstance(exc, Terminated):
         return "terminated (SIGTERM): no partial stage folder was kept; open MLflow runs ended KILLED"
     text = str(exc)
@@ -145,6 +154,7 @@ def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True, typed: bool = Tru
     """
     install_signal_handlers()
     console.quiet_libraries()  # again: Hydra's logging setup reset the loggers' levels
+    started, settled = time.time(), None
     try:
         validate(cfg)
         settled = root_of(cfg).settle(cfg)  # the one typed config: dataclasses, seeds resolved
@@ -152,7 +162,10 @@ def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True, typed: bool = Tru
             Compute.from_config(settled).check()
         if banner:
             console.banner(fn.__name__.removeprefix("run_"), console.describe(fn))
-        return fn(settled if typed else cfg)
+        result = fn(settled if typed else cfg)
+        if _under_main and not _in_multirun():  # an entry point's work is done: a late signal does not undo it
+            signals.outputs_complete()
+        return result
     except SystemExit:
         raise
     except BaseException as exc:
@@ -163,8 +176,27 @@ def run(cfg: Any, fn: Callable[[Any], T], banner: bool = True, typed: bool = Tru
         if not _under_main:  # called on its own (a script, a test): exit here as main() would
             _exit_for(exc)
         if isinstance(exc, KeyboardInterrupt):
+            if isinstance(settled, Config) and _stage_outputs_written(fn, settled, started):
+                signals.after_the_work(exc)  # in the stage's last lines, its files all written: exit 0
             raise
         raise JobFailed(exc) from exc
+
+
+def _stage_outputs_written(fn: Callable[[Any], Any], cfg: Config, since: float) -> bool:
+    """True when every file of ``fn``'s stage (the file map: outs and untracked) was written since ``since``.
+
+    DVC removes a stage's outs before running it, and a stage writes its
+    folder under another name and renames it when complete: all of them
+    written by this process means its work is done.
+    """
+    from gmmgen.pipeline import files as F
+
+    stage = F.BY_NAME.get(fn.__name__.removeprefix("run_"))
+    if stage is None:
+        return False
+    folder = stage.folder(cfg.paths.run_dir)
+    paths = [folder / name for name in (*stage.outs(), *stage.untracked())]
+    return all(p.exists() and p.stat().st_mtime >= since - 1 for p in paths)
 
 
 def _exit_for(error: BaseException) -> NoReturn:
@@ -173,6 +205,17 @@ def _exit_for(error: BaseException) -> NoReturn:
     if status is None:
         raise error
     fail(_describe(error, status), status)
+
+
+def stop_after_late_signal() -> None:
+    """Under ``make run``, exit with one line if an earlier stage noted a signal after its work (nothing starts).
+
+    That stage exited 0 so DVC keeps it; DVC, which ignores Ctrl-C while a
+    stage runs, would start the next one: this one stops at once instead.
+    """
+    signum = late_signal()
+    if signum in SIGNAL_STATUS:
+        fail(f"{SIGNAL_WHAT[signum]} after the previous stage finished: this one did not start", SIGNAL_STATUS[signum])
 
 
 _INFO_FLAGS = ("--cfg", "-c", "--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc")
@@ -211,6 +254,7 @@ def main(app: Callable[[], Any], lock: bool = True, check_argv: Callable[[list[s
     multirun = "-m" in argv or "--multirun" in argv
     locking = lock and not multirun and not any(a in _INFO_FLAGS for a in argv)
     try:
+        stop_after_late_signal()
         if check_argv is not None:
             check_argv(argv)
         with runlock.hold(_argv_root(argv)) if locking else contextlib.nullcontext():
@@ -226,3 +270,5 @@ def main(app: Callable[[], Any], lock: bool = True, check_argv: Callable[[list[s
         fail(_describe(error, status), status)
     finally:
         _under_main = False
+    if not multirun:  # the work is done: no interpreter teardown for a late signal to land in
+        signals.finish()

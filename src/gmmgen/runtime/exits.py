@@ -15,6 +15,7 @@ from gmmgen.errors import (
     ConfigError,
     DataError,
     GmmgenError,
+    HungUp,
     SweepError,
     Terminated,
     TrackingError,
@@ -26,7 +27,7 @@ from gmmgen.redact import redact
 EXIT_BUG = 1
 EXIT_CONFIG, EXIT_DATA, EXIT_MODEL = ConfigError.exit_code, DataError.exit_code, SweepError.exit_code
 EXIT_UPSTREAM, EXIT_TRACKING, EXIT_BUSY = UpstreamError.exit_code, TrackingError.exit_code, CheckoutBusy.exit_code
-EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_HUNG_UP = 130, 143, 129
 
 
 def exit_status(exc: BaseException) -> int | None:
@@ -34,6 +35,8 @@ def exit_status(exc: BaseException) -> int | None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
+    if isinstance(exc, HungUp):
+        return EXIT_HUNG_UP
     if isinstance(exc, Terminated):
         return EXIT_TERMINATED
     if isinstance(exc, KeyboardInterrupt):

@@ -148,24 +148,42 @@ def dvc_idle(root: str | os.PathLike[str]) -> Iterator[None]:
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> int:
-    """Run ``cmd``; Ctrl-C reaches it from the terminal, SIGTERM is passed on. Returns its status."""
+    """Run ``cmd``; Ctrl-C and SIGHUP reach it from the terminal, SIGTERM is passed on. Returns its status.
+
+    Ignoring the terminal's signals here keeps the lock held until ``cmd`` has ended.
+    """
     proc = subprocess.Popen(cmd, env=env)
 
     def forward(signum: int, frame: Any) -> None:
         proc.send_signal(signum)
 
-    previous = signal.signal(signal.SIGTERM, forward), signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = (
+        signal.signal(signal.SIGTERM, forward),
+        signal.signal(signal.SIGINT, signal.SIG_IGN),
+        signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
     try:
         code = proc.wait()
     finally:
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGINT, previous[1])
+        signal.signal(signal.SIGHUP, previous[2])
     return 128 - code if code < 0 else code
+
+
+def _name(cmd: list[str]) -> str:
+    """A command's short name: its script (``configure.py``), its ``-m`` module, else its program."""
+    for i, arg in enumerate(cmd):
+        if arg.endswith(".py"):
+            return Path(arg).name
+        if arg == "-m" and i + 1 < len(cmd):
+            return cmd[i + 1]
+    return Path(cmd[0]).name
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m gmmgen.runtime.runlock [--wait] -- CMD ... [-- CMD ...]``: run the commands under the lock."""
-    from gmmgen.errors import STATUS_FILE_ENV
+    from gmmgen.errors import SIGNAL_STATUS, SIGNAL_WHAT, STATUS_FILE_ENV, late_signal
     from gmmgen.redact import redact
     from gmmgen.runtime.exits import exit_status, fail
 
@@ -197,8 +215,17 @@ def main(argv: list[str] | None = None) -> int:
                         if status_file.exists():
                             code = int(status_file.read_text().strip() or code)
                         return code
+                    signum = late_signal(str(status_file))
+                    if signum in SIGNAL_STATUS:  # it finished its work, then the signal came: stop here
+                        print(
+                            f"gmmgen: {SIGNAL_WHAT[signum]} once {_name(cmd)} had done its work: stopping there",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        return SIGNAL_STATUS[signum]
             finally:
                 status_file.unlink(missing_ok=True)
+                Path(f"{status_file}.signal").unlink(missing_ok=True)
     except CheckoutBusy as exc:
         fail(f"busy: {exc}", exit_status(exc) or 7)
     return 0

@@ -1,9 +1,9 @@
-"""Ctrl-C or SIGTERM while an entry point is still importing its libraries: one line, the usual status.
+"""Ctrl-C, SIGTERM or SIGHUP while an entry point is still importing its libraries: one line, the usual status.
 
 Importing ``gmmgen.runtime.startup`` first thing in an entry point (and nowhere else:
 importing it is what installs them) installs handlers
 that print ``gmmgen: interrupted (Ctrl-C) while starting ...`` (or
-``terminated (SIGTERM)``) and exit 130 (or 143) at once: nothing has been
+``terminated (SIGTERM)``, ``hung up (SIGHUP)``) and exit 130 (or 143, 129) at once: nothing has been
 written yet, so there is nothing to clean up. :func:`gmmgen.runtime.cli.main` replaces
 them with its own as soon as it starts (from then on a signal ends open runs
 and removes partial folders). Standard library only, so it is quick to import.
@@ -16,14 +16,14 @@ import signal
 import sys
 from typing import Any
 
-from gmmgen.errors import record_status
+from gmmgen.errors import SIGNAL_STATUS, SIGNAL_WHAT, record_status
 
-STATUS = {signal.SIGINT: 130, signal.SIGTERM: 143}
+STATUS = {signal.Signals(k): v for k, v in SIGNAL_STATUS.items()}
+WHAT = {signal.Signals(k): v for k, v in SIGNAL_WHAT.items()}
 
 
 def _while_starting(signum: int, frame: Any) -> None:
-    what = "interrupted (Ctrl-C)" if signum == signal.SIGINT else "terminated (SIGTERM)"
-    print(f"gmmgen: {what} while starting: nothing was written", file=sys.stderr, flush=True)
+    print(f"gmmgen: {WHAT[signum]} while starting: nothing was written", file=sys.stderr, flush=True)
     record_status(STATUS[signum])
     os._exit(STATUS[signum])
 
@@ -35,7 +35,7 @@ def guard() -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in STATUS:
-        if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup and `&` ignore SIGINT: keep it so
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup and `&` ignore SIGHUP / SIGINT: keep it so
             signal.signal(signum, _while_starting)
 
 

@@ -17,6 +17,7 @@ import mlflow.pyfunc
 import numpy as np
 
 MAX_SEED = 2**63 - 1
+PIXEL_BLOCK = 1000  # digits mapped back to pixels at a time (row by row the same numbers as all at once)
 
 
 def _bad_request(message: str) -> Exception:
@@ -26,9 +27,15 @@ def _bad_request(message: str) -> Exception:
     return MlflowException(f"gmmgen: {message}", error_code=INVALID_PARAMETER_VALUE)
 
 
+def _shown(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters: a message never echoes a long input."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _integer(value: Any, name: str, row: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != value or int(value) != value:
-        raise _bad_request(f"row {row}: {name}={value!r} must be an integer")
+        raise _bad_request(f"row {row}: {name}={_shown(value)} must be an integer")
     return int(value)
 
 
@@ -42,7 +49,7 @@ def parse_requests(rows: list[dict[str, Any]], max_digits: int) -> list[tuple[in
     parsed = []
     for i, row in enumerate(rows):
         if "n" not in row or "seed" not in row:
-            raise _bad_request(f"row {i}: needs the columns n and seed, got {sorted(row)}")
+            raise _bad_request(f"row {i}: needs the columns n and seed, got {_shown(sorted(row))}")
         n, seed = _integer(row["n"], "n", i), _integer(row["seed"], "seed", i)
         if not 1 <= n <= max_digits:
             raise _bad_request(f"row {i}: n={n} must be between 1 and {max_digits}")
@@ -73,8 +80,14 @@ class DigitGenerator(mlflow.pyfunc.PythonModel):
         from gmmgen.core import reduce, sampling
 
         rows = model_input.to_dict("records") if hasattr(model_input, "to_dict") else list(model_input)
-        batches = []
-        for n, seed in parse_requests(rows, self.max_digits):
+        pairs = parse_requests(rows, self.max_digits)
+        images = np.empty((sum(n for n, _ in pairs), *self.shape), np.uint8)
+        start = 0
+        for n, seed in pairs:
             z, _ = sampling.draw(self.gmm, n, seed)  # as gmmgen.core.sampling.generate_images draws
-            batches.append(reduce.to_images(self.pca.inverse_transform(z), self.shape))
-        return np.concatenate(batches)
+            # Back to pixels a block of rows at a time: the float64 temporaries stay a few MB, not 8 bytes a pixel.
+            for i in range(0, n, PIXEL_BLOCK):
+                block = self.pca.inverse_transform(z[i : i + PIXEL_BLOCK])
+                images[start + i : start + i + len(block)] = reduce.to_images(block, self.shape)
+            start += n
+        return images

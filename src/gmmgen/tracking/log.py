@@ -12,7 +12,8 @@ Each run also logs its train, validation, test and judge digits as MLflow
 dataset inputs whose digest derives from DVC's md5 of the dataset file
 (:mod:`gmmgen.tracking.datasets`).
 
-The registry: the ``track`` stage registers a version with a description and
+The registry: once its run has ended FINISHED (never for a KILLED or FAILED
+run), the ``track`` stage registers the logged model as a version with a description and
 tags (K, criterion, validation NLL, FD, copying status, data digest, commit).
 When ``make run`` recorded a clean git tree before the stages ran (committed
 code and config), the version competes for the alias ``tracking.alias``
@@ -29,20 +30,15 @@ parallel multirun jobs queue for the database instead of failing with
 
 from __future__ import annotations
 
-import base64
 import contextlib
+import dataclasses
 import io
 import json
 import logging
 import math
 import os
-import signal
 import socket
-import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -55,6 +51,18 @@ from gmmgen.pipeline import files as F
 from gmmgen.pipeline.config import Config, as_dict
 from gmmgen.redact import redact
 from gmmgen.tracking import datasets, promotion, runinfo
+from gmmgen.tracking.store import (  # noqa: F401 (the store's names, read through this module too)
+    _auth_header,
+    _client,
+    _sqlite_path,
+    artifact_location,
+    check_reachable,
+    ensure_experiment,
+    server_lost,
+    signals_deferred,
+    store_lock,
+    tracking_uri,
+)
 
 log = logging.getLogger(__name__)
 
@@ -78,159 +86,6 @@ FIT_METRICS = (
     "n_thin",
     "n_parameters",
 )
-
-
-# --------------------------------------------------------------------------- store
-
-
-def tracking_uri(cfg: Config | DictConfig) -> str:
-    """``tracking.uri``, or SQLite at ``<outputs>/mlflow.db`` (absolute) when unset."""
-    if cfg.tracking.uri:
-        return str(cfg.tracking.uri)
-    return f"sqlite:///{Path(cfg.paths.outputs).resolve() / 'mlflow.db'}"
-
-
-def artifact_location(cfg: Config | DictConfig) -> str | None:
-    """Local artifact folder for a SQLite store; a server decides its own."""
-    if tracking_uri(cfg).startswith("sqlite:"):
-        return (Path(cfg.paths.outputs).resolve() / "mlartifacts").as_uri()
-    return None
-
-
-def _sqlite_path(uri: str) -> Path | None:
-    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
-
-
-@contextlib.contextmanager
-def store_lock(cfg: Config | DictConfig, timeout: float = 600) -> Iterator[None]:
-    """Hold an exclusive lock on a SQLite store (no-op for a server)."""
-    db = _sqlite_path(tracking_uri(cfg))
-    if db is None:
-        yield
-        return
-    from filelock import FileLock
-
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(db) + ".lock", timeout=timeout):
-        yield
-
-
-def _auth_header(url: str) -> str | None:
-    """The Authorization header MLflow's client would send to ``url``, if any.
-
-    Same sources as MLflow: MLFLOW_TRACKING_TOKEN (bearer), then
-    MLFLOW_TRACKING_USERNAME/PASSWORD or ~/.mlflow/credentials (basic), then
-    ~/.netrc for the host (basic, as the requests library does).
-    """
-    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
-    if token:
-        return f"Bearer {token}"
-    user, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
-    if not (user and password):
-        import configparser
-
-        creds = configparser.ConfigParser()
-        creds.read(os.path.expanduser("~/.mlflow/credentials"))
-        if creds.has_section("mlflow"):
-            user = user or creds["mlflow"].get("mlflow_tracking_username")
-            password = password or creds["mlflow"].get("mlflow_tracking_password")
-    if not (user and password):
-        import netrc
-
-        try:
-            entry = netrc.netrc(os.environ.get("NETRC")).authenticators(urllib.parse.urlsplit(url).hostname or "")
-        except (OSError, netrc.NetrcParseError):
-            entry = None
-        if entry:
-            user, password = entry[0], entry[2]
-    if user and password:
-        return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-    return None
-
-
-def check_reachable(cfg: Config | DictConfig) -> None:
-    """Fail fast, before any compute, when the tracking store cannot be used.
-
-    Credentials come from where MLflow takes them (see :func:`_auth_header`);
-    messages never show them.
-    """
-    if not cfg.tracking.enabled:
-        return
-    uri = tracking_uri(cfg)
-    shown = redact(uri)
-    scheme = urllib.parse.urlsplit(uri).scheme
-    if scheme in ("http", "https"):
-        url = uri.rstrip("/") + "/health"
-        request = urllib.request.Request(url)
-        header = _auth_header(uri)
-        if header:
-            request.add_header("Authorization", header)
-        try:
-            with urllib.request.urlopen(request, timeout=float(cfg.tracking.connect_timeout)) as resp:
-                if resp.status != 200:
-                    raise TrackingError(f"tracking server {shown} answered HTTP {resp.status} on /health")
-        except urllib.error.HTTPError as exc:
-            hint = " (check MLFLOW_TRACKING_USERNAME/PASSWORD or TOKEN)" if exc.code in (401, 403) else ""
-            raise TrackingError(f"tracking server {shown} answered HTTP {exc.code} on /health{hint}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            reason = redact(str(getattr(exc, "reason", exc)))
-            raise TrackingError(
-                f"tracking server {shown} is unreachable ({reason}); start it, fix tracking.uri, "
-                "or set tracking.enabled=false"
-            ) from None
-    elif scheme == "sqlite":
-        db = _sqlite_path(uri)
-        if db is None or not db.is_absolute():
-            raise TrackingError(f"tracking.uri={shown!r}: use an absolute sqlite:/// path")
-        try:
-            db.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise TrackingError(f"cannot create the folder of the MLflow database {db}: {exc}") from exc
-        if not os.access(db.parent, os.W_OK) or (db.exists() and not os.access(db, os.W_OK)):
-            raise TrackingError(f"the MLflow database {db} is not writable")
-
-
-def server_lost(cfg: Config | DictConfig, exc: BaseException) -> bool:
-    """True when ``exc`` came from a tracking server that no longer answers.
-
-    MLflow's client retries every request to a server
-    (``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR``:
-    a few minutes by default), so a server restarted meanwhile is waited for;
-    this tells an outage that outlasted the retries from other errors.
-    """
-    if urllib.parse.urlsplit(tracking_uri(cfg)).scheme not in ("http", "https") or not isinstance(exc, Exception):
-        return False
-    try:
-        check_reachable(cfg)
-    except TrackingError:
-        return True
-    return "Max retries exceeded" in str(exc)
-
-
-def _client(cfg: Config | DictConfig):
-    import mlflow
-    from mlflow import MlflowClient
-
-    mlflow.set_tracking_uri(tracking_uri(cfg))
-    mlflow.set_registry_uri(tracking_uri(cfg))
-    return MlflowClient(tracking_uri(cfg), registry_uri=tracking_uri(cfg))
-
-
-def ensure_experiment(cfg: Config | DictConfig) -> str:
-    """Create the store and the experiment if needed; return the experiment id."""
-    check_reachable(cfg)
-    from gmmgen.tracking import ui as mlflow_ui
-
-    with store_lock(cfg):
-        client = _client(cfg)
-        exp = client.get_experiment_by_name(cfg.tracking.experiment)
-        if exp is not None:
-            experiment_id = exp.experiment_id
-        else:
-            location = artifact_location(cfg)
-            experiment_id = client.create_experiment(cfg.tracking.experiment, artifact_location=location)
-        mlflow_ui.describe_experiment(client, experiment_id)  # description and the runs table's columns
-        return experiment_id
 
 
 # --------------------------------------------------------------------------- helpers
@@ -388,37 +243,6 @@ def end_orphans(cfg: Config | DictConfig, client: Any) -> list[str]:
     return ended
 
 
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM back while the store is written to; they arrive when the block ends.
-
-    So a signal cannot land inside a store transaction (an interrupted SQLite
-    write leaves the database locked) nor cut the closing of a run short and
-    leave it RUNNING. The Python handlers are swapped for ones that only note
-    the signal (masking the signal would not do: a process-group signal is
-    delivered to whichever thread does not mask it, and Python runs its handler
-    in the main thread all the same); the first noted signal is raised again
-    when the block ends. Nested blocks hand it outwards. Outside the main
-    thread this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    noted: list[int] = []
-
-    def note(signum: int, frame: Any) -> None:
-        noted.append(signum)
-
-    previous = {signum: signal.signal(signum, note) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
-        if noted:
-            signal.raise_signal(noted[0])
-
-
 def end_status(exc: BaseException | None) -> str:
     """The MLflow status for a run whose block ended with ``exc``: FINISHED, KILLED (Ctrl-C, SIGTERM) or FAILED."""
     if exc is None:
@@ -427,6 +251,41 @@ def end_status(exc: BaseException | None) -> str:
 
 
 # --------------------------------------------------------------------------- runs
+
+
+def _run_tags_at_start(
+    cfg: Config | DictConfig, extra_tags: dict[str, str] | None, source: str, start: dict[str, Any] | None
+) -> dict[str, str]:
+    """The tags a pipeline run is created with: kind, git state, process, source, DVC experiment, its sweep."""
+    tags = {
+        "gmmgen.kind": "pipeline",
+        **git_state(Path(cfg.paths.root), start),
+        **process_tags(cfg),
+        "mlflow.source.name": source,
+        "mlflow.source.type": "LOCAL",
+        **({"dvc.exp_name": os.environ[DVC_EXP_ENV]} if os.environ.get(DVC_EXP_ENV) else {}),
+        **(extra_tags or {}),
+    }
+    sweep_run = os.environ.get(SWEEP_RUN_ENV)
+    if sweep_run:
+        tags["mlflow.parentRunId"] = sweep_run
+        tags["gmmgen.sweep_run_id"] = sweep_run
+    return tags
+
+
+def _create_run(cfg: Config | DictConfig, tags: dict[str, str], start: dict[str, Any] | None) -> tuple[Any, str]:
+    """End this checkout's orphans, then create the run (started at ``start``'s time if given); (client, run id)."""
+    experiment_id = ensure_experiment(cfg)
+    with store_lock(cfg), signals_deferred():
+        client = _client(cfg)
+        end_orphans(cfg, client)
+        run = client.create_run(
+            experiment_id,
+            run_name=cfg.tracking.run_name or default_run_name(cfg),
+            tags=tags,
+            start_time=start["start_ms"] if start else None,
+        )
+    return client, run.info.run_id
 
 
 @contextlib.contextmanager
@@ -448,30 +307,7 @@ def pipeline_run(
     """
     from mlflow.entities import Param
 
-    experiment_id = ensure_experiment(cfg)
-    tags = {
-        "gmmgen.kind": "pipeline",
-        **git_state(Path(cfg.paths.root), start),
-        **process_tags(cfg),
-        "mlflow.source.name": source,
-        "mlflow.source.type": "LOCAL",
-        **({"dvc.exp_name": os.environ[DVC_EXP_ENV]} if os.environ.get(DVC_EXP_ENV) else {}),
-        **(extra_tags or {}),
-    }
-    sweep_run = os.environ.get(SWEEP_RUN_ENV)
-    if sweep_run:
-        tags["mlflow.parentRunId"] = sweep_run
-        tags["gmmgen.sweep_run_id"] = sweep_run
-    with store_lock(cfg), signals_deferred():
-        client = _client(cfg)
-        end_orphans(cfg, client)
-        run = client.create_run(
-            experiment_id,
-            run_name=cfg.tracking.run_name or default_run_name(cfg),
-            tags=tags,
-            start_time=start["start_ms"] if start else None,
-        )
-        run_id = run.info.run_id
+    client, run_id = _create_run(cfg, _run_tags_at_start(cfg, extra_tags, source, start), start)
     status, error, lost = "FAILED", "", False
     try:
         with store_lock(cfg), signals_deferred():
@@ -578,17 +414,17 @@ def log_pipeline(
     run_dir: Path,
     overrides: list[str] | None = None,
     register: bool = False,
-) -> str | None:
-    """Log the stage folders under ``run_dir`` into the open run ``run_id``; return the registered version, if any.
+) -> Logged | None:
+    """Log the stage folders under ``run_dir`` into the open run ``run_id``; return the model to register, if any.
 
     Tags and metrics come from the stages' files (:func:`run_tags`,
     :func:`run_metrics`), the digits as dataset inputs (:func:`log_data`), a
     child run per fit when ``tracking.child_runs``, then the files the file
     map lists (:func:`log_stage_files`) and the model. The model is always
-    logged to the run; ``register`` adds it to the registry as a new version
-    with its description and tags. No alias moves here: that waits until the
-    run has ended (:func:`track`). Store writes run with Ctrl-C and SIGTERM
-    held back (:func:`signals_deferred`).
+    logged to the run; with ``register`` the returned :class:`Logged` names it
+    for :func:`register_logged`, which makes it a registry version only once the
+    run has ended FINISHED (a KILLED or FAILED run registers nothing). Store
+    writes run with Ctrl-C and SIGTERM held back (:func:`signals_deferred`).
     """
     from mlflow.entities import Metric, Param, RunTag
 
@@ -818,29 +654,59 @@ def log_stage_files(client: Any, run_id: str, run_dir: Path, overrides: list[str
         client.log_artifact(run_id, str(params_file), artifact_path="config")
 
 
+@dataclasses.dataclass(frozen=True)
+class Logged:
+    """A model logged to run ``run_id`` (``model_uri``), to register once that run has ended FINISHED."""
+
+    run_id: str
+    model_uri: str
+    run_dir: Path
+    data_md5: str
+
+
 def _log_model(
     cfg: Config | DictConfig, client: Any, run_id: str, run_dir: Path, register: bool, data_md5: str
-) -> str | None:
-    """Log (and with ``register``, register, describe and tag) the digit generator of the run; return its version."""
+) -> Logged | None:
+    """Log the digit generator to the run; with ``register``, return what :func:`register_logged` registers."""
+    import mlflow
+
+    # Logging the model writes to the store: a signal waits (seconds) until it is done.
+    with signals_deferred():
+        with mlflow.start_run(run_id=run_id):
+            model_uri = log_generator(cfg, run_dir)
+    return Logged(run_id, model_uri, run_dir, data_md5) if register else None
+
+
+def register_logged(cfg: Config | DictConfig, logged: Logged) -> str | None:
+    """Register ``logged`` as a new version (description, tags) if its run ended FINISHED; return the version.
+
+    Called after the run's block has ended: a run that ended KILLED or FAILED
+    (or is still open) registers nothing and returns None.
+    """
     import mlflow
 
     from gmmgen.tracking import ui as mlflow_ui
 
-    # Logging and registering the model writes to the store: a signal waits (seconds) until it is done.
-    with signals_deferred():
-        with mlflow.start_run(run_id=run_id):
-            version = log_generator(cfg, run_dir, register)
-        if version is not None:
-            name = cfg.tracking.registered_model
-            client.set_tag(run_id, "registered_model", f"{name}/{version}")
-            mlflow_ui.describe_model(client, name)
-            commit = client.get_run(run_id).data.tags.get("mlflow.source.git.commit", "")
-            promotion.record_version(client, name, promotion.run_dir_standing(cfg, run_dir, version, commit, data_md5))
+    name = cfg.tracking.registered_model
+    with store_lock(cfg), signals_deferred():
+        client = _client(cfg)
+        run = client.get_run(logged.run_id)
+        if run.info.status != "FINISHED":
+            log.info("run %s ended %s: no model version registered", logged.run_id, run.info.status)
+            return None
+        chatter = io.StringIO()  # MLflow prints "Registered model ... already exists" etc. to stderr
+        with contextlib.redirect_stderr(chatter):
+            version = str(mlflow.register_model(logged.model_uri, name).version)
+        client.set_tag(logged.run_id, "registered_model", f"{name}/{version}")
+        mlflow_ui.describe_model(client, name)
+        commit = run.data.tags.get("mlflow.source.git.commit", "")
+        standing = promotion.run_dir_standing(cfg, logged.run_dir, version, commit, logged.data_md5)
+        promotion.record_version(client, name, standing)
     return version
 
 
-def log_generator(cfg: Config | DictConfig, run_dir: Path, register: bool = False) -> str | None:
-    """Log PCA + chosen GMM as a pyfunc model in the active run; return its registered version (None if not).
+def log_generator(cfg: Config | DictConfig, run_dir: Path) -> str:
+    """Log PCA + chosen GMM as a pyfunc model in the active run (never registered here); return its model URI.
 
     The model is self-contained: the ``gmmgen`` package's code ships with it
     (``code_paths``), so it loads where the project is not installed.
@@ -898,10 +764,9 @@ def log_generator(cfg: Config | DictConfig, run_dir: Path, register: bool = Fals
                 input_example=example,
                 pip_requirements=reqs,
                 code_paths=[str(code)],
-                registered_model_name=cfg.tracking.registered_model if register else None,
             )
     log.debug("MLflow: %s", chatter.getvalue().strip())
-    return str(info.registered_model_version) if info.registered_model_version else None
+    return str(info.model_uri)
 
 
 def track(
@@ -918,10 +783,21 @@ def track(
     if start is not None:
         source = "make exp" if start.get("kind") == "exp" else "make run"
     with pipeline_run(cfg, source=source, start=start) as run_id:
-        version = log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_model))
-    if version is not None:
-        settle_version(cfg, run_id, version, why_not_compete(start))
+        logged = log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_model))
+    # The run has ended FINISHED (else its error went up): only now a version, and only then an alias.
+    register_and_settle(cfg, logged, why_not_compete(start))
     return run_id
+
+
+def register_and_settle(cfg: Config | DictConfig, logged: Logged | None, why_not: str | None) -> str | None:
+    """Register ``logged`` (:func:`register_logged`) and settle its alias (:func:`settle_version`); one signal block."""
+    if logged is None:
+        return None
+    with signals_deferred():
+        version = register_logged(cfg, logged)
+        if version is not None:
+            settle_version(cfg, logged.run_id, version, why_not)
+    return version
 
 
 def why_not_compete(start: dict[str, Any] | None) -> str | None:

@@ -20,12 +20,15 @@ def run_track(cfg: Config | DictConfig) -> Path:
 
     Writes ``track/logged.json`` (hashed by DVC: only what is the same
     wherever the run is logged) and ``track/run.json`` (not hashed: the run id
-    and the store); returns the stage folder.
+    and the store; removed first, so a failed run leaves none); returns the stage folder.
     """
     cfg = settle(cfg)  # typed (a no-op when given the typed config)
     from gmmgen.tracking import log as tracking
 
     out = F.TRACK.folder(cfg.paths.run_dir)
+    # DVC removes logged.json before the stage runs, not run.json (untracked): a failed or interrupted
+    # track must not leave it naming the previous run.
+    (out / F.TRACK.run).unlink(missing_ok=True)
     if not cfg.tracking.enabled:
         out.mkdir(parents=True, exist_ok=True)
         write_json(out / F.TRACK.logged, {"tracking": "disabled"})
