@@ -232,3 +232,42 @@ def test_make_findings_writes_the_results_page():
     assert "| covariance | K | status |" in block
     assert findings.replace_block(text, block) == text
     assert "findings.PAGE" in (REPO / "pipelines" / "findings.py").read_text()
+
+
+def test_make_findings_refuses_a_run_that_skipped_its_evaluation_in_one_line(tmp_path):
+    """A run without evaluation (experiment=pdsh) has no sample-quality numbers: one line, exit 1, page untouched."""
+    import json
+    import subprocess
+    import sys
+
+    from gmmgen.pipeline import files as F
+
+    for stage, body in (
+        (F.DATA, {"image_shape": [8, 8]}),
+        (F.REDUCE, {}),
+        (F.SELECT, {"yardstick": {"n_pixels": 64}}),
+        (F.CLASSIFIER, {"skipped": "no judge digits"}),
+        (F.EVALUATE, {"skipped": "no test digits"}),
+    ):
+        folder = stage.folder(tmp_path / "outputs")
+        folder.mkdir(parents=True)
+        name = stage.provenance if stage is F.DATA else stage.metrics
+        (folder / name).write_text(json.dumps(body))
+    (F.SELECT.folder(tmp_path / "outputs") / F.SELECT.sweep).write_text("covariance_type,n_components\n")
+    page = tmp_path / "results.md"
+    page.write_text("keep\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "pipelines" / "findings.py"),
+            "--run-dir",
+            str(tmp_path / "outputs"),
+            "--page",
+            str(page),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "skipped its evaluation (no test digits)" in result.stderr, result.stderr
+    assert page.read_text() == "keep\n"

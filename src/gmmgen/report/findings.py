@@ -47,6 +47,11 @@ def findings_markdown(run_dir: Path) -> str:
     ev = _read(F.EVALUATE.folder(run_dir) / F.EVALUATE.metrics)
     clf = _read(F.CLASSIFIER.folder(run_dir) / F.CLASSIFIER.metrics)
     rows = read_sweep_csv(F.SELECT.folder(run_dir) / F.SELECT.sweep)
+    if "skipped" in ev or "skipped" in clf:  # a run without evaluation (experiment=pdsh): no sample-quality tables
+        raise ValueError(
+            f"{run_dir}: this run skipped its evaluation ({ev.get('skipped') or clf.get('skipped')}); "
+            "the findings page is written from a run that evaluates (make run with the default config)"
+        )
     ref = ev["reference"]
     d = sel["yardstick"]["n_pixels"]
     out = [_data_paragraph(prov, red, sel, clf), ""]
