@@ -17,7 +17,6 @@ rules and this settle to a tutorial config.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +26,10 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from gmmgen.errors import ConfigError
 from gmmgen.pipeline import config as pipeline_config
 from gmmgen.pipeline.config import PathsConfig
+from gmmgen.pipeline.rules import _is_int as _int
+from gmmgen.pipeline.rules import _is_num as _num
+from gmmgen.pipeline.rules import _positive_int as _pos_int
+from gmmgen.pipeline.rules import _positive_num as _pos
 
 SECTIONS = ("em", "clustering", "sampling", "segmentation", "anomaly")
 POINT_KINDS = ("normal", "uniform")
@@ -192,22 +195,6 @@ class TutorialConfig:
     """Section 5: anomaly detection."""
     tracking: TutorialTrackingConfig = field(default_factory=TutorialTrackingConfig)
     """MLflow: where the tutorial's runs go."""
-
-
-def _int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _pos_int(v: Any) -> bool:
-    return _int(v) and v > 0
-
-
-def _pos(v: Any) -> bool:
-    return _num(v) and v > 0
 
 
 def _seed(v: Any) -> bool:
