@@ -238,13 +238,15 @@ dvc-yaml: $(STAMP) ## Write each stage's cmd, code deps and params in dvc.yaml (
 # Material for MkDocs prints a banner about MkDocs 2 and its own end of life on every build; this silences it.
 MKDOCS = NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs
 
-docs: $(STAMP) ## Regenerate the config reference, build the documentation into outputs/site
+docs: $(STAMP) ## Regenerate the config references, build the documentation into outputs/site
 	$(BIN)/python -m gmmgen.report.config_reference docs/configuration.md
+	$(BIN)/python pipelines/tutorial/reference.py docs/tutorial-configuration.md
 	$(MKDOCS) build --strict --quiet
 	@echo "Documentation: outputs/site/index.html  |  make docs-serve"
 
 docs-serve: $(STAMP) ## Serve the documentation on http://127.0.0.1:DOCS_PORT, rebuilt on every edit
 	$(BIN)/python -m gmmgen.report.config_reference docs/configuration.md
+	$(BIN)/python pipelines/tutorial/reference.py docs/tutorial-configuration.md
 	$(MKDOCS) serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 dag: $(STAMP) ## Show the DVC stage graph

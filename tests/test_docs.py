@@ -271,3 +271,37 @@ def test_make_findings_refuses_a_run_that_skipped_its_evaluation_in_one_line(tmp
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "skipped its evaluation (no test digits)" in result.stderr, result.stderr
     assert page.read_text() == "keep\n"
+
+
+# --------------------------------------------------------------------------- the tutorial's configuration reference
+
+TUTORIAL_REFERENCE = REPO / "docs" / "tutorial-configuration.md"
+
+
+def _tutorial_reference():
+    import importlib.util
+
+    path = REPO / "pipelines" / "tutorial" / "reference.py"
+    spec = importlib.util.spec_from_file_location("tutorial_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_tutorial_reference_is_what_its_command_writes_and_has_every_key(tmp_path, capsys):
+    from gmmgen_tutorial import config as tutorial_config
+
+    reference = _tutorial_reference()
+    page = tmp_path / "tutorial-configuration.md"
+    assert reference.main([str(page)]) == 0
+    assert page.read_text() == TUTORIAL_REFERENCE.read_text(), "docs/tutorial-configuration.md is stale: make docs"
+    page.write_text(page.read_text().replace("EM steps", "Steps of EM"))
+    assert reference.main(["--check", str(page)]) == 1 and "run `make docs`" in capsys.readouterr().err
+    keys = _leaf_keys(tutorial_config.compose())
+    assert len(keys) > 40 and "em.n_steps" in keys and "segmentation.mnist_test" in keys
+    text = TUTORIAL_REFERENCE.read_text()
+    rows = {line.split("|")[1].strip().strip("`") for line in text.splitlines() if line.startswith("| `")}
+    assert sorted(set(keys) ^ rows) == []
+    for key, _ok, allowed in tutorial_config.RULES:
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{key}` |"))
+        assert f"| {ref.plain_text(allowed)} |" in row, key

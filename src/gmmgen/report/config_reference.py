@@ -165,10 +165,14 @@ def sections(composed: dict[str, Any], root: type = config.Config) -> list[Secti
     """
     out: list[Section] = []
     rules: dict[str, str] = {}
+    foreign: set[str] = set()  # rules of a section borrowed from another schema (the tutorial's paths): not checked
 
     def walk(cls: type, prefix: str, node: dict[str, Any], parent_module: str | None) -> None:
         if cls.__module__ != parent_module:
-            rules.update(_rules(cls, prefix))
+            borrowed = _rules(cls, prefix)
+            if parent_module is not None:
+                foreign.update(set(borrowed) - set(rules))
+            rules.update(borrowed)
         hints, docs = typing.get_type_hints(cls), field_docs(cls)
         schema = cls()
         keys, nested = [], []
@@ -194,7 +198,7 @@ def sections(composed: dict[str, Any], root: type = config.Config) -> list[Secti
 
     walk(root, "", composed, None)
     documented = {k.name for s in out for k in s.keys}
-    stale = sorted(set(rules) - documented)
+    stale = sorted(set(rules) - documented - foreign)
     if stale:
         raise ValueError(f"rules for keys the schema does not have: {', '.join(stale)}")
     return out
@@ -258,10 +262,10 @@ def render_section(section: Section) -> Iterator[str]:
     yield ""
 
 
-def reference_markdown(composed: dict[str, Any]) -> str:
-    """The whole page for the composed config ``composed`` (a plain dict, interpolations unresolved)."""
-    lines = [HEADER]
-    for section in sections(composed):
+def reference_markdown(composed: dict[str, Any], root: type = config.Config, header: str = HEADER) -> str:
+    """The whole page for the composed config ``composed`` (a plain dict, interpolations unresolved) of ``root``."""
+    lines = [header]
+    for section in sections(composed, root):
         lines.extend(render_section(section))
     return "\n".join(lines).rstrip("\n") + "\n"
 
