@@ -20,7 +20,7 @@ from gmmgen.pipeline.stages.reduce import run_reduce
 from gmmgen.pipeline.stages.select import run_select
 from gmmgen.runtime.validation import validate
 from gmmgen.tracking import log as tracking
-from gmmgen.tracking import promotion, runinfo
+from gmmgen.tracking import model_log, promotion, runinfo
 
 from .conftest import TINY, compose_cfg
 
@@ -66,7 +66,7 @@ def test_a_killed_or_failed_run_registers_nothing_and_a_finished_one_does(tmp_pa
     # Ctrl-C right after the model was logged (Python's own handler, whatever this process inherited).
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        monkeypatch.setattr(tracking, "log_generator", then(lambda: signal.raise_signal(signal.SIGINT)))
+        monkeypatch.setattr(model_log, "log_generator", then(lambda: signal.raise_signal(signal.SIGINT)))
         with pytest.raises(KeyboardInterrupt):
             _track_on_a_clean_tree(cfg)
     finally:
@@ -75,7 +75,7 @@ def test_a_killed_or_failed_run_registers_nothing_and_a_finished_one_does(tmp_pa
     def boom():
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(tracking, "log_generator", then(boom))
+    monkeypatch.setattr(model_log, "log_generator", then(boom))
     with pytest.raises(RuntimeError, match="disk full"):
         _track_on_a_clean_tree(cfg)
     runs = client.search_runs([client.get_experiment_by_name(cfg.tracking.experiment).experiment_id])
@@ -84,7 +84,7 @@ def test_a_killed_or_failed_run_registers_nothing_and_a_finished_one_does(tmp_pa
     assert _versions(client) == []
     assert promotion.holder(client, MODEL, "champion") is None
 
-    monkeypatch.setattr(tracking, "log_generator", logged)
+    monkeypatch.setattr(model_log, "log_generator", logged)
     run_id = _track_on_a_clean_tree(cfg)
     (version,) = _versions(client)
     assert version.run_id == run_id and client.get_run(run_id).info.status == "FINISHED"

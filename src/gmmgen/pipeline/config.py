@@ -37,7 +37,6 @@ from gmmgen.pipeline.rules import (  # noqa: F401 (the rules' names, read throug
 )
 
 
-# Training pools whose size is known before any download (name or source -> digits, no test pool).
 def _register_resolvers() -> None:
     # ``gmmgen.cwd``: the folder the program was started in (DVC and make start
     # stages in the repository root), so paths are absolute wherever it runs.

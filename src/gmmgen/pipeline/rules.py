@@ -19,6 +19,7 @@ from gmmgen.core import compute
 from gmmgen.core.choices import CORRUPTIONS, COVARIANCE_TYPES, CRITERIA, DATA_NAMES, DATA_SOURCES, INIT_PARAMS
 from gmmgen.errors import ConfigError
 
+# Training pools whose size is known before any download (name or source -> digits, no test pool).
 KNOWN_POOLS = {"digits": 1797, "bundled": 5000}
 # The most digits a downloaded MNIST can give, by pool: its files hold 60,000 training and 10,000 test digits
 # (a config asking for more is refused before params.yaml is written, not after the download).
