@@ -55,7 +55,14 @@ DATA_TESTS = [
     "not no_test_digit_reaches and not training_on_all_digits",
 ]
 TARGETS: dict[str, list[str]] = {
-    "core/mixture": ["tests/test_mixture.py", "tests/test_selection.py", "tests/test_compute.py", "-k", "not stages"],
+    "core/mixture": [
+        "tests/test_mixture.py",
+        "tests/test_selection.py",
+        "tests/test_sampling_units.py",
+        "tests/test_compute.py",
+        "-k",
+        "not stages",
+    ],
     "core/degeneracy": [
         "tests/test_degeneracy.py",
         "tests/test_mixture.py",
@@ -64,7 +71,13 @@ TARGETS: dict[str, list[str]] = {
         "not stages",
     ],
     "core/selection": ["tests/test_mixture.py", "tests/test_selection.py", "tests/test_compute.py", "-k", "not stages"],
-    "core/sampling": ["tests/test_mixture.py", "tests/test_compute.py", "-k", "not stages"],
+    "core/sampling": [
+        "tests/test_mixture.py",
+        "tests/test_sampling_units.py",
+        "tests/test_compute.py",
+        "-k",
+        "not stages",
+    ],
     "core/metrics": ["tests/test_evaluate.py", "tests/test_evaluate_known.py", "-k", "not stages"],
     "pipeline/config": [
         "tests/test_config.py",
