@@ -80,6 +80,7 @@ TARGETS: dict[str, list[str]] = {
     ],
     "core/metrics": ["tests/test_evaluate.py", "tests/test_evaluate_known.py", "-k", "not stages"],
     "pipeline/config": [
+        "tests/test_config_settle.py",
         "tests/test_config.py",
         "tests/test_config_bounds.py",
         "tests/test_config_units.py",
