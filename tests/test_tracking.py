@@ -17,8 +17,10 @@ from gmmgen.core.sweep_table import read_sweep_csv
 from gmmgen.errors import TrackingError
 from gmmgen.pipeline.runner import run_all
 from gmmgen.pipeline.stages.common import stage_dir
+from gmmgen.runtime import hydra_callbacks
 from gmmgen.runtime.validation import validate
 from gmmgen.tracking import log as tracking
+from gmmgen.tracking import ui as mlflow_ui
 
 from .conftest import PYTHON, REPO, TINY, closed_port, compose_cfg, run_py
 
@@ -73,6 +75,31 @@ def test_parent_run_has_config_tags_and_metrics(tracked, tmp_path):
     assert any("_headline~sweep_criteria_vs_K" in p for p in images), images
     exp = client.get_experiment(run.info.experiment_id)
     assert exp.name == "gmmgen" and exp.artifact_location.startswith((tmp_path / "outputs").as_uri())
+    # The runs table's numbers are rounded for reading (the files keep every digit).
+    assert run.data.metrics["bic"] == mlflow_ui.significant(best["bic"], 7) != best["bic"]
+    assert run.data.metrics["val_bpp"] == mlflow_ui.significant(best["val_bpp"], 7)
+    assert mlflow_ui.significant(302412.390417, 7) == 302412.4 and mlflow_ui.significant(3.7768276, 4) == 3.777
+    assert mlflow_ui.rounded({"frechet_distance": 70.60812, "evaluate/selected/frechet_distance": 70.60812}) == {
+        "frechet_distance": 70.61,
+        "evaluate/selected/frechet_distance": 70.60812,
+    }
+
+
+def test_a_sweep_row_shows_its_best_job(tracked):
+    """The sweep run carries its likelihood-best job's numbers and verdicts under the names the view shows."""
+    cfg, run_id, client = tracked
+    job = client.get_run(run_id)
+    sweep = client.create_run(job.info.experiment_id, tags={"gmmgen.kind": "sweep"}).info.run_id
+    client.set_tag(run_id, "hydra.job_num", "0")
+    rows, note = hydra_callbacks.rank_jobs(hydra_callbacks._job_rows([client.get_run(run_id)], {run_id: ""}, set()))
+    assert hydra_callbacks._log_job_table(client, sweep, rows, note, completed=True) == "FINISHED"
+    shown = client.get_run(sweep).data
+    for name in ("val_bpp", "n_components", "test_bpp"):
+        assert shown.metrics[name] == job.data.metrics[name], name
+    assert shown.tags["selected_model"] == job.data.tags["selected_model"]
+    assert shown.tags["selected_status"] == job.data.tags["selected_status"]
+    columns = {c.split("`")[1] for c in mlflow_ui.COLUMNS if c.startswith(("metrics.", "tags."))}
+    assert {"val_bpp", "n_components", "selected_status"} <= columns
 
 
 def test_one_child_run_per_fit(tracked):

@@ -611,7 +611,7 @@ def log_pipeline(
         tags = run_tags(cfg, run_dir, select)
         with signals_deferred():  # store writes: a signal waits for the transaction to end
             client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
-        metrics, sizes = split_sizes(run_metrics(run_dir, select, timings))
+        metrics, sizes = split_sizes(mlflow_ui.rounded(run_metrics(run_dir, select, timings)))
         metrics.update(mlflow_ui.headline_charts(metrics))  # the run page's first chart section
         batch = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v == v]
         for row in rows:
