@@ -249,6 +249,45 @@ def test_a_dvc_experiment_names_its_run_and_never_competes(tiny_cfg, tmp_path, m
     assert tracking.why_not_compete({**start, "kind": "run", "dirty": False}) is None
 
 
+#: A stand-in for the dvc command: runs its argument as Python in a child process, as DVC runs a stage.
+DVC_STUB = "import subprocess, sys\nsys.exit(subprocess.run([sys.executable, '-c', *sys.argv[1:]]).returncode)\n"
+NOTE = (
+    "import json, sys; from pathlib import Path; from gmmgen.tracking import runinfo as r; out = Path(sys.argv[-1]); "
+    "rec = r.note_dvc_start(out.parent, out); again = r.note_dvc_start(out.parent, out); "
+    "print(json.dumps([rec and rec['kind'], again, (r.read_start(out) or {}).get('start_ms')]))"
+)
+
+
+def test_a_bare_dvc_run_gets_its_start_from_the_data_stage(tmp_path):
+    """The data stage under a bare `dvc repro` records the start (kind dvc) once; another DVC process, or none,
+    does not read it as its own; make run's record is left alone."""
+    import json
+
+    from gmmgen.tracking import runinfo
+
+    stub = tmp_path / "bin" / "dvc"
+    stub.parent.mkdir()
+    stub.write_text(DVC_STUB)
+    out = tmp_path / "outputs"
+
+    def under_dvc() -> list:
+        done = subprocess.run([PYTHON, str(stub), NOTE, str(out)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    kind, again, start_ms = under_dvc()
+    assert (
+        kind == "dvc" and again is None and start_ms == json.loads((out / runinfo.START_FILE).read_text())["start_ms"]
+    )
+    assert runinfo.read_start(out) is None  # this process runs under no DVC: not its record
+    assert tracking.why_not_compete(json.loads((out / runinfo.START_FILE).read_text())) is not None
+    kind, _, start_ms2 = under_dvc()  # the next `dvc repro`: the stale record is replaced
+    assert kind == "dvc" and start_ms2 >= start_ms
+    assert runinfo.note_dvc_start(tmp_path, out) is None  # not under DVC: nothing recorded
+    runinfo.write_start(tmp_path, out, kind="run")  # make run's record
+    assert under_dvc()[0] is None and runinfo.read_start(out)["kind"] == "run"
+
+
 def test_sizes_are_split_from_results():
     metrics = {"bic": 1.0, "data/n_train": 600.0, "classifier/epochs": 3.0, "classifier/seconds": 2.5,
                "select/n_degenerate_fits": 2.0, "classifier/identical_images_in/test": 0.0}  # fmt: skip

@@ -916,7 +916,7 @@ def track(
     """
     start = runinfo.read_start(Path(cfg.paths.outputs))
     if start is not None:
-        source = "make exp" if start.get("kind") == "exp" else "make run"
+        source = {"exp": "make exp", "dvc": "dvc (start recorded by the data stage)"}.get(start.get("kind"), "make run")
     with pipeline_run(cfg, source=source, start=start) as run_id:
         version = log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_model))
     if version is not None:
@@ -926,7 +926,7 @@ def track(
 
 def why_not_compete(start: dict[str, Any] | None) -> str | None:
     """Why a ``make run`` version may not compete for the champion alias (None: it may), from the start record."""
-    if start is None:
+    if start is None or start.get("kind") == "dvc":
         return "not made by `make run` (dvc repro or dvc exp run on their own)"
     if start.get("kind") == "exp" or os.environ.get(DVC_EXP_ENV):
         return "a DVC experiment (make exp or dvc exp run)"
