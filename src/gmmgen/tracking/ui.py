@@ -87,13 +87,14 @@ SIGNIFICANT = 4
 """Significant digits of the sample-quality numbers logged under short names (:data:`HEADLINE_METRICS`)."""
 
 LIKELIHOOD_SIGNIFICANT = 7
-"""Significant digits of ``val_bpp``, ``test_bpp`` and ``bic`` as logged: relative error below 5e-7, under
-the 1e-6 every comparison of them uses (tests, the sweep's job ranking); ``val_nll_nats`` (promotion's
-fallback) stays as computed. The full precision is in the stages' metrics files."""
+"""Significant digits of ``test_bpp`` and ``bic`` as logged: relative error below 5e-7, under the 1e-6 their
+comparisons use. ``val_bpp`` and ``val_nll_nats`` stay as computed: the sweep ranks its jobs by the logged
+``val_bpp`` and promotion reads both from a run as the standing of a version without tags (compared exactly
+with the tagged one). The full precision is in the stages' metrics files."""
 
 ROUNDED = {
     **dict.fromkeys(HEADLINE_METRICS, SIGNIFICANT),
-    **dict.fromkeys(("val_bpp", "test_bpp", "bic"), LIKELIHOOD_SIGNIFICANT),
+    **dict.fromkeys(("test_bpp", "bic"), LIKELIHOOD_SIGNIFICANT),
 }
 
 
@@ -124,10 +125,10 @@ real), `precision` and `recall` (fidelity and coverage against real digits), `nd
 bins whose proportion differs from real digits'); then `n_components` (K), `val_bpp`/`test_bpp` \
 (validation/test bits per pixel, a pixel-space likelihood comparable across runs on the same digits; lower \
 is better) and `sweep.criterion`. More (`bic`, this run's PCA space only; `pca_dims`; `inception_score`, \
-max 10; `selected_model`) under Columns. Numbers are rounded for reading (4 significant digits, 7 for the \
-likelihoods); the stages' metrics files keep every digit. A sweep's row shows its likelihood-best job's \
-numbers. The tag `verdict` names the best choice by likelihood and by sample quality, never a copying or \
-degenerate one.
+max 10; `selected_model`) under Columns. Numbers are rounded for reading (4 significant digits, 7 for `test_bpp` \
+and `bic`; `val_bpp` as computed: runs are ranked by it); the stages' metrics files keep every digit. \
+A sweep's row shows its likelihood-best job's numbers. The tag `verdict` names the best choice by likelihood \
+and by sample quality, never a copying or degenerate one.
 - BIC, AIC and `train_ll` live in each run's PCA space: compare them only within a run.
 - A run's Model metrics tab opens on the `_headline` section: the headline numbers, BIC and validation \
 bits/pixel against K (`_headline/bic_vs_K_full`, step = K), the generated digits and the sweep figure; \
