@@ -257,8 +257,8 @@ metrics: $(STAMP) ## Show the headline metrics and what changed against HEAD (me
 	$(BIN)/dvc metrics diff
 	$(BIN)/dvc params diff
 
-plots: $(STAMP) ## Render dvc.yaml's plots to outputs/dvc_plots/index.html (offline)
-	$(BIN)/dvc plots show
+plots: $(STAMP) ## Render the plots whose files exist to outputs/dvc_plots/index.html (offline)
+	@$(BIN)/python -m gmmgen.report.plots_page $(BIN)/dvc
 
 lock: ## Re-resolve pyproject.toml's dependencies into requirements.lock
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock

@@ -20,7 +20,7 @@ import sys
 import hydra
 
 from gmmgen.pipeline import config, registry
-from gmmgen.runtime import cli
+from gmmgen.runtime import cli, dvc_start
 
 STAGE_ENV = "GMMGEN_STAGE"
 STAGES = registry.NAMES
@@ -46,7 +46,10 @@ STAGE = _stage_from_argv() if __name__ == "__main__" else ""
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg) -> None:
-    cli.run(cfg, registry.BY_NAME[STAGE].load())
+    fn = registry.BY_NAME[STAGE].load()
+    if STAGE == registry.STAGES[0].name:  # a bare `dvc repro` / `dvc exp run`: its MLflow run spans the pipeline
+        fn = dvc_start.first_stage(fn)
+    cli.run(cfg, fn)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ def plots_page(tmp_path_factory) -> Path:
         ["make", "-o", ".venv/.installed", "plots"], cwd=project, capture_output=True, text=True, timeout=300
     )
     assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
+    assert "failed to load" not in made.stdout + made.stderr, "the tutorial's plots (not made) were asked for"
     page = project / "outputs" / "dvc_plots" / "index.html"
     assert page.is_file(), made.stdout[-2000:]
     return page

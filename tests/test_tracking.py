@@ -17,8 +17,10 @@ from gmmgen.core.sweep_table import read_sweep_csv
 from gmmgen.errors import TrackingError
 from gmmgen.pipeline.runner import run_all
 from gmmgen.pipeline.stages.common import stage_dir
+from gmmgen.runtime import hydra_callbacks
 from gmmgen.runtime.validation import validate
 from gmmgen.tracking import log as tracking
+from gmmgen.tracking import ui as mlflow_ui
 
 from .conftest import PYTHON, REPO, TINY, closed_port, compose_cfg, run_py
 
@@ -73,6 +75,31 @@ def test_parent_run_has_config_tags_and_metrics(tracked, tmp_path):
     assert any("_headline~sweep_criteria_vs_K" in p for p in images), images
     exp = client.get_experiment(run.info.experiment_id)
     assert exp.name == "gmmgen" and exp.artifact_location.startswith((tmp_path / "outputs").as_uri())
+    # The runs table's numbers are rounded for reading (the files keep every digit).
+    assert run.data.metrics["bic"] == mlflow_ui.significant(best["bic"], 7) != best["bic"]
+    assert run.data.metrics["val_bpp"] == best["val_bpp"]  # as computed: jobs are ranked by it
+    assert mlflow_ui.significant(302412.390417, 7) == 302412.4 and mlflow_ui.significant(3.7768276, 4) == 3.777
+    assert mlflow_ui.rounded({"frechet_distance": 70.60812, "evaluate/selected/frechet_distance": 70.60812}) == {
+        "frechet_distance": 70.61,
+        "evaluate/selected/frechet_distance": 70.60812,
+    }
+
+
+def test_a_sweep_row_shows_its_best_job(tracked):
+    """The sweep run carries its likelihood-best job's numbers and verdicts under the names the view shows."""
+    cfg, run_id, client = tracked
+    job = client.get_run(run_id)
+    sweep = client.create_run(job.info.experiment_id, tags={"gmmgen.kind": "sweep"}).info.run_id
+    client.set_tag(run_id, "hydra.job_num", "0")
+    rows, note = hydra_callbacks.rank_jobs(hydra_callbacks._job_rows([client.get_run(run_id)], {run_id: ""}, set()))
+    assert hydra_callbacks._log_job_table(client, sweep, rows, note, completed=True) == "FINISHED"
+    shown = client.get_run(sweep).data
+    for name in ("val_bpp", "n_components", "test_bpp"):
+        assert shown.metrics[name] == job.data.metrics[name], name
+    assert shown.tags["selected_model"] == job.data.tags["selected_model"]
+    assert shown.tags["selected_status"] == job.data.tags["selected_status"]
+    columns = {c.split("`")[1] for c in mlflow_ui.COLUMNS if c.startswith(("metrics.", "tags."))}
+    assert {"val_bpp", "n_components", "selected_status"} <= columns
 
 
 def test_one_child_run_per_fit(tracked):
@@ -220,6 +247,45 @@ def test_a_dvc_experiment_names_its_run_and_never_competes(tiny_cfg, tmp_path, m
     assert tracking.why_not_compete(start) == "a DVC experiment (make exp or dvc exp run)"
     monkeypatch.delenv("DVC_EXP_NAME")
     assert tracking.why_not_compete({**start, "kind": "run", "dirty": False}) is None
+
+
+#: A stand-in for the dvc command: runs its argument as Python in a child process, as DVC runs a stage.
+DVC_STUB = "import subprocess, sys\nsys.exit(subprocess.run([sys.executable, '-c', *sys.argv[1:]]).returncode)\n"
+NOTE = (
+    "import json, sys; from pathlib import Path; from gmmgen.tracking import runinfo as r; out = Path(sys.argv[-1]); "
+    "rec = r.note_dvc_start(out.parent, out); again = r.note_dvc_start(out.parent, out); "
+    "print(json.dumps([rec and rec['kind'], again, (r.read_start(out) or {}).get('start_ms')]))"
+)
+
+
+def test_a_bare_dvc_run_gets_its_start_from_the_data_stage(tmp_path):
+    """The data stage under a bare `dvc repro` records the start (kind dvc) once; another DVC process, or none,
+    does not read it as its own; make run's record is left alone."""
+    import json
+
+    from gmmgen.tracking import runinfo
+
+    stub = tmp_path / "bin" / "dvc"
+    stub.parent.mkdir()
+    stub.write_text(DVC_STUB)
+    out = tmp_path / "outputs"
+
+    def under_dvc() -> list:
+        done = subprocess.run([PYTHON, str(stub), NOTE, str(out)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    kind, again, start_ms = under_dvc()
+    assert (
+        kind == "dvc" and again is None and start_ms == json.loads((out / runinfo.START_FILE).read_text())["start_ms"]
+    )
+    assert runinfo.read_start(out) is None  # this process runs under no DVC: not its record
+    assert tracking.why_not_compete(json.loads((out / runinfo.START_FILE).read_text())) is not None
+    kind, _, start_ms2 = under_dvc()  # the next `dvc repro`: the stale record is replaced
+    assert kind == "dvc" and start_ms2 >= start_ms
+    assert runinfo.note_dvc_start(tmp_path, out) is None  # not under DVC: nothing recorded
+    runinfo.write_start(tmp_path, out, kind="run")  # make run's record
+    assert under_dvc()[0] is None and runinfo.read_start(out)["kind"] == "run"
 
 
 def test_sizes_are_split_from_results():

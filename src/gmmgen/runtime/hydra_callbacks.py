@@ -20,7 +20,9 @@ each job's own PCA coordinates and are shown for reading within a job only.
 The job named best (``best_job``) is the best-ranked one that is neither
 degenerate nor copying; ``best_job_samples`` is the one with the lowest
 Fréchet distance among those; the tag ``verdict`` says, in one sentence,
-whether the two agree (:func:`gmmgen.core.verdict.name_bests`).
+whether the two agree (:func:`gmmgen.core.verdict.name_bests`). The sweep run
+carries the best job's numbers and verdict tags under the job runs' names, so
+its row in the runs table is not a row of dashes.
 """
 
 from __future__ import annotations
@@ -311,6 +313,8 @@ def _log_job_table(client: Any, run_id: str, rows: list[dict[str, Any]], note: s
     """Log the ranked job table, counts, best jobs and verdict to the sweep run; return the status it ends with."""
     import pandas as pd
 
+    from gmmgen.tracking import ui as mlflow_ui
+
     columns = ["rank", *(k for k in (rows[0] if rows else {}) if k != "rank")]
     table = pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=["rank"])
     client.log_text(run_id, table.to_csv(index=False), "sweep_jobs.csv")
@@ -324,6 +328,7 @@ def _log_job_table(client: Any, run_id: str, rows: list[dict[str, Any]], note: s
     if named["likelihood_best"]:
         client.log_metric(run_id, "best_val_bpp", by_name[named["likelihood_best"]]["val_bpp"])
         client.set_tag(run_id, "best_job", named["likelihood_best"])
+        mlflow_ui.show_best_job(client, run_id, by_name[named["likelihood_best"]], JOB_METRICS)
     if named["sample_best"]:
         client.log_metric(run_id, "best_frechet_distance", by_name[named["sample_best"]]["frechet_distance"])
         client.set_tag(run_id, "best_job_samples", named["sample_best"])

@@ -141,7 +141,7 @@ def log_pipeline(
         tags = run_tags(cfg, run_dir, select)
         with signals_deferred():  # store writes: a signal waits for the transaction to end
             client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
-        metrics, sizes = split_sizes(run_metrics(run_dir, select, timings))
+        metrics, sizes = split_sizes(mlflow_ui.rounded(run_metrics(run_dir, select, timings)))
         metrics.update(mlflow_ui.headline_charts(metrics))  # the run page's first chart section
         batch = [Metric(k, float(v), now, 0) for k, v in metrics.items() if v == v]
         for row in rows:
@@ -249,7 +249,7 @@ def track(
     """
     start = runinfo.read_start(Path(cfg.paths.outputs))
     if start is not None:
-        source = "make exp" if start.get("kind") == "exp" else "make run"
+        source = {"exp": "make exp", "dvc": "dvc (start recorded by the data stage)"}.get(start.get("kind"), "make run")
     with pipeline_run(cfg, source=source, start=start) as run_id:
         logged = log_pipeline(cfg, run_id, run_dir, overrides, register=bool(cfg.tracking.register_model))
     # The run has ended FINISHED (else its error went up): only now a version, and only then an alias.

@@ -160,7 +160,7 @@ def register_and_settle(cfg: Config | DictConfig, logged: Logged | None, why_not
 
 def why_not_compete(start: dict[str, Any] | None) -> str | None:
     """Why a ``make run`` version may not compete for the champion alias (None: it may), from the start record."""
-    if start is None:
+    if start is None or start.get("kind") == "dvc":
         return "not made by `make run` (dvc repro or dvc exp run on their own)"
     if start.get("kind") == "exp" or os.environ.get(DVC_EXP_ENV):
         return "a DVC experiment (make exp or dvc exp run)"

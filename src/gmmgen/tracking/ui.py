@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -52,25 +53,68 @@ HEADLINE_METRICS = {
 """Headline numbers logged under short top-level names, beside ``bic``, ``val_bpp``, ``test_bpp``, ``n_components``."""
 
 COLUMNS = [
-    "attributes.`Run Name`",
-    "attributes.`Created`",
-    "params.`sweep.criterion`",
-    "tags.`selected_model`",
-    "metrics.`n_components`",
-    "metrics.`pca_dims`",
-    "metrics.`val_bpp`",
-    "metrics.`test_bpp`",
-    "metrics.`bic`",
     "tags.`copying_status`",
+    "tags.`selected_status`",
     "metrics.`frechet_distance`",
-    "metrics.`inception_score`",
+    "metrics.`frechet_floor`",
     "metrics.`precision`",
     "metrics.`recall`",
     "metrics.`ndb_share`",
-    "metrics.`copying_c_t`",
+    "metrics.`n_components`",
+    "metrics.`val_bpp`",
+    "metrics.`test_bpp`",
+    "params.`sweep.criterion`",
     "attributes.`Duration`",
 ]
-"""The runs table's columns in the project's view (MLflow's ``type.`key``` column ids)."""
+"""The runs table's columns in the project's view (MLflow's ``type.`key``` column ids), in this order (the
+view's ``columnOrder``; without it MLflow groups them attributes, metrics, params, tags): the verdicts first
+(copying, fit status, FD beside its real-vs-real floor, precision/recall, NDB), then K, the likelihoods,
+the criterion and the duration; 12 columns beside the pinned run name and date, so the verdicts fit at
+1600 px beside MLflow's assistant panel. The rest (``bic``, ``pca_dims``, ``inception_score``,
+``copying_c_t``, ``selected_model``...) stay one click away (Columns)."""
+
+COLUMN_IDS = {"attributes.`Duration`": "duration"}
+"""The table's own ids of attribute columns whose id is not the ``type.`key``` name (``columnOrder``)."""
+
+PINNED = ("attributes.`Run Name`", "runDateAndNestInfo")
+"""The table's pinned columns (run name, created): in the view's order only so that their widths apply."""
+
+COLUMN_WIDTHS = {
+    "attributes.`Run Name`": 150,
+    "runDateAndNestInfo": 120,
+    "tags.`copying_status`": 95,
+    "tags.`selected_status`": 95,
+    **{c: 80 for c in COLUMNS if c.startswith("metrics.")},
+}
+"""Column widths in pixels (MLflow's default is 100; the others keep it)."""
+
+
+SIGNIFICANT = 4
+"""Significant digits of the sample-quality numbers logged under short names (:data:`HEADLINE_METRICS`)."""
+
+LIKELIHOOD_SIGNIFICANT = 7
+"""Significant digits of ``test_bpp`` and ``bic`` as logged: relative error below 5e-7, under the 1e-6 their
+comparisons use. ``val_bpp`` and ``val_nll_nats`` stay as computed: the sweep ranks its jobs by the logged
+``val_bpp`` and promotion reads both from a run as the standing of a version without tags (compared exactly
+with the tagged one). The full precision is in the stages' metrics files."""
+
+ROUNDED = {
+    **dict.fromkeys(HEADLINE_METRICS, SIGNIFICANT),
+    **dict.fromkeys(("test_bpp", "bic"), LIKELIHOOD_SIGNIFICANT),
+}
+
+
+def significant(value: float, digits: int) -> float:
+    """``value`` rounded to ``digits`` significant digits (0, nan and inf as they are)."""
+    if not math.isfinite(value) or value == 0:
+        return value
+    return round(value, digits - 1 - math.floor(math.log10(abs(value))))
+
+
+def rounded(metrics: dict[str, float]) -> dict[str, float]:
+    """``metrics`` with the runs table's numbers (:data:`ROUNDED`) rounded for reading; the others as they are."""
+    return {k: significant(float(v), ROUNDED[k]) if k in ROUNDED else v for k, v in metrics.items()}
+
 
 RUN_FILTER = "tags.`gmmgen.kind` != 'fit'"
 """Pipeline and sweep runs only: a run per fit, when logged, stays one click away."""
@@ -80,14 +124,17 @@ EXPERIMENT_DESCRIPTION = """\
 (BIC, AIC or held-out likelihood), then used to generate, cluster and flag digits.
 
 - One **pipeline run** per `make run` (or per multirun job, nested under its **sweep** run).
-- Columns: `sweep.criterion` and `selected_model` (what was chosen, by what), `n_components` (K), \
-`pca_dims`, `val_bpp`/`test_bpp` (validation/test bits per pixel, a pixel-space likelihood \
-comparable across runs on the same digits; lower is better), `bic` (this run's PCA space only), \
-and sample quality of the chosen model: `frechet_distance` (lower is better; `frechet_floor`: real vs real), \
-`inception_score` (max 10), `precision` and `recall` (fidelity and coverage against real digits), `ndb_share` \
-(share of k-means bins whose proportion differs from real digits'), `copying_c_t` and `copying_status` (the \
-data-copying test of Meehan et al. 2020: `copying` when C_T is below the threshold). The tag `verdict` names \
-the best choice by likelihood and by sample quality, never a copying or degenerate one.
+- Columns, verdicts first: `copying_status` (the data-copying test of Meehan et al. 2020: `copying` when \
+its C_T, `copying_c_t`, is below the threshold), `selected_status` (the chosen fit: sound, thin or degenerate), \
+sample quality of the chosen model: `frechet_distance` (lower is better) beside `frechet_floor` (real vs \
+real), `precision` and `recall` (fidelity and coverage against real digits), `ndb_share` (share of k-means \
+bins whose proportion differs from real digits'); then `n_components` (K), `val_bpp`/`test_bpp` \
+(validation/test bits per pixel, a pixel-space likelihood comparable across runs on the same digits; lower \
+is better) and `sweep.criterion`. More (`bic`, this run's PCA space only; `pca_dims`; `inception_score`, \
+max 10; `selected_model`) under Columns. Numbers are rounded for reading (4 significant digits, 7 for `test_bpp` \
+and `bic`; `val_bpp` as computed: runs are ranked by it); the stages' metrics files keep every digit. \
+A sweep's row shows its likelihood-best job's numbers. The tag `verdict` names the best choice by likelihood \
+and by sample quality, never a copying or degenerate one.
 - BIC, AIC and `train_ll` live in each run's PCA space: compare them only within a run.
 - A run's Model metrics tab opens on the `_headline` section: the headline numbers, BIC and validation \
 bits/pixel against K (`_headline/bic_vs_K_full`, step = K), the generated digits and the sweep figure; \
@@ -132,6 +179,8 @@ def view_state() -> dict[str, Any]:
     return {
         "searchFilter": RUN_FILTER,
         "selectedColumns": COLUMNS,
+        "columnOrder": [*PINNED, *(COLUMN_IDS.get(c, c) for c in COLUMNS)],
+        "columnWidths": COLUMN_WIDTHS,
         "runsExpanded": {},
         "runsPinned": [],
         "runsHidden": [],
@@ -197,3 +246,20 @@ def log_chart_figures(client: Any, run_id: str, run_dir: str | Path) -> list[str
                 client.log_image(run_id, image.convert("RGB"), key=key, step=0, timestamp=0)
             logged.append(key)
     return logged
+
+
+#: The best job's tags copied onto a sweep run, so its row in the runs table reads as that job's.
+BEST_ROW_TAGS = ("copying_status", "selected_status", "selected_model")
+
+
+def show_best_job(client: Any, run_id: str, best: dict[str, Any], names: tuple[str, ...]) -> None:
+    """Log a sweep's likelihood-best job's numbers (``names`` of its row: ``val_bpp``, ``frechet_distance``,
+    ``n_components``...) and :data:`BEST_ROW_TAGS` on the sweep run ``run_id``, under the job runs' names, so
+    the sweep's row in the runs table shows that job's instead of dashes (its tag ``best_job`` names it)."""
+    from mlflow.entities import Metric, RunTag
+
+    now = int(time.time() * 1000)
+    numbers = {k: best.get(k) for k in names}
+    metrics = [Metric(k, float(v), now, 0) for k, v in numbers.items() if isinstance(v, int | float) and v == v]
+    tags = [RunTag(k, str(best[k])) for k in BEST_ROW_TAGS if best.get(k)]
+    client.log_batch(run_id, metrics=metrics, tags=tags)
