@@ -21,9 +21,7 @@ MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
 
 #: Modules still over MAX_MODULE_LINES: path -> lines today (may only go down).
-MODULES_OVER: dict[str, int] = {
-    "src/gmmgen/pipeline/config.py": 503,
-}
+MODULES_OVER: dict[str, int] = {}
 #: Function bodies still over MAX_FUNCTION_LINES: "path:qualified name" -> body lines today (may only go down).
 FUNCTIONS_OVER: dict[str, int] = {}
 
