@@ -104,6 +104,7 @@ TARGETS: dict[str, list[str]] = {
     "core/reduce": ["tests/test_reduce.py", "tests/test_reduce_units.py", "tests/test_compute.py", "-k", "not stages"],
     "core/likelihood": [
         "tests/test_likelihood.py",
+        "tests/test_baselines.py",
         "tests/test_likelihood_edges.py",
         "tests/test_evaluate_known.py",
         "tests/test_compute.py",

@@ -281,3 +281,10 @@ def test_a_dropped_connection_names_the_url_once(tmp_path):
         listener.close()
     assert str(info.value).startswith(f"{url}: ") and str(info.value).count(url) == 1
     assert not list((tmp_path / "cache").rglob("mnist.npz"))
+
+
+def test_the_8x8_digits_name_their_origin():
+    from gmmgen.core import data
+
+    digits = data.load_digits_8x8()
+    assert (digits.source, digits.origin) == ("embedded", "sklearn.datasets.load_digits")

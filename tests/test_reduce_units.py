@@ -75,3 +75,12 @@ def test_images_and_summary_from_another_namespace_are_the_numpy_ones(x):
     assert got["n_dims_in"] == 12 and got["n_dims_kept"] == 4
     for key in ("variance_explained", "reconstruction_mse_train", "reconstruction_mse_val", "reconstruction_mse_test"):
         assert isinstance(got[key], float) and got[key] == pytest.approx(want[key], rel=1e-12), key
+
+
+def test_project_of_no_rows_is_an_empty_q_column_array_of_the_input_dtype(x):
+    from sklearn.decomposition import PCA
+
+    pca = PCA(n_components=5).fit(x)
+    np.testing.assert_array_equal(reduce.project(pca, x[:7]), pca.transform(x[:7]))
+    empty = reduce.project(pca, x[:0].astype(np.float32))
+    assert empty.shape == (0, 5) and empty.dtype == np.float32 and isinstance(empty, np.ndarray)
