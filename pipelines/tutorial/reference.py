@@ -6,9 +6,7 @@ pipeline's is (gmmgen.report.config_reference): every key with its type, default
   python pipelines/tutorial/reference.py docs/tutorial-configuration.md [--check]
 """
 
-import argparse
 import sys
-from pathlib import Path
 
 from omegaconf import OmegaConf
 
@@ -38,24 +36,7 @@ def page_text() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("page", help="the markdown file to write (docs/tutorial-configuration.md)")
-    parser.add_argument("--check", action="store_true", help="exit 1 when the page differs instead of writing it")
-    args = parser.parse_args(argv)
-    try:
-        text = page_text()
-    except ValueError as exc:
-        print(f"gmmgen: error: {exc}", file=sys.stderr)
-        return 1
-    page = Path(args.page)
-    if args.check:
-        if not page.is_file() or page.read_text() != text:
-            print(f"gmmgen: {page} differs from the tutorial's config schema: run `make docs`", file=sys.stderr)
-            return 1
-        return 0
-    page.write_text(text)
-    print(f"{page}: the tutorial's configuration reference written from its schema")
-    return 0
+    return config_reference.main(argv, page_text, "the tutorial's config schema", __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import sys
 import textwrap
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -279,25 +279,34 @@ def composed_defaults() -> dict[str, Any]:
     return tree
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Write the reference to the page named on the command line (``--check``: compare); 1 on a difference."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("page", help="the markdown file to write (docs/configuration.md)")
+def main(
+    argv: list[str] | None = None,
+    page_text: Callable[[], str] | None = None,
+    schema: str = "the config schema",
+    description: str | None = None,
+) -> int:
+    """Write the reference to the page named on the command line (``--check``: compare); 1 on a difference.
+
+    ``page_text`` builds the page (default: the pipeline's, from ``conf/``); ``schema`` names where it comes
+    from in the messages. The tutorial's entry (``pipelines/tutorial/reference.py``) passes its own.
+    """
+    parser = argparse.ArgumentParser(description=description or __doc__.splitlines()[0])
+    parser.add_argument("page", help="the markdown file to write (e.g. docs/configuration.md)")
     parser.add_argument("--check", action="store_true", help="exit 1 when the page differs instead of writing it")
     args = parser.parse_args(argv)
     try:
-        text = reference_markdown(composed_defaults())
+        text = page_text() if page_text is not None else reference_markdown(composed_defaults())
     except ValueError as exc:
         print(f"gmmgen: error: {exc}", file=sys.stderr)
         return 1
     page = Path(args.page)
     if args.check:
         if not page.is_file() or page.read_text() != text:
-            print(f"gmmgen: {page} differs from the config schema: run `make docs`", file=sys.stderr)
+            print(f"gmmgen: {page} differs from {schema}: run `make docs`", file=sys.stderr)
             return 1
         return 0
     page.write_text(text)
-    print(f"{page}: configuration reference written from the config schema")
+    print(f"{page}: configuration reference written from {schema}")
     return 0
 
 
