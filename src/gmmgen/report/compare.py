@@ -23,17 +23,18 @@ METRICS_FILE = "results/metrics.json"
 PARAMS_FILE = "params.yaml"
 
 
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as one level of dotted keys (``{"a": {"b": 1}}`` -> ``{"a.b": 1}``); lists are values."""
     if isinstance(tree, dict):
         out: dict[str, Any] = {}
         for k, v in tree.items():
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten(v, f"{prefix}{k}."))
         return out
     return {prefix[:-1]: tree}
 
 
 def _file_data(data: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
-    return _flatten(((data.get(kind) or {}).get(name) or {}).get("data") or {})
+    return flatten(((data.get(kind) or {}).get(name) or {}).get("data") or {})
 
 
 def revisions(exp_show: list[dict[str, Any]]) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:

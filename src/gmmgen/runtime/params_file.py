@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gmmgen.errors import ConfigError
+from gmmgen.report.compare import flatten
 from gmmgen.runtime import runlock
 
 #: The paths DVC's stages always use, relative to the checkout (their dvc.yaml names files under outputs/).
@@ -85,21 +86,12 @@ def write(target: Path, text: str, root: Path) -> bool:
         return True
 
 
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict):
-        out: dict[str, Any] = {}
-        for key, value in tree.items():
-            out.update(_flat(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: tree}
-
-
 def changed_values(old: str, new: str, most: int = 4) -> list[str]:
     """``key: old -> new`` for each value that differs between two params files (at most ``most``, then a count)."""
     import yaml
 
     try:
-        before, after = _flat(yaml.safe_load(old) or {}), _flat(yaml.safe_load(new) or {})
+        before, after = flatten(yaml.safe_load(old) or {}), flatten(yaml.safe_load(new) or {})
     except yaml.YAMLError:
         return []
     keys = [k for k in dict.fromkeys([*before, *after]) if k != "defaults" and before.get(k) != after.get(k)]
