@@ -106,10 +106,12 @@ class Judge:
     start: float
 
 
-def compute_classifier(cfg: Config | DictConfig) -> tuple[Judge, dict[str, np.ndarray]]:
-    """Train (or reuse from the cache) the judge CNN and measure it; return it and the dataset read."""
+def compute_classifier(
+    cfg: Config | DictConfig, ds: dict[str, np.ndarray] | None = None
+) -> tuple[Judge, dict[str, np.ndarray]]:
+    """Train (or reuse from the cache) the judge CNN and measure it; return it and the dataset (read if not given)."""
     cfg = settle(cfg)  # typed (a no-op when given the typed config)
-    ds = load_dataset(cfg)
+    ds = load_dataset(cfg) if ds is None else ds
     key = _cache_key(ds, cfg)
     cached = Path(cfg.paths.cache) / "classifier" / key
     start = time.perf_counter()
@@ -156,10 +158,11 @@ def write_classifier(cfg: Config, judge: Judge) -> Path:
 def run_classifier(cfg: Config | DictConfig) -> Path:
     """Train (or reuse from the cache) the judge CNN; write it with its test accuracy and curve."""
     cfg = settle(cfg)  # typed (a no-op when given the typed config)
-    if not cfg.evaluate.enabled and not len(load_dataset(cfg).get("x_clf", ())):
+    ds = load_dataset(cfg)
+    if not cfg.evaluate.enabled and not len(ds.get("x_clf", ())):
         reason = "evaluate.enabled=false and no judge digits (the splits use the whole pool): no judge CNN"
         return skipped.write_skipped(stage_dir(cfg, F.CLASSIFIER.name), F.CLASSIFIER, reason)
-    judge, ds = compute_classifier(cfg)
+    judge, ds = compute_classifier(cfg, ds)
     out = write_classifier(cfg, judge)
     accuracy = judge.accuracy
     log.info("classifier: %.2f%% accuracy on %d %s digits", 100 * accuracy, judge.n_scored, judge.scored)
